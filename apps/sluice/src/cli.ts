@@ -1,1 +1,377 @@
-console.log("sluice");
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { createApiKey, verifyEvents, type ApprovalRecord, type SessionRecord, type StoredEvent, type Store } from '@sluice/core';
+import { checkConfig, loadConfig, parseConfigText, parseDuration, type GatewayConfig } from './config/index.js';
+import { describeIdentity } from './admin.js';
+import { createLogger } from './logger.js';
+import { openStore, startGateway } from './runtime.js';
+import { renderTimeline } from './timeline.js';
+import { runDemo } from './demo/run.js';
+
+/** A failure the user caused or can fix: printed as one line, exit 1. */
+export class CliError extends Error {}
+
+const HELP = `sluice — an access gateway for people and AI agents
+
+Usage: sluice <command> [options]
+
+  start [-c sluice.yaml]              run the gateway in the foreground; SIGTERM drains
+  demo                                gateway + embedded PostgreSQL with sample data
+  config check [-c FILE]              validate a config; errors as FILE:LINE: message
+  keys create --name NAME [--groups a,b] [--on-behalf-of SUBJECT] [--ttl 1h] [--json]
+  keys list [--json] | keys revoke ID
+  approvals list [--pending] [--json]
+  approvals approve ID [--reason TEXT] | approvals deny ID [--reason TEXT]
+  sessions list [--json] [--connection C] [--subject S] [--limit N]
+  sessions show ID [--json] | sessions replay ID | sessions kill ID
+  audit verify [--json]
+
+Options for every command:
+  -c, --config FILE    config file (default: $SLUICE_CONFIG, else ./sluice.yaml if present)
+  --server URL         admin API of a running gateway (default: $SLUICE_SERVER, else the config's admin.listen)
+  --token TOKEN        API key or token for the admin API (default: $SLUICE_TOKEN)
+  -h, --help           this help
+
+Without --server or a token, read-only commands (sessions, approvals list, audit verify)
+read the configured store directly.`;
+
+const common = {
+  config: { type: 'string', short: 'c' },
+  server: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+type Values = Record<string, string | boolean | undefined>;
+
+function parse(args: string[], extra: ParseArgsConfig['options'] = {}, positionals = 0): { values: Values; positionals: string[] } {
+  try {
+    const r = parseArgs({ args, options: { ...common, ...extra }, allowPositionals: true, strict: true });
+    if (r.positionals.length > positionals) throw new CliError(`unexpected argument "${r.positionals[positionals]}" (see --help)`);
+    return { values: r.values as Values, positionals: r.positionals };
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError((e as Error).message.replace(/\. To specify.*$/s, ''));
+  }
+}
+
+function configPath(v: Values): string | null {
+  if (typeof v.config === 'string') return resolve(v.config);
+  if (process.env.SLUICE_CONFIG) return resolve(process.env.SLUICE_CONFIG);
+  return existsSync('sluice.yaml') ? resolve('sluice.yaml') : null;
+}
+
+function getConfig(v: Values): GatewayConfig {
+  const p = configPath(v);
+  if (p) {
+    if (!existsSync(p)) throw new CliError(`config file not found: ${p}`);
+    try {
+      return loadConfig(p);
+    } catch (e) {
+      throw new CliError((e as Error).message);
+    }
+  }
+  return parseConfigText('dataDir: ./.sluice\n', resolve('sluice.yaml'));
+}
+
+function need(v: Values, name: string): string {
+  const x = v[name];
+  if (typeof x !== 'string' || !x) throw new CliError(`--${name} is required`);
+  return x;
+}
+
+const out = (s: string): void => void process.stdout.write(s + "\n");
+const json = (x: unknown) => out(JSON.stringify(x, null, 2));
+
+// ------------------------------------------------------------- admin API client
+
+interface Api {
+  server: string;
+  token: string | undefined;
+  explicit: boolean;
+}
+
+function api(v: Values, cfg: GatewayConfig): Api {
+  const explicit = typeof v.server === 'string' || !!process.env.SLUICE_SERVER;
+  const raw = (v.server as string | undefined) ?? process.env.SLUICE_SERVER ?? `http://${cfg.admin.listen}`;
+  return { server: raw.replace(/\/+$/, ''), token: (v.token as string | undefined) ?? process.env.SLUICE_TOKEN, explicit };
+}
+
+async function call(a: Api, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  let res: Response;
+  try {
+    res = await fetch(a.server + path, {
+      method,
+      headers: { ...(a.token ? { authorization: `Bearer ${a.token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  } catch (e) {
+    const err = new CliError(`cannot reach the gateway at ${a.server} (${(e as any).cause?.code ?? (e as Error).message}); is it running? (--server)`);
+    (err as any).unreachable = true;
+    throw err;
+  }
+  const text = await res.text();
+  let parsed: any;
+  try {
+    parsed = text ? JSON.parse(text) : {};
+  } catch {
+    parsed = { error: text.trim() };
+  }
+  return { status: res.status, body: parsed };
+}
+
+async function callOk(a: Api, method: string, path: string, body?: unknown): Promise<any> {
+  if (!a.token) throw new CliError('this command needs a token: --token or SLUICE_TOKEN');
+  const r = await call(a, method, path, body);
+  if (r.status >= 400) throw new CliError(`${r.status}: ${r.body?.error ?? 'request failed'}`);
+  return r.body;
+}
+
+/**
+ * Read-only data: from the running gateway when a server or token is given,
+ * else straight from the configured store (local access to the store is
+ * already full access to it).
+ */
+async function readOnly<T>(v: Values, viaApi: (a: Api) => Promise<T>, viaStore: (s: Store) => Promise<T>): Promise<T> {
+  const cfg = getConfig(v);
+  const a = api(v, cfg);
+  if (a.explicit || a.token) return viaApi(a);
+  const store = openStore(cfg);
+  try {
+    return await viaStore(store);
+  } finally {
+    await store.close();
+  }
+}
+
+// ------------------------------------------------------------- commands
+
+async function cmdStart(args: string[]): Promise<void> {
+  const { values } = parse(args);
+  const cfg = getConfig(values);
+  const logger = createLogger();
+  const running = await startGateway(cfg, logger).catch((e: Error) => {
+    throw new CliError(`cannot start: ${e.message}`);
+  });
+  for (const [proto, l] of Object.entries(running.listeners)) logger.info({ protocol: proto, address: l.address }, 'listening');
+  logger.info({ url: running.admin.url }, 'admin API listening');
+  await new Promise<void>((done) => {
+    const stop = (sig: string) => {
+      logger.info({ signal: sig }, 'draining');
+      running.stop(`gateway stopped (${sig})`).then(done, done);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+async function cmdConfig(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub !== 'check') throw new CliError('usage: sluice config check [-c FILE]');
+  const { values } = parse(rest);
+  const p = configPath(values);
+  if (!p) throw new CliError('no config file: pass -c FILE (or create ./sluice.yaml)');
+  const r = checkConfig(p);
+  if (!r.ok) {
+    for (const e of r.errors) process.stderr.write(e.message + '\n');
+    process.exitCode = 1;
+    return;
+  }
+  for (const w of (r as { warnings?: string[] }).warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+  out(`${p}: ok (${r.config.connections.length} connections, ${r.config.policies.length} policies)`);
+}
+
+async function cmdKeys(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub === 'create') {
+    const { values } = parse(rest, { name: { type: 'string' }, groups: { type: 'string' }, 'on-behalf-of': { type: 'string' }, ttl: { type: 'string' } });
+    const name = need(values, 'name');
+    const groups = typeof values.groups === 'string' ? values.groups.split(',').map((g) => g.trim()).filter(Boolean) : [];
+    let ttlMs: number | null = null;
+    if (typeof values.ttl === 'string') {
+      try {
+        ttlMs = parseDuration(values.ttl);
+      } catch (e) {
+        throw new CliError(`--ttl: ${(e as Error).message}`);
+      }
+    }
+    const store = openStore(getConfig(values));
+    try {
+      const { record, secret } = await createApiKey(store, { name, groups, onBehalfOf: (values['on-behalf-of'] as string) ?? null, ttlMs }).catch((e: Error) => {
+        throw new CliError(e.message);
+      });
+      if (values.json) json({ id: record.id, secret, name: record.name, groups: record.groups, onBehalfOf: record.onBehalfOf, expiresAt: record.expiresAt });
+      else {
+        out(`created key ${record.id} for ${describeIdentity({ subject: record.onBehalfOf ?? record.name, actors: record.onBehalfOf ? [record.name] : [] })} [${record.groups.join(', ')}]${record.expiresAt ? `, expires ${record.expiresAt}` : ''}`);
+        out(`secret (shown once): ${secret}`);
+      }
+    } finally {
+      await store.close();
+    }
+    return;
+  }
+  if (sub === 'list') {
+    const { values } = parse(rest);
+    const store = openStore(getConfig(values));
+    try {
+      const keys = await store.listApiKeys();
+      const shown = keys.map(({ hash: _h, ...k }) => k);
+      if (values.json) return json(shown);
+      if (!shown.length) return out('no keys');
+      for (const k of shown) {
+        const state = k.revokedAt ? 'revoked' : k.expiresAt && Date.parse(k.expiresAt) <= Date.now() ? 'expired' : 'active';
+        out(`${k.id}  ${k.name}${k.onBehalfOf ? ` for ${k.onBehalfOf}` : ''}  [${k.groups.join(', ')}]  ${state}${k.expiresAt ? `  expires ${k.expiresAt}` : ''}`);
+      }
+    } finally {
+      await store.close();
+    }
+    return;
+  }
+  if (sub === 'revoke') {
+    const { values, positionals } = parse(rest, {}, 1);
+    const id = positionals[0];
+    if (!id) throw new CliError('usage: sluice keys revoke ID');
+    const store = openStore(getConfig(values));
+    try {
+      if (!(await store.revokeApiKey(id, new Date().toISOString()))) throw new CliError(`no active key ${id}`);
+      out(`revoked ${id}`);
+    } finally {
+      await store.close();
+    }
+    return;
+  }
+  throw new CliError('usage: sluice keys create|list|revoke (see --help)');
+}
+
+function printApprovals(list: (ApprovalRecord & { requestedBy?: string })[], asJson: boolean): void {
+  if (asJson) return json(list);
+  if (!list.length) return out('no approvals');
+  for (const a of list) {
+    out(`${a.id}  ${a.status}  ${a.requestedBy ?? describeIdentity(a.requester)}  [${a.policy}]  approvers: ${a.approvers.join(', ')}  expires ${a.expiresAt}`);
+    out(`    ${a.command.text.replace(/\s+/g, ' ').slice(0, 160)}`);
+  }
+}
+
+async function cmdApprovals(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub === 'list') {
+    const { values } = parse(rest, { pending: { type: 'boolean' } });
+    const list = await readOnly(
+      values,
+      async (a) => (await callOk(a, 'GET', `/api/approvals${values.pending ? '?status=pending' : ''}`)).approvals,
+      (s) => s.listApprovals(values.pending ? 'pending' : undefined),
+    );
+    return printApprovals(list, !!values.json);
+  }
+  if (sub === 'approve' || sub === 'deny') {
+    const { values, positionals } = parse(rest, { reason: { type: 'string' } }, 1);
+    const id = positionals[0];
+    if (!id) throw new CliError(`usage: sluice approvals ${sub} ID [--reason TEXT]`);
+    const a = api(values, getConfig(values));
+    const r = await callOk(a, 'POST', `/api/approvals/${encodeURIComponent(id)}/${sub}`, { reason: values.reason ?? null });
+    if (values.json) return json(r.approval);
+    out(`${id} ${r.approval.status}`);
+    return;
+  }
+  throw new CliError('usage: sluice approvals list|approve|deny (see --help)');
+}
+
+async function getSessionWithEvents(values: Values, id: string): Promise<{ session: SessionRecord; events: StoredEvent[] }> {
+  return readOnly(
+    values,
+    (a) => callOk(a, 'GET', `/api/sessions/${encodeURIComponent(id)}`),
+    async (s) => {
+      const session = await s.getSession(id);
+      if (!session) throw new CliError(`no session ${id}`);
+      return { session: { ...session, who: describeIdentity(session) } as SessionRecord, events: await s.getEvents(id) };
+    },
+  );
+}
+
+async function cmdSessions(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub === 'list') {
+    const { values } = parse(rest, { connection: { type: 'string' }, subject: { type: 'string' }, limit: { type: 'string' } });
+    const q = new URLSearchParams();
+    for (const k of ['connection', 'subject', 'limit']) if (typeof values[k] === 'string') q.set(k, values[k] as string);
+    const list: (SessionRecord & { who?: string; live?: boolean })[] = await readOnly(
+      values,
+      async (a) => (await callOk(a, 'GET', `/api/sessions?${q}`)).sessions,
+      async (s) =>
+        (await s.listSessions({ connection: values.connection as string, subject: values.subject as string, limit: values.limit ? Number(values.limit) : undefined })).map((x) => ({
+          ...x,
+          who: describeIdentity(x),
+          live: x.endedAt === null,
+        })),
+    );
+    if (values.json) return json(list);
+    if (!list.length) return out('no sessions');
+    for (const s of list) out(`${s.id}  ${s.startedAt}  ${s.protocol}/${s.connection}  ${s.who ?? describeIdentity(s)}  ${s.endedAt ? `ended: ${s.endReason}` : 'open'}`);
+    return;
+  }
+  if (sub === 'show' || sub === 'replay') {
+    const { values, positionals } = parse(rest, {}, 1);
+    const id = positionals[0];
+    if (!id) throw new CliError(`usage: sluice sessions ${sub} ID`);
+    const r = await getSessionWithEvents(values, id);
+    if (sub === 'show' && values.json) return json(r);
+    out(renderTimeline(r.session, r.events));
+    return;
+  }
+  if (sub === 'kill') {
+    const { values, positionals } = parse(rest, {}, 1);
+    const id = positionals[0];
+    if (!id) throw new CliError('usage: sluice sessions kill ID');
+    await callOk(api(values, getConfig(values)), 'DELETE', `/api/sessions/${encodeURIComponent(id)}`);
+    out(`killed ${id}`);
+    return;
+  }
+  throw new CliError('usage: sluice sessions list|show|replay|kill (see --help)');
+}
+
+async function cmdAudit(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub !== 'verify') throw new CliError('usage: sluice audit verify');
+  const { values } = parse(rest);
+  const r = await readOnly(
+    values,
+    (a) => callOk(a, 'GET', '/api/audit/verify'),
+    (s) => verifyEvents(s.iterateEvents()),
+  );
+  if (values.json) json(r);
+  else if (r.ok) out(`audit ok: ${r.events} events in ${r.sessions} sessions, hash chains intact`);
+  else out(`audit FAILED at session ${r.firstBad.session} event #${r.firstBad.seq} (${r.firstBad.type}): ${r.firstBad.reason}`);
+  if (!r.ok) process.exitCode = 1;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '-h' || cmd === '--help' || cmd === 'help') return out(HELP);
+  if (rest.includes('--help') || rest.includes('-h')) return out(HELP);
+  switch (cmd) {
+    case 'start':
+      return cmdStart(rest);
+    case 'demo':
+      return runDemo(parse(rest, { port: { type: 'string' } }).values);
+    case 'config':
+      return cmdConfig(rest);
+    case 'keys':
+      return cmdKeys(rest);
+    case 'approvals':
+      return cmdApprovals(rest);
+    case 'sessions':
+      return cmdSessions(rest);
+    case 'audit':
+      return cmdAudit(rest);
+    default:
+      throw new CliError(`unknown command "${cmd}" (see sluice --help)`);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof CliError) process.stderr.write(`sluice: ${e.message}\n`);
+  else process.stderr.write(`sluice: ${(e as Error)?.message ?? String(e)}\n`);
+  process.exitCode = process.exitCode || 1;
+});

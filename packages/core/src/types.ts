@@ -164,6 +164,12 @@ export interface ResultMasker {
 /** The masking that applies to one session (the union of its mask policies). */
 export interface Masker {
   forResult(columns: ColumnRef[]): ResultMasker;
+  /**
+   * Lower-case source column names that column rules name ('phone' for
+   * 'customers.phone'): protocols that must look up where a result column
+   * comes from (PostgreSQL table OIDs) ask only about these.
+   */
+  readonly columnNames: ReadonlySet<string>;
   /** Free text (terminal output, Redis values): masked text and the number of values masked. */
   text(value: string): { text: string; masked: number };
 }
@@ -196,12 +202,20 @@ export interface Session {
   readonly id: string;
   readonly identity: Identity;
   readonly connection: ConnectionConfig;
+  /** The masking that applies to this session (the same object every allowed verdict carries). */
+  readonly masker: Masker | null;
   /**
    * Record the command with its decision (durably, before returning allow),
    * evaluate policy and wait for an approval when one is needed.
    * Never throws: any internal failure is a deny (fail closed).
    */
   authorize(cmd: Command, wait?: WaitNotice, signal?: AbortSignal): Promise<Verdict>;
+  /**
+   * What `authorize` would decide by policy alone, without recording or
+   * waiting: lets a plugin refuse early (PostgreSQL decides at Parse,
+   * enforces at Execute). Enforcement must still go through `authorize`.
+   */
+  preview(cmd: Command): 'allow' | 'block' | 'approve';
   /** The outcome of the last allowed command. Batched, flushed before session end. */
   result(r: ResultSummary): void;
   /** Terminal bytes (stream protocols). */

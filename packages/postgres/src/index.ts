@@ -1,1 +1,2 @@
-export {};
+export { postgresPlugin, type PostgresPluginOptions } from './plugin.js';
+export { parseTarget, connectUpstream, type TargetSettings } from './upstream.js';

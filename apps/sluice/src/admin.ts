@@ -1,0 +1,171 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Gateway, Identity, SessionRecord } from '@sluice/core';
+
+export interface AdminOptions {
+  gateway: Gateway;
+  registry: Registry;
+  /** Groups whose members may use the admin API (approving needs only the rule's approvers). */
+  adminGroups: string[];
+  listen: string;
+}
+
+export interface AdminServer {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** "billing-agent for alice@example.com", or just the subject. */
+export function describeIdentity(i: { subject: string; actors: string[] }): string {
+  return i.actors.length ? `${i.actors.join(' via ')} for ${i.subject}` : i.subject;
+}
+
+export function splitHostPort(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  if (i < 0) throw new Error(`invalid address "${addr}" (expected host:port)`);
+  return { host: addr.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(addr.slice(i + 1)) };
+}
+
+function sessionJson(s: SessionRecord, live: boolean) {
+  return { ...s, live, who: describeIdentity(s) };
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req) {
+    n += (c as Buffer).length;
+    if (n > 64 * 1024) throw new HttpError(413, 'request body too large');
+    chunks.push(c as Buffer);
+  }
+  if (n === 0) return {};
+  try {
+    const v = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error();
+    return v as Record<string, unknown>;
+  } catch {
+    throw new HttpError(400, 'body must be a JSON object');
+  }
+}
+
+/**
+ * The admin API (CONTRACT "Admin API"). Every /api route needs a bearer
+ * credential; all but approve/deny need membership of `admin.groups`. A
+ * failure to verify a credential refuses (401), never passes.
+ */
+export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
+  const { gateway } = opts;
+  const auth = async (req: IncomingMessage): Promise<Identity> => {
+    const h = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(h);
+    if (!m) throw new HttpError(401, 'missing bearer token (use --token or SLUICE_TOKEN)');
+    const id = await gateway.authenticate(m[1]!);
+    if (!id) throw new HttpError(401, 'invalid or expired token');
+    return id;
+  };
+  const admin = async (req: IncomingMessage): Promise<Identity> => {
+    const id = await auth(req);
+    if (!opts.adminGroups.some((g) => id.groups.includes(g))) {
+      throw new HttpError(403, `the admin API needs membership of: ${opts.adminGroups.join(', ') || '(no admin groups configured)'}`);
+    }
+    return id;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const send = (status: number, body: unknown) => {
+      const s = JSON.stringify(body, null, 2);
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(s + '\n');
+    };
+    const method = req.method ?? 'GET';
+
+    if (path === '/healthz' && method === 'GET') return send(200, { ok: true, sessions: gateway.liveSessions.length });
+    if (path === '/metrics' && method === 'GET') {
+      res.writeHead(200, { 'content-type': opts.registry.contentType });
+      res.end(await opts.registry.metrics());
+      return;
+    }
+    if (path === '/api/sessions' && method === 'GET') {
+      await admin(req);
+      const limit = url.searchParams.get('limit');
+      const list = await gateway.store.listSessions({
+        connection: url.searchParams.get('connection') || undefined,
+        subject: url.searchParams.get('subject') || undefined,
+        before: url.searchParams.get('before') || undefined,
+        limit: limit ? Math.max(1, Math.min(1000, Number(limit) || 50)) : undefined,
+      });
+      return send(200, { sessions: list.map((s) => sessionJson(s, !!gateway.liveSession(s.id))) });
+    }
+    let m = /^\/api\/sessions\/([\w-]+)$/.exec(path);
+    if (m && method === 'GET') {
+      await admin(req);
+      const s = await gateway.store.getSession(m[1]!);
+      if (!s) throw new HttpError(404, `no session ${m[1]}`);
+      const events = await gateway.store.getEvents(s.id);
+      return send(200, { session: sessionJson(s, !!gateway.liveSession(s.id)), events });
+    }
+    if (m && method === 'DELETE') {
+      await admin(req);
+      const killed = await gateway.killSession(m[1]!);
+      if (!killed) throw new HttpError(404, `no live session ${m[1]}`);
+      return send(200, { killed: m[1] });
+    }
+    if (path === '/api/approvals' && method === 'GET') {
+      await admin(req);
+      const status = url.searchParams.get('status') || undefined;
+      const valid = ['pending', 'approved', 'denied', 'expired', 'cancelled', 'abandoned'];
+      if (status && !valid.includes(status)) throw new HttpError(400, `status must be one of ${valid.join(', ')}`);
+      const list = await gateway.store.listApprovals(status as never);
+      return send(200, { approvals: list.map((a) => ({ ...a, requestedBy: describeIdentity(a.requester) })) });
+    }
+    m = /^\/api\/approvals\/([\w-]+)\/(approve|deny)$/.exec(path);
+    if (m && method === 'POST') {
+      const who = await auth(req);
+      const body = await readJson(req);
+      const reason = typeof body.reason === 'string' ? body.reason.slice(0, 1000) : null;
+      const r = await gateway.broker.decide(m[1]!, who, m[2] === 'approve', reason);
+      if (r.status === 200) return send(200, { approval: r.approval });
+      return send(r.status, { error: r.error, approval: r.approval });
+    }
+    if (path === '/api/audit/verify' && method === 'GET') {
+      await admin(req);
+      return send(200, await gateway.verifyAudit());
+    }
+    throw new HttpError(404, `no route ${method} ${path}`);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const status = e instanceof HttpError ? e.status : 500;
+      const message = e instanceof HttpError ? e.message : 'internal error';
+      if (!(e instanceof HttpError)) gateway.logger.error({ err: (e as Error).message }, 'admin API error');
+      if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: message }) + '\n');
+    });
+  });
+  const { host, port } = splitHostPort(opts.listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const a = server.address() as AddressInfo;
+  const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  return {
+    server,
+    url,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}

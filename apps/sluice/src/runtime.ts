@@ -1,0 +1,114 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import selfsigned from 'selfsigned';
+import { Gateway, apiKeyAuthenticator, type Listener, type Logger, type ProtocolPlugin, type Store, type TlsMaterial } from '@sluice/core';
+import { openSqliteStore } from '@sluice/store-sqlite';
+import { loadSqlParser } from '@sluice/sql';
+import { postgresPlugin } from '@sluice/postgres';
+import type { GatewayConfig } from './config/index.js';
+import { createMetrics } from './metrics.js';
+import { startAdmin, type AdminServer } from './admin.js';
+
+/** The plugin list: adding a protocol adds one line here. */
+export const plugins: ProtocolPlugin[] = [postgresPlugin()];
+
+export function ensureDataDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/** Opens the configured store. Only SQLite is built so far: a postgres:// store is refused clearly. */
+export function openStore(config: GatewayConfig, opts: { readonly?: boolean } = {}): Store {
+  if (config.store.kind !== 'sqlite') throw new Error('store: postgres:// is not supported yet; use "sqlite"');
+  ensureDataDir(config.dataDir);
+  return openSqliteStore({ path: config.store.path, synchronous: config.storeSync, readonly: opts.readonly });
+}
+
+/** A secret file in dataDir, created once with mode 0600. */
+function secretFile(path: string, make: () => Buffer): Buffer {
+  if (existsSync(path)) return readFileSync(path);
+  const v = make();
+  writeFileSync(path, v, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return v;
+}
+
+/** Client-facing TLS: configured files, or a self-signed certificate generated into dataDir once. */
+export async function loadTls(config: GatewayConfig): Promise<TlsMaterial> {
+  if (config.tls) return { cert: readFileSync(config.tls.cert, 'utf8'), key: readFileSync(config.tls.key, 'utf8') };
+  const certPath = join(config.dataDir, 'tls.crt');
+  const keyPath = join(config.dataDir, 'tls.key');
+  if (existsSync(certPath) && existsSync(keyPath)) return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
+  const pems = await selfsigned.generate([{ name: 'commonName', value: 'sluice' }], {
+    days: 825,
+    keySize: 2048,
+    algorithm: 'sha256',
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+  } as never);
+  writeFileSync(keyPath, pems.private, { mode: 0o600 });
+  writeFileSync(certPath, pems.cert);
+  return { cert: pems.cert, key: pems.private };
+}
+
+export interface Running {
+  gateway: Gateway;
+  admin: AdminServer;
+  /** protocol → bound 'host:port'. */
+  listeners: Record<string, { address: string; port: number }>;
+  stop(reason?: string): Promise<void>;
+}
+
+/** Starts the whole gateway from a loaded config. */
+export async function startGateway(config: GatewayConfig, logger: Logger): Promise<Running> {
+  ensureDataDir(config.dataDir);
+  await loadSqlParser();
+  const store = openStore(config);
+  const hashKey = secretFile(join(config.dataDir, 'mask-hash.key'), () => randomBytes(32));
+  const tls = await loadTls(config);
+  const { registry, core } = createMetrics();
+  const gateway = new Gateway({
+    store,
+    policies: config.policies,
+    connections: config.connections,
+    authenticators: [apiKeyAuthenticator(store)],
+    hashKey,
+    tls,
+    logger,
+    metrics: core,
+    dataDir: config.dataDir,
+  });
+  await gateway.recover();
+  const listeners: Running['listeners'] = {};
+  const stopList: Listener[] = [];
+  let admin: AdminServer | undefined;
+  try {
+    for (const p of plugins) {
+      const addr = config.listeners[p.name];
+      if (!addr) continue;
+      const l = await p.listen(gateway, addr);
+      listeners[p.name] = { address: l.address, port: l.port };
+      stopList.push(l);
+    }
+    admin = await startAdmin({ gateway, registry, adminGroups: config.admin.groups, listen: config.admin.listen });
+  } catch (e) {
+    await Promise.all(stopList.splice(0).map((l) => l.close()));
+    await store.close();
+    throw e;
+  }
+  const a = admin;
+  let stopped: Promise<void> | null = null;
+  return {
+    gateway,
+    admin: a,
+    listeners,
+    stop(reason = 'gateway shutting down') {
+      stopped ??= (async () => {
+        await Promise.all(stopList.splice(0).map((l) => l.close().catch(() => undefined)));
+        await gateway.shutdown(reason);
+        await a.close();
+        await store.close();
+      })();
+      return stopped;
+    },
+  };
+}

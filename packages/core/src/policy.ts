@@ -1,0 +1,225 @@
+import type { Command, ConnectionConfig, Identity, Matcher, MaskRule, Policy } from './types.js';
+
+/** Protocol families for protocol-specific matchers. */
+const SQL_PROTOCOLS = new Set(['postgres', 'mysql']);
+
+export type Effect = 'allow' | 'block' | 'approve';
+
+export interface Decision {
+  effect: Effect;
+  /** The deciding policy; null for allow with no matching rule. */
+  policy: string | null;
+  /** Block message (rule's `message` or a default naming the policy). */
+  message?: string;
+  /** For approve: who may approve and how long to wait. */
+  approvers?: string[];
+  timeoutMs?: number;
+  /** Why a parse error or similar was refused regardless of policy. */
+  code?: 'SLUICE_PARSE_ERROR';
+}
+
+interface CompiledMatcher {
+  sql: Set<string> | null;
+  commands: RegExp[] | null;
+  redis: Set<string> | null;
+  kubernetes: Set<string> | null;
+  unbounded: boolean;
+  flags: string[] | null;
+  objects: RegExp[] | null;
+  match: RegExp | null;
+}
+
+interface CompiledPolicy {
+  policy: Policy;
+  block: (CompiledMatcher & { message?: string }) | null;
+  approve: (CompiledMatcher & { approvers: string[]; timeoutMs: number }) | null;
+}
+
+/** Shell-style glob → anchored RegExp ('*' any run, '?' one char). */
+export function globToRegExp(glob: string, flags = 'i'): RegExp {
+  let re = '';
+  for (const ch of glob) {
+    if (ch === '*') re += '.*';
+    else if (ch === '?') re += '.';
+    else re += ch.replace(/[.+^${}()|[\]\\/]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`, flags);
+}
+
+function compileMatcher(m: Matcher): CompiledMatcher {
+  const upperSet = (xs?: string[]) => (xs && xs.length ? new Set(xs.map((x) => x.toUpperCase())) : null);
+  const lowerSet = (xs?: string[]) => (xs && xs.length ? new Set(xs.map((x) => x.toLowerCase())) : null);
+  return {
+    sql: upperSet(m.sql),
+    redis: upperSet(m.redis),
+    kubernetes: lowerSet(m.kubernetes),
+    commands: m.commands && m.commands.length ? m.commands.map((g) => globToRegExp(g, 's')) : null,
+    unbounded: m.unbounded === true,
+    flags: m.flags && m.flags.length ? m.flags : null,
+    objects: m.objects && m.objects.length ? m.objects.map((g) => globToRegExp(g)) : null,
+    match: m.match ? new RegExp(m.match, 'is') : null,
+  };
+}
+
+function objectMatches(globs: RegExp[], obj: string): boolean {
+  // 'orders' in a rule matches 'orders' and 'public.orders'; quoted forms are compared unquoted.
+  const plain = obj.replace(/"/g, '');
+  const dot = plain.lastIndexOf('.');
+  const bare = dot >= 0 ? plain.slice(dot + 1) : plain;
+  for (const g of globs) if (g.test(plain) || g.test(bare)) return true;
+  return false;
+}
+
+/**
+ * Does a matcher match one command (not its parts)? A rule with
+ * protocol-specific matchers (sql, commands, redis, kubernetes) matches only
+ * commands of a protocol one of them speaks to, and then only when that
+ * matcher matches; the generic matchers (unbounded, flags, objects, match)
+ * must all match when given.
+ */
+function matchOne(m: CompiledMatcher, cmd: Command): boolean {
+  const hasProto = m.sql || m.commands || m.redis || m.kubernetes;
+  if (hasProto) {
+    let hit = false;
+    if (m.sql && SQL_PROTOCOLS.has(cmd.protocol) && m.sql.has(cmd.kind.toUpperCase())) hit = true;
+    if (!hit && m.redis && cmd.protocol === 'redis' && m.redis.has(cmd.kind.toUpperCase())) hit = true;
+    if (!hit && m.kubernetes && cmd.protocol === 'kubernetes' && m.kubernetes.has(cmd.kind.toLowerCase())) hit = true;
+    if (!hit && m.commands && cmd.protocol === 'ssh') {
+      for (const g of m.commands) if (g.test(cmd.text)) { hit = true; break; }
+    }
+    if (!hit) return false;
+  }
+  if (m.unbounded && !cmd.flags.includes('unbounded')) return false;
+  if (m.flags && !m.flags.some((f) => cmd.flags.includes(f))) return false;
+  if (m.objects && !cmd.objects.some((o) => objectMatches(m.objects!, o))) return false;
+  if (m.match && !m.match.test(cmd.text)) return false;
+  return true;
+}
+
+/** The command itself and every nested part, depth first. */
+export function commandUnits(cmd: Command, out: Command[] = []): Command[] {
+  out.push(cmd);
+  if (cmd.parts) for (const p of cmd.parts) commandUnits(p, out);
+  return out;
+}
+
+function isDynamic(cmd: Command): boolean {
+  return SQL_PROTOCOLS.has(cmd.protocol) && cmd.flags.includes('dynamic-sql');
+}
+
+function matches(m: CompiledMatcher, units: Command[], trustDynamic: boolean): boolean {
+  for (const u of units) {
+    if (matchOne(m, u)) return true;
+    // A statement whose effect cannot be read from its text could be anything.
+    if (!trustDynamic && isDynamic(u)) return true;
+  }
+  return false;
+}
+
+function parseError(units: Command[]): Command | undefined {
+  return units.find((u) => u.flags.includes('parse-error'));
+}
+
+/**
+ * The policies that apply to one identity on one connection, compiled. Shared
+ * by every session with the same applicable set, so it must be stateless.
+ */
+export class SessionPolicy {
+  constructor(
+    private readonly compiled: CompiledPolicy[],
+    readonly maskRules: MaskRule[],
+  ) {}
+
+  get policyNames(): string[] {
+    return this.compiled.map((c) => c.policy.name);
+  }
+
+  /**
+   * Decide one command. Block beats approve beats allow; every matching
+   * policy is considered. A command that did not parse is blocked whatever
+   * the policies say (fail closed).
+   */
+  decide(cmd: Command): Decision {
+    const units = commandUnits(cmd);
+    const bad = parseError(units);
+    if (bad) {
+      return {
+        effect: 'block',
+        policy: null,
+        code: 'SLUICE_PARSE_ERROR',
+        message: `statement refused: Sluice could not parse it (${bad.error ?? 'syntax error'})`,
+      };
+    }
+    let approve: Decision | null = null;
+    for (const c of this.compiled) {
+      const trust = c.policy.trustDynamicSql === true;
+      if (c.block && matches(c.block, units, trust)) {
+        return {
+          effect: 'block',
+          policy: c.policy.name,
+          message: c.block.message ?? `blocked by policy "${c.policy.name}"`,
+        };
+      }
+      if (!approve && c.approve && matches(c.approve, units, trust)) {
+        approve = {
+          effect: 'approve',
+          policy: c.policy.name,
+          approvers: c.approve.approvers,
+          timeoutMs: c.approve.timeoutMs,
+        };
+      }
+    }
+    return approve ?? { effect: 'allow', policy: null };
+  }
+}
+
+function actorsMatch(p: Policy, identity: Identity): boolean {
+  if (p.actors === undefined) return true;
+  if (p.actors === 'any') return identity.actors.length > 0;
+  if (p.actors === 'none') return identity.actors.length === 0;
+  return identity.actors.some((a) => (p.actors as string[]).includes(a));
+}
+
+/**
+ * The policy set. `forSession` picks the policies that apply to an identity on
+ * a connection; compiled sets are cached by which policies apply.
+ */
+export class PolicyEngine {
+  private readonly compiled: CompiledPolicy[];
+  private readonly cache = new Map<string, SessionPolicy>();
+
+  constructor(policies: Policy[]) {
+    this.compiled = policies.map((policy) => ({
+      policy,
+      block: policy.block ? { ...compileMatcher(policy.block), message: policy.block.message } : null,
+      approve: policy.approve
+        ? { ...compileMatcher(policy.approve), approvers: policy.approve.approvers, timeoutMs: policy.approve.timeoutMs }
+        : null,
+    }));
+  }
+
+  /** Whether the connection grants one of the identity's groups. No access list = closed to all. */
+  static canAccess(identity: Identity, connection: ConnectionConfig): boolean {
+    return connection.access.some((g) => identity.groups.includes(g));
+  }
+
+  forSession(identity: Identity, connection: string): SessionPolicy {
+    const applicable: number[] = [];
+    this.compiled.forEach((c, i) => {
+      const p = c.policy;
+      if (p.connections && !p.connections.includes(connection)) return;
+      if (p.groups && !p.groups.some((g) => identity.groups.includes(g))) return;
+      if (!actorsMatch(p, identity)) return;
+      applicable.push(i);
+    });
+    const key = applicable.join(',');
+    let sp = this.cache.get(key);
+    if (!sp) {
+      const list = applicable.map((i) => this.compiled[i]!);
+      const maskRules = list.flatMap((c) => (c.policy.mask ? [c.policy.mask] : []));
+      sp = new SessionPolicy(list, maskRules);
+      this.cache.set(key, sp);
+    }
+    return sp;
+  }
+}

@@ -1,0 +1,166 @@
+import { createHash } from 'node:crypto';
+import type { Store, StoredEvent } from './store.js';
+import type { CoreMetrics } from './metrics.js';
+import { noopMetrics } from './metrics.js';
+
+export const GENESIS = '0'.repeat(64);
+
+/** JSON with object keys sorted at every level: the form that is hashed. */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map((x) => canonicalJson(x === undefined ? null : x)).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+}
+
+/** hash = SHA-256(prev + canonical event without prev/hash). */
+export function eventHash(e: Omit<StoredEvent, 'hash'>): string {
+  const body = canonicalJson({ session: e.session, seq: e.seq, at: e.at, type: e.type, data: e.data });
+  return createHash('sha256').update(e.prev).update(body).digest('hex');
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  events: number;
+  sessions: number;
+  firstBad?: { session: string; seq: number; type: string; reason: string };
+}
+
+/**
+ * Walks every session's chain: seq must be 1, 2, 3 … with no gap, each prev
+ * must be the previous hash (GENESIS first) and each hash must match the
+ * event's content. Stops at the first bad event.
+ */
+export async function verifyEvents(events: AsyncIterable<StoredEvent> | Iterable<StoredEvent>): Promise<VerifyResult> {
+  let n = 0;
+  let sessions = 0;
+  let cur = '';
+  let prevHash = GENESIS;
+  let expectSeq = 1;
+  for await (const e of events as AsyncIterable<StoredEvent>) {
+    if (e.session !== cur) {
+      cur = e.session;
+      sessions++;
+      prevHash = GENESIS;
+      expectSeq = 1;
+    }
+    n++;
+    const bad = (reason: string): VerifyResult => ({ ok: false, events: n, sessions, firstBad: { session: e.session, seq: e.seq, type: e.type, reason } });
+    if (e.seq !== expectSeq) return bad(`expected event #${expectSeq}, found #${e.seq} (an event is missing)`);
+    if (e.prev !== prevHash) return bad('prev does not match the previous event (chain broken)');
+    if (eventHash(e) !== e.hash) return bad('hash does not match the event content (edited)');
+    prevHash = e.hash;
+    expectSeq++;
+  }
+  return { ok: true, events: n, sessions };
+}
+
+interface Pending {
+  event: StoredEvent;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Group commit over a Store: every event appended in the same tick goes into
+ * one transaction. A session's chain is kept in memory; once an append fails
+ * the chain is broken and every later append of that session rejects, so the
+ * session fails closed.
+ */
+export class Recorder {
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private inflight: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly metrics: CoreMetrics = noopMetrics,
+  ) {}
+
+  /** Start a new chain for a session. */
+  log(session: string): SessionLog {
+    return new SessionLog(this, session);
+  }
+
+  /** @internal */
+  enqueue(event: StoredEvent): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ event, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flushNow());
+      }
+    });
+  }
+
+  private flushNow(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    const t0 = performance.now();
+    // Serialise batches so events of one session land in order.
+    this.inflight = this.inflight.then(async () => {
+      try {
+        await this.store.appendEvents(batch.map((p) => p.event));
+        this.metrics.storeAppend((performance.now() - t0) / 1000, batch.length);
+        for (const p of batch) p.resolve();
+      } catch (e) {
+        for (const p of batch) p.reject(e);
+      }
+    });
+  }
+
+  /** Resolves when everything queued so far is stored (or failed). */
+  async flush(): Promise<void> {
+    if (this.queue.length) this.flushNow();
+    await this.inflight;
+  }
+}
+
+export class SessionLog {
+  private seq = 0;
+  private prev = GENESIS;
+  private broken: unknown = null;
+  private last: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly recorder: Recorder,
+    readonly session: string,
+  ) {}
+
+  get failed(): boolean {
+    return this.broken !== null;
+  }
+
+  /**
+   * Append an event to the chain. `data` must be JSON-safe (strings, numbers,
+   * booleans, null, arrays, plain objects; undefined keys are dropped). The promise resolves once it is committed
+   * to the store; callers that must not proceed before that await it.
+   * Rejects (and breaks the chain for good) if the store fails.
+   */
+  append(type: string, data: Record<string, unknown>): Promise<void> {
+    if (this.broken) return Promise.reject(this.broken);
+    const seq = ++this.seq;
+    const base = { session: this.session, seq, at: new Date().toISOString(), type, data, prev: this.prev };
+    const event: StoredEvent = { ...base, hash: eventHash(base) };
+    this.prev = event.hash;
+    const p = this.recorder.enqueue(event).catch((e) => {
+      this.broken ??= e;
+      throw e;
+    });
+    this.last = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Append without waiting; a failure still breaks the chain. */
+  appendLater(type: string, data: Record<string, unknown>): void {
+    this.append(type, data).catch(() => undefined);
+  }
+
+  /** Resolves when every event appended so far has been committed or failed. */
+  settled(): Promise<void> {
+    return this.last;
+  }
+}

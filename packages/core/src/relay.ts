@@ -1,0 +1,179 @@
+import type { Duplex } from 'node:stream';
+
+/** Splits a byte stream into messages. Throws on a malformed stream (the relay then fails closed). */
+export interface Framer<M> {
+  push(chunk: Buffer): M[];
+}
+
+/** Where a handler sends bytes. Writes inside one read are corked into one syscall. */
+export interface RelayOut {
+  toClient(buf: Buffer | Uint8Array): void;
+  toServer(buf: Buffer | Uint8Array): void;
+}
+
+export interface RelayHandlers<CM, SM> {
+  /**
+   * One client message, in order. May be async (policy, approval): reading
+   * from the client pauses until it settles, so later messages keep their
+   * order. A rejection closes the relay (fail closed).
+   */
+  client(msg: CM, out: RelayOut): void | Promise<void>;
+  /** One server message, in order; synchronous so responses stream. */
+  server(msg: SM, out: RelayOut): void;
+  /** A framing error from the client (`side` client) or server: answer and close. */
+  protocolError?(err: Error, side: 'client' | 'server', out: RelayOut): void;
+  /** Called once when either side ends or errors, or `close` is called. */
+  closed(reason: string): void;
+}
+
+export interface RelayOptions {
+  onBytes?: (direction: 'in' | 'out', n: number) => void;
+}
+
+/**
+ * The relay for message-framed protocols: frames both directions with
+ * plugin-supplied codecs, hands each message to the plugin in order, and
+ * corks writes so one read becomes one write. Pass-through messages are
+ * forwarded as the very bytes that arrived (the handler writes `raw`).
+ */
+export class MessageRelay<CM, SM> {
+  private queue: CM[] = [];
+  private draining = false;
+  private done = false;
+  readonly out: RelayOut;
+
+  constructor(
+    private readonly client: Duplex,
+    private readonly server: Duplex,
+    private readonly clientFramer: Framer<CM>,
+    private readonly serverFramer: Framer<SM>,
+    private readonly handlers: RelayHandlers<CM, SM>,
+    private readonly opts: RelayOptions = {},
+  ) {
+    this.out = {
+      toClient: (b) => {
+        if (!this.done) this.client.write(b);
+      },
+      toServer: (b) => {
+        if (!this.done) this.server.write(b);
+      },
+    };
+  }
+
+  /** Begin relaying. `pending*` = messages already framed during start-up. */
+  start(pendingClient: CM[] = [], pendingServer: SM[] = []): void {
+    this.client.on('data', (c: Buffer) => this.onClientData(c));
+    this.server.on('data', (c: Buffer) => this.onServerData(c));
+    const end = (why: string) => () => this.close(why);
+    this.client.on('end', end('client disconnected'));
+    this.client.on('close', end('client disconnected'));
+    this.client.on('error', end('client connection error'));
+    this.server.on('end', end('target closed the connection'));
+    this.server.on('close', end('target closed the connection'));
+    this.server.on('error', end('target connection error'));
+    if (pendingServer.length) {
+      this.client.cork();
+      try {
+        for (const m of pendingServer) this.handlers.server(m, this.out);
+      } finally {
+        this.client.uncork();
+      }
+    }
+    if (pendingClient.length) {
+      this.queue = pendingClient.slice();
+      void this.drain();
+    }
+  }
+
+  private onClientData(chunk: Buffer): void {
+    if (this.done) return;
+    this.opts.onBytes?.('in', chunk.length);
+    let msgs: CM[];
+    try {
+      msgs = this.clientFramer.push(chunk);
+    } catch (e) {
+      this.fail(e as Error, 'client');
+      return;
+    }
+    if (msgs.length === 0) return;
+    if (this.queue.length === 0) this.queue = msgs;
+    else for (const m of msgs) this.queue.push(m);
+    if (!this.draining) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    this.server.cork();
+    this.client.cork();
+    try {
+      while (this.queue.length && !this.done) {
+        const q = this.queue;
+        this.queue = [];
+        for (let i = 0; i < q.length; i++) {
+          const r = this.handlers.client(q[i]!, this.out);
+          if (r && typeof (r as Promise<void>).then === 'function') {
+            // Stop reading while the verdict is pending. The client side is
+            // uncorked (notices must reach it now); the server side stays
+            // corked so a batch still leaves in one write once allowed.
+            this.client.uncork();
+            this.client.pause();
+            try {
+              await r;
+            } finally {
+              this.client.resume();
+              this.client.cork();
+            }
+            if (this.done) return;
+          }
+        }
+      }
+    } catch (e) {
+      this.handlers.protocolError?.(e as Error, 'client', this.out);
+      this.close((e as Error).message || 'internal error');
+    } finally {
+      this.server.uncork();
+      this.client.uncork();
+      this.draining = false;
+    }
+  }
+
+  private onServerData(chunk: Buffer): void {
+    if (this.done) return;
+    this.opts.onBytes?.('out', chunk.length);
+    this.client.cork();
+    try {
+      const msgs = this.serverFramer.push(chunk);
+      for (let i = 0; i < msgs.length; i++) this.handlers.server(msgs[i]!, this.out);
+    } catch (e) {
+      this.fail(e as Error, 'server');
+    } finally {
+      this.client.uncork();
+    }
+  }
+
+  private fail(e: Error, side: 'client' | 'server'): void {
+    try {
+      this.handlers.protocolError?.(e, side, this.out);
+    } finally {
+      this.close(side === 'client' ? `client protocol violation: ${e.message}` : `target protocol violation: ${e.message}`);
+    }
+  }
+
+  get closed(): boolean {
+    return this.done;
+  }
+
+  /** Ends both sides once; pending writes are flushed first. */
+  close(reason: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.queue = [];
+    this.client.end();
+    this.server.end();
+    setTimeout(() => {
+      this.client.destroy();
+      this.server.destroy();
+    }, 1000).unref();
+    this.handlers.closed(reason);
+  }
+}

@@ -1,0 +1,175 @@
+import type { ApprovalBroker } from './approvals.js';
+import type { CoreMetrics } from './metrics.js';
+import type { Decision, SessionPolicy } from './policy.js';
+import type { SessionLog } from './recorder.js';
+import type { Store } from './store.js';
+import type { Command, ConnectionConfig, ErrorCode, Identity, Masker, ResultSummary, Session, Verdict, WaitNotice } from './types.js';
+
+export interface SessionDeps {
+  store: Store;
+  broker: ApprovalBroker;
+  metrics: CoreMetrics;
+  onClosed: (s: CoreSession) => void;
+}
+
+function deny(code: ErrorCode, reason: string, policy = ''): Verdict {
+  return { effect: 'deny', code, reason, policy };
+}
+
+function commandEvent(cmd: Command, d: Decision): Record<string, unknown> {
+  return {
+    kind: cmd.kind,
+    text: cmd.text,
+    objects: cmd.objects,
+    flags: cmd.flags,
+    parts: cmd.parts?.map((p) => ({ kind: p.kind, text: p.text, objects: p.objects, flags: p.flags })),
+    params: cmd.params,
+    error: cmd.error,
+    decision: d.effect,
+    policy: d.policy,
+  };
+}
+
+/**
+ * The one enforcement path. `authorize` records the command and its decision
+ * durably before it can return allow, waits for approvals in-line, and turns
+ * every internal failure into a deny (fail closed).
+ */
+export class CoreSession implements Session {
+  private readonly abort = new AbortController();
+  private readonly killHandlers: ((reason: string) => void)[] = [];
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly identity: Identity,
+    readonly connection: ConnectionConfig,
+    readonly protocol: string,
+    private readonly policy: SessionPolicy,
+    private readonly log: SessionLog,
+    readonly masker: Masker | null,
+    private readonly deps: SessionDeps,
+  ) {}
+
+  get closed(): boolean {
+    return this.closing !== null;
+  }
+
+  preview(cmd: Command): 'allow' | 'block' | 'approve' {
+    try {
+      return this.policy.decide(cmd).effect;
+    } catch {
+      return 'block';
+    }
+  }
+
+  async authorize(cmd: Command, wait?: WaitNotice, signal?: AbortSignal): Promise<Verdict> {
+    if (this.closing) return deny('SLUICE_SESSION_KILLED', 'session is closed');
+    if (this.identity.expiresAt && this.identity.expiresAt.getTime() <= Date.now()) {
+      return deny('SLUICE_AUTH_FAILED', 'your credential has expired; reconnect with a new one');
+    }
+    let d: Decision;
+    try {
+      d = this.policy.decide(cmd);
+    } catch {
+      return deny('SLUICE_INTERNAL', 'policy evaluation failed; command refused');
+    }
+    this.deps.metrics.command(this.protocol, d.effect);
+    try {
+      if (d.effect === 'allow') {
+        await this.log.append('command', commandEvent(cmd, d));
+        return { effect: 'allow', mask: this.masker };
+      }
+      if (d.effect === 'block') {
+        this.log.appendLater('command', commandEvent(cmd, d));
+        if (d.code === 'SLUICE_PARSE_ERROR') return deny('SLUICE_PARSE_ERROR', d.message!, '');
+        return deny('SLUICE_POLICY_DENIED', policyMessage(d.policy!, d.message!), d.policy!);
+      }
+      return await this.awaitApproval(cmd, d, wait, signal);
+    } catch {
+      return deny('SLUICE_RECORDING_FAILED', 'the gateway could not record this command, so it was not run');
+    }
+  }
+
+  private async awaitApproval(cmd: Command, d: Decision, wait?: WaitNotice, signal?: AbortSignal): Promise<Verdict> {
+    const policy = d.policy!;
+    await this.log.append('command', commandEvent(cmd, d));
+    const signals = signal ? AbortSignal.any([signal, this.abort.signal]) : this.abort.signal;
+    let pending;
+    try {
+      pending = await this.deps.broker.request(
+        { session: this.id, identity: this.identity, command: cmd, policy, approvers: d.approvers!, timeoutMs: d.timeoutMs! },
+        signals,
+      );
+    } catch {
+      return deny('SLUICE_INTERNAL', 'the approval service is unavailable; command refused', policy);
+    }
+    await this.log.append('approval.requested', { id: pending.id, policy, approvers: d.approvers, expiresAt: pending.expiresAt.toISOString() });
+    try {
+      wait?.({ requestId: pending.id, policy, approvers: d.approvers!, expiresAt: pending.expiresAt, timeoutMs: d.timeoutMs! });
+    } catch {
+      /* the client may be gone; the signal cancels the request */
+    }
+    const out = await pending.outcome;
+    await this.log.append('approval.decided', { id: pending.id, outcome: out.outcome, by: out.by, reason: out.reason });
+    switch (out.outcome) {
+      case 'approved':
+        return { effect: 'allow', mask: this.masker };
+      case 'denied':
+        return deny('SLUICE_APPROVAL_DENIED', `approval ${pending.id} denied by ${out.by}${out.reason ? `: ${out.reason}` : ''} (policy "${policy}")`, policy);
+      case 'expired':
+        return deny('SLUICE_APPROVAL_TIMEOUT', `approval ${pending.id} timed out (policy "${policy}")`, policy);
+      default:
+        return deny('SLUICE_APPROVAL_CANCELLED', `approval ${pending.id} cancelled: ${out.reason ?? ''}`, policy);
+    }
+  }
+
+  result(r: ResultSummary): void {
+    if (r.masked) this.deps.metrics.maskedCells(this.protocol, r.masked);
+    if (!this.closing) this.log.appendLater('result', { ...r });
+  }
+
+  output(data: Uint8Array, stream: 'stdout' | 'stderr'): void {
+    if (!this.closing) this.log.appendLater('output', { stream, data: Buffer.from(data).toString('utf8') });
+  }
+
+  onKill(fn: (reason: string) => void): void {
+    this.killHandlers.push(fn);
+  }
+
+  /** Admin kill: tell the plugin to drop the client, then close. */
+  kill(reason: string): Promise<void> {
+    for (const fn of this.killHandlers) {
+      try {
+        fn(reason);
+      } catch {
+        /* keep closing */
+      }
+    }
+    return this.close(reason);
+  }
+
+  close(reason = 'client disconnected'): Promise<void> {
+    if (this.closing) return this.closing;
+    this.abort.abort();
+    this.closing = (async () => {
+      const at = new Date().toISOString();
+      try {
+        await this.log.append('session.end', { reason });
+      } catch {
+        /* chain broken: nothing more can be recorded */
+      }
+      try {
+        await this.deps.store.endSession(this.id, at, reason);
+      } catch {
+        /* orphan sessions are closed at next start */
+      }
+      this.deps.onClosed(this);
+    })();
+    return this.closing;
+  }
+}
+
+export function policyMessage(policy: string, message: string): string {
+  return message.includes(`"${policy}"`) ? message : `${message} (policy "${policy}")`;
+}

@@ -1,0 +1,181 @@
+import { createServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { randomBytes, randomInt } from 'node:crypto';
+import { MessageRelay, isSluiceError, PUBLIC_MESSAGES, type GatewayContext, type Listener, type ProtocolPlugin, type Session } from '@sluice/core';
+import { loadSqlParser } from '@sluice/sql';
+import { BackendFramer, BackendWriter, FrontendFramer, type FramedMessage, type CancelRequestPacket } from './protocol/index.js';
+import { runStartup, secureContext, fatal, type StartupResult } from './startup.js';
+import { connectUpstream, cancelUpstream, parseTarget, type TargetSettings, type Upstream } from './upstream.js';
+import { loadColumnOrigins } from './catalog.js';
+import { PgSessionRelay } from './session-relay.js';
+import { errorMessage } from './errors.js';
+
+export interface PostgresPluginOptions {
+  /** A client must finish start-up (TLS, startup, password) within this (default 10 s). */
+  startupTimeoutMs?: number;
+  /** Largest client message accepted (default 64 MiB); larger ones are refused as a protocol violation. */
+  maxMessageLength?: number;
+  /** Connect timeout to the target (default 10 s). */
+  upstreamTimeoutMs?: number;
+}
+
+interface CancelEntry {
+  target: TargetSettings;
+  processId: number;
+  secretKey: Buffer;
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
+}
+
+/**
+ * The PostgreSQL protocol plugin. Clients connect with any PostgreSQL client;
+ * the database name selects the connection and the password carries the
+ * Sluice credential.
+ */
+export function postgresPlugin(opts: PostgresPluginOptions = {}): ProtocolPlugin {
+  const startupTimeoutMs = opts.startupTimeoutMs ?? 10_000;
+  const maxMessageLength = opts.maxMessageLength ?? 64 * 1024 * 1024;
+  return {
+    name: 'postgres',
+    async listen(ctx: GatewayContext, address: string): Promise<Listener> {
+      await loadSqlParser();
+      const secure = secureContext(ctx.tls.cert, ctx.tls.key);
+      /** Our cancel keys → the target's, so a client never sees the target's key. */
+      const cancels = new Map<string, CancelEntry>();
+      const sockets = new Set<Socket>();
+
+      const onCancel = (p: CancelRequestPacket) => {
+        const e = cancels.get(`${p.processId}:${p.secretKey.toString('hex')}`);
+        if (e) cancelUpstream(e.target, e.processId, e.secretKey);
+      };
+
+      const serve = async (raw: Socket): Promise<void> => {
+        raw.setNoDelay(true);
+        const outcome = await runStartup(raw, secure, startupTimeoutMs, maxMessageLength);
+        if (outcome.kind === 'cancel') return onCancel(outcome.packet);
+        if (outcome.kind !== 'session') return;
+        await startSession(ctx, raw, outcome.result, cancels, opts.upstreamTimeoutMs ?? 10_000);
+      };
+
+      const server = createServer((raw) => {
+        sockets.add(raw);
+        raw.on('close', () => sockets.delete(raw));
+        raw.on('error', () => undefined);
+        serve(raw).catch((e: unknown) => {
+          ctx.logger.error({ err: (e as Error).message }, 'postgres: connection failed');
+          raw.destroy();
+        });
+      });
+      const { host, port } = splitAddress(address);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const a = server.address() as AddressInfo;
+      return {
+        address: `${a.address}:${a.port}`,
+        port: a.port,
+        close: () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            for (const s of sockets) s.destroy();
+          }),
+      };
+    },
+  };
+}
+
+async function startSession(
+  ctx: GatewayContext,
+  raw: Socket,
+  st: StartupResult,
+  cancels: Map<string, CancelEntry>,
+  upstreamTimeoutMs: number,
+): Promise<void> {
+  const sock = st.socket;
+  const user = st.startup.params.get('user') ?? '';
+  const database = st.startup.params.get('database') ?? user;
+  const identity = await ctx.authenticate(st.password);
+  if (!identity) return fatal(sock, 'SLUICE_AUTH_FAILED', `password authentication failed for user "${user}"`);
+
+  let session: Session;
+  try {
+    session = await ctx.openSession(identity, database, {
+      address: `${raw.remoteAddress}:${raw.remotePort}`,
+      application: st.startup.params.get('application_name'),
+      tls: st.tls,
+    }, 'postgres');
+  } catch (e) {
+    if (isSluiceError(e)) return fatal(sock, e.code, e.message);
+    return fatal(sock, 'SLUICE_CONNECTION_REFUSED', PUBLIC_MESSAGES.connectionRefused);
+  }
+
+  let upstream: Upstream;
+  let target: TargetSettings;
+  try {
+    target = parseTarget(session.connection.target, session.connection.options.caFile as string | undefined);
+    const passOn = new Map<string, string>();
+    for (const [k, v] of st.startup.params) if (k !== 'user' && k !== 'database' && k !== 'options') passOn.set(k, v);
+    upstream = await connectUpstream(target, session.connection.secrets.password, passOn, upstreamTimeoutMs);
+  } catch (e) {
+    ctx.logger.warn({ connection: session.connection.name, err: (e as Error).message }, 'postgres: target unavailable');
+    fatal(sock, 'SLUICE_UPSTREAM_UNAVAILABLE', `Sluice could not connect to "${session.connection.name}": ${(e as Error).message}`);
+    await session.close('target unavailable');
+    return;
+  }
+
+  let origins;
+  try {
+    origins = await loadColumnOrigins(upstream, session.masker?.columnNames ?? new Set());
+  } catch (e) {
+    // Without column origins, column rules cannot be applied safely: refuse.
+    upstream.socket.destroy();
+    fatal(sock, 'SLUICE_INTERNAL', `Sluice could not prepare masking for "${session.connection.name}"; refusing`);
+    await session.close(`masking set-up failed: ${(e as Error).message}`);
+    return;
+  }
+
+  // Our own cancel key, mapped to the target's.
+  const v32 = st.startup.minor >= 2;
+  const processId = randomInt(1, 0x7fffffff);
+  const secretKey = randomBytes(v32 ? 32 : 4);
+  const cancelKey = `${processId}:${secretKey.toString('hex')}`;
+  cancels.set(cancelKey, { target, processId: upstream.processId, secretKey: upstream.secretKey });
+
+  const w = new BackendWriter();
+  w.authenticationOk();
+  for (const [k, v] of upstream.params) w.parameterStatus(k, v);
+  w.backendKeyData(processId, v32 ? secretKey : secretKey.readInt32BE(0));
+  w.readyForQuery(upstream.txStatus);
+  sock.write(w.take());
+
+  const scs = (upstream.params.get('standard_conforming_strings') ?? 'on') === 'on';
+  const abort = new AbortController();
+  const handlers = new PgSessionRelay(session, origins, upstream.txStatus, scs, abort.signal, (reason) => {
+    abort.abort();
+    cancels.delete(cancelKey);
+    void session.close(reason);
+  });
+  const relay = new MessageRelay<FramedMessage, FramedMessage>(sock, upstream.socket, st.framer as unknown as FrontendFramer & { push(c: Buffer): FramedMessage[] }, upstream.framer as BackendFramer, {
+    client: (m, out) => handlers.client(m, out),
+    server: (m, out) => handlers.server(m, out),
+    protocolError: (err, side, out) => {
+      if (side === 'client') out.toClient(errorMessage('SLUICE_PROTOCOL_VIOLATION', `invalid message: ${err.message}`, 'FATAL'));
+      else out.toClient(errorMessage('SLUICE_UPSTREAM_UNAVAILABLE', 'the target sent an invalid message; closing', 'FATAL'));
+    },
+    closed: (reason) => handlers.closed(reason),
+  }, { onBytes: (dir, n) => ctx.metrics.bytesRelayed(dir, n, 'postgres') });
+  session.onKill((reason) => {
+    relay.out.toClient(errorMessage('SLUICE_SESSION_KILLED', `terminating connection: ${reason}`, 'FATAL'));
+    relay.close(reason);
+  });
+  relay.start(st.pending, upstream.leftover);
+  sock.resume();
+  upstream.socket.resume();
+}

@@ -1,0 +1,445 @@
+import { randomBytes } from 'node:crypto';
+import type { Command, Masker, RelayHandlers, RelayOut, Session, Verdict } from '@sluice/core';
+import { PostgresClassifier } from '@sluice/sql';
+import {
+  BackendCode,
+  BackendWriter,
+  FrontendCode,
+  FrontendWriter,
+  commandTagRows,
+  parseBind,
+  parseClose,
+  parseCommandComplete,
+  parseCopyResponse,
+  parseDescribe,
+  parseExecute,
+  parseNoticeFields,
+  parseParameterStatus,
+  parseParse,
+  parseQuery,
+  parseReadyForQuery,
+  parseRowDescription,
+  type FieldDescription,
+  type FramedMessage,
+  type TransactionState,
+} from './protocol/index.js';
+import { columnRefs, type ColumnOrigins } from './catalog.js';
+import { errorMessage, noticeMessage } from './errors.js';
+import { RowMasker, resultFormats, retypeRuleColumns } from './mask-rows.js';
+
+interface Stmt {
+  cmd: Command;
+  /** RowDescription of the statement (from a Describe 'S'), as the target sent it. */
+  fields?: FieldDescription[];
+}
+interface Portal {
+  cmd: Command | null;
+  statement: string;
+  params: (string | null)[];
+  resultFormats: number[];
+  fields?: FieldDescription[];
+}
+
+/**
+ * What the next upstream responses belong to: one entry per forwarded
+ * message that produces a response, in order. Entries are consumed as the
+ * target answers, so masking and result summaries stay matched to their
+ * command under pipelining, and a refusal is answered in its place.
+ */
+type Expect =
+  | { t: 'parse' }
+  | { t: 'bind' }
+  | { t: 'close' }
+  | { t: 'sync' }
+  | { t: 'describeS'; stmt: string }
+  | { t: 'describeP'; portal: string }
+  | { t: 'execute'; portal: string; mask: Masker | null; start: number; started?: boolean }
+  | { t: 'query'; mask: Masker | null; start: number }
+  /** A refused Execute/Parse: the target answers our probe with an error we replace. */
+  | { t: 'refused'; error: Buffer }
+  /** Bytes we answer ourselves, in order with the target's responses. */
+  | { t: 'inject'; bytes: Buffer };
+
+function paramText(b: Buffer | null, format: number): string | null {
+  if (b === null) return null;
+  if (format === 0) return b.length > 4096 ? b.toString('utf8', 0, 4096) + '…' : b.toString('utf8');
+  return '\\x' + b.subarray(0, 2048).toString('hex');
+}
+
+function humanDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${Math.round(ms / 1000)}s`;
+}
+
+/**
+ * The PostgreSQL side of one session: turns client messages into Commands
+ * for core, enforces verdicts in the protocol's own terms, and masks and
+ * summarises what comes back.
+ *
+ * Refusals in the extended protocol: the refused Execute (or Parse) is
+ * replaced by an Execute of a portal that cannot exist, so the target itself
+ * raises an error at that point, aborts the implicit transaction and
+ * discards up to Sync exactly as PostgreSQL does; its error is then replaced
+ * by ours. Nothing of the refused statement reaches the target.
+ */
+export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessage> {
+  private readonly classifier: PostgresClassifier;
+  private readonly stmts = new Map<string, Stmt>();
+  private readonly portals = new Map<string, Portal>();
+  private expect: Expect[] = [];
+  private head = 0;
+  private txStatus: TransactionState;
+  /** After a refusal in an extended batch: skip judging until Sync (the target discards it all). */
+  private failedUntilSync = false;
+  private readonly probe: Buffer;
+  // current result
+  private rows = 0;
+  private rowMasker: RowMasker | null = null;
+  private copyOutBinaryMasked = false;
+  private copyMask: Masker | null = null;
+  private copyMasked = 0;
+  private readonly w = new BackendWriter(256);
+
+  constructor(
+    private readonly session: Session,
+    private readonly origins: ColumnOrigins,
+    initialTx: TransactionState,
+    standardConformingStrings: boolean,
+    private readonly abortSignal: AbortSignal,
+    private readonly onClosed: (reason: string) => void,
+  ) {
+    this.txStatus = initialTx;
+    this.classifier = new PostgresClassifier({ standardConformingStrings });
+    this.probe = new FrontendWriter().execute(`sluice/refused/${randomBytes(12).toString('hex')}`, 0).take();
+  }
+
+  // ------------------------------------------------------------ client → target
+
+  client(m: FramedMessage, out: RelayOut): void | Promise<void> {
+    switch (m.type) {
+      case FrontendCode.Query:
+        return this.onQuery(m, out);
+      case FrontendCode.Parse:
+        return this.onParse(m, out);
+      case FrontendCode.Bind: {
+        const b = parseBind(m.payload);
+        const st = this.stmts.get(b.statement);
+        const fmt = (i: number) => (b.paramFormats.length === 0 ? 0 : b.paramFormats.length === 1 ? b.paramFormats[0]! : (b.paramFormats[i] ?? 0));
+        this.portals.set(b.portal, {
+          cmd: st?.cmd ?? null,
+          statement: b.statement,
+          params: b.params.map((p, i) => paramText(p, fmt(i))),
+          resultFormats: b.resultFormats,
+          fields: st?.fields,
+        });
+        return this.forward(m, out, { t: 'bind' });
+      }
+      case FrontendCode.Describe: {
+        const d = parseDescribe(m.payload);
+        return this.forward(m, out, d.target === 'S' ? { t: 'describeS', stmt: d.name } : { t: 'describeP', portal: d.name });
+      }
+      case FrontendCode.Execute:
+        return this.onExecute(m, out);
+      case FrontendCode.Sync:
+        this.failedUntilSync = false;
+        return this.forward(m, out, { t: 'sync' });
+      case FrontendCode.Close: {
+        const c = parseClose(m.payload);
+        if (c.target === 'S') this.stmts.delete(c.name);
+        else this.portals.delete(c.name);
+        return this.forward(m, out, { t: 'close' });
+      }
+      case FrontendCode.Flush:
+      case FrontendCode.CopyData:
+      case FrontendCode.CopyDone:
+      case FrontendCode.CopyFail:
+      case FrontendCode.Terminate:
+        out.toServer(m.raw);
+        return;
+      case FrontendCode.FunctionCall:
+        // The fast-path function call runs a function by OID, around the SQL
+        // parser (lo_import …): never forwarded.
+        this.answer(out, Buffer.concat([errorMessage('SLUICE_POLICY_DENIED', 'the function-call protocol is not allowed through Sluice'), this.w.readyForQuery(this.txStatus).take()]));
+        return;
+      default:
+        throw new Error(`unexpected message type 0x${m.type.toString(16)} from the client`);
+    }
+  }
+
+  private forward(m: FramedMessage, out: RelayOut, e: Expect): void {
+    this.expect.push(e);
+    out.toServer(m.raw);
+  }
+
+  /** Our own answer, placed after every response still owed for earlier messages. */
+  private answer(out: RelayOut, bytes: Buffer): void {
+    if (this.head >= this.expect.length) out.toClient(bytes);
+    else this.expect.push({ t: 'inject', bytes });
+  }
+
+  private waitNotice(out: RelayOut) {
+    return (n: { requestId: string; policy: string; approvers: string[]; expiresAt: Date; timeoutMs: number }) => {
+      out.toClient(
+        noticeMessage(
+          `Sluice: this statement needs approval (policy "${n.policy}"); request ${n.requestId} sent to ${n.approvers.join(', ')}; waiting up to ${humanDuration(n.timeoutMs)}`,
+          `An approver runs: sluice approvals approve ${n.requestId}   (expires ${n.expiresAt.toISOString()})`,
+        ),
+      );
+    };
+  }
+
+  private refusal(v: Extract<Verdict, { effect: 'deny' }>): Buffer {
+    return errorMessage(v.code, v.reason, 'ERROR', v.policy ? { hint: `Refused by the Sluice gateway (policy "${v.policy}").` } : {});
+  }
+
+  private async onQuery(m: FramedMessage, out: RelayOut): Promise<void> {
+    const q = parseQuery(m.payload);
+    const cmd = this.classifier.classify(q.sql);
+    const v = await this.session.authorize(cmd, this.waitNotice(out), this.abortSignal);
+    if (v.effect === 'deny') {
+      this.answer(out, Buffer.concat([this.refusal(v), this.w.readyForQuery(this.txStatus).take()]));
+      return;
+    }
+    this.forward(m, out, { t: 'query', mask: v.mask, start: performance.now() });
+  }
+
+  private async onParse(m: FramedMessage, out: RelayOut): Promise<void> {
+    const p = parseParse(m.payload);
+    const cmd = this.classifier.classify(p.sql);
+    if (!this.failedUntilSync && this.session.preview(cmd) === 'block') {
+      const v = await this.session.authorize(cmd, undefined, this.abortSignal);
+      if (v.effect === 'deny') return this.refuse(v, out);
+    }
+    this.stmts.set(p.name, { cmd });
+    this.forward(m, out, { t: 'parse' });
+  }
+
+  private async onExecute(m: FramedMessage, out: RelayOut): Promise<void> {
+    const e = parseExecute(m.payload);
+    const portal = this.portals.get(e.portal);
+    if (this.failedUntilSync || !portal || !portal.cmd) {
+      // The target discards it (error state) or refuses it (no such portal).
+      return this.forward(m, out, { t: 'execute', portal: e.portal, mask: this.session.masker, start: performance.now() });
+    }
+    const cmd: Command = { ...portal.cmd, params: portal.params };
+    const v = await this.session.authorize(cmd, this.waitNotice(out), this.abortSignal);
+    if (v.effect === 'deny') return this.refuse(v, out);
+    this.forward(m, out, { t: 'execute', portal: e.portal, mask: v.mask, start: performance.now() });
+  }
+
+  private refuse(v: Extract<Verdict, { effect: 'deny' }>, out: RelayOut): void {
+    this.failedUntilSync = true;
+    this.expect.push({ t: 'refused', error: this.refusal(v) });
+    out.toServer(this.probe);
+  }
+
+  // ------------------------------------------------------------ target → client
+
+  private get current(): Expect | undefined {
+    return this.expect[this.head];
+  }
+
+  private pop(): void {
+    this.head++;
+    if (this.head > 64 && this.head * 2 > this.expect.length) {
+      this.expect = this.expect.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Emit our own answers that are now due. */
+  private flushInjected(out: RelayOut): void {
+    for (let e = this.current; e && e.t === 'inject'; e = this.current) {
+      out.toClient(e.bytes);
+      this.pop();
+    }
+  }
+
+  private startResult(fields: FieldDescription[], formats: readonly number[], mask: Masker | null): Buffer | null {
+    this.rows = 0;
+    this.rowMasker = null;
+    if (!mask) return null;
+    const rm = mask.forResult(columnRefs(fields, this.origins));
+    if (rm.active) this.rowMasker = new RowMasker(rm, fields, formats);
+    return retypeRuleColumns(fields, rm.ruleColumns);
+  }
+
+  /**
+   * An Execute's rows carry no RowDescription: plan their masking from the
+   * portal's (or its statement's) description and the Bind's formats. With
+   * no description known, every cell is still run through the detectors.
+   */
+  private beginExecute(e: Extract<Expect, { t: 'execute' }>, firstRow?: Buffer): void {
+    e.started = true;
+    const p = this.portals.get(e.portal);
+    let fields = p?.fields ?? (p ? this.stmts.get(p.statement)?.fields : undefined);
+    if (!fields) {
+      const n = firstRow && firstRow.length >= 2 ? firstRow.readUInt16BE(0) : 0;
+      fields = Array.from({ length: n }, () => ({ name: '?column?', tableOID: 0, columnAttr: 0, typeOID: 25, typeLen: -1, typeMod: -1, format: 0 }));
+    }
+    this.startResult(fields, resultFormats(p?.resultFormats ?? [], fields.length), e.mask);
+  }
+
+  private endResult(tag: string | null, start: number, error?: string): void {
+    const n = tag ? commandTagRows(tag) : null;
+    const verb = tag ? tag.slice(0, tag.indexOf(' ') >>> 0) : '';
+    const isRows = verb === 'SELECT' || verb === 'FETCH' || verb === 'COPY' || verb === 'SHOW';
+    this.session.result({
+      rows: isRows ? (n ?? this.rows) : this.rows || undefined,
+      affected: !isRows && n !== null ? n : undefined,
+      masked: (this.rowMasker?.rm.masked ?? 0) + this.copyMasked,
+      error,
+      ms: Math.round((performance.now() - start) * 100) / 100,
+    });
+    this.rowMasker = null;
+    this.rows = 0;
+    this.copyMasked = 0;
+  }
+
+  server(m: FramedMessage, out: RelayOut): void {
+    const e = this.current;
+    switch (m.type) {
+      case BackendCode.DataRow: {
+        if (e?.t === 'execute' && !e.started) this.beginExecute(e, m.payload);
+        this.rows++;
+        out.toClient(this.rowMasker ? this.rowMasker.row(m.raw, m.payload) : m.raw);
+        return;
+      }
+      case BackendCode.CommandComplete: {
+        if (this.copyOutBinaryMasked) {
+          this.copyOutBinaryMasked = false;
+          out.toClient(errorMessage('SLUICE_POLICY_DENIED', 'binary COPY output cannot be masked by Sluice; use the text format'));
+          if (e?.t === 'execute') this.pop();
+          return;
+        }
+        if (e?.t === 'execute' && !e.started) this.beginExecute(e);
+        if (e?.t === 'execute' || e?.t === 'query') this.endResult(parseCommandComplete(m.payload), e.start);
+        if (e?.t === 'execute') this.pop();
+        out.toClient(m.raw);
+        return;
+      }
+      case BackendCode.RowDescription: {
+        const fields = parseRowDescription(m.payload);
+        let replaced: Buffer | null = null;
+        if (e?.t === 'describeS') {
+          const st = this.stmts.get(e.stmt);
+          if (st) st.fields = fields;
+          replaced = this.session.masker ? retypeRuleColumns(fields, this.session.masker.forResult(columnRefs(fields, this.origins)).ruleColumns) : null;
+          this.pop();
+        } else if (e?.t === 'describeP') {
+          const p = this.portals.get(e.portal);
+          if (p) p.fields = fields;
+          replaced = this.session.masker ? retypeRuleColumns(fields, this.session.masker.forResult(columnRefs(fields, this.origins)).ruleColumns) : null;
+          this.pop();
+        } else if (e?.t === 'query') {
+          replaced = this.startResult(fields, fields.map((f) => f.format), e.mask);
+        }
+        out.toClient(replaced ?? m.raw);
+        return;
+      }
+      case BackendCode.BindComplete: {
+        // The portal's rows start now: plan their masking from the statement's description.
+        if (e?.t === 'bind') this.pop();
+        out.toClient(m.raw);
+        this.flushInjected(out);
+        return;
+      }
+      case BackendCode.ParseComplete:
+      case BackendCode.CloseComplete:
+        this.pop();
+        out.toClient(m.raw);
+        this.flushInjected(out);
+        return;
+      case BackendCode.NoData:
+        if (e?.t === 'describeS' || e?.t === 'describeP') this.pop();
+        out.toClient(m.raw);
+        this.flushInjected(out);
+        return;
+      case BackendCode.EmptyQueryResponse:
+      case BackendCode.PortalSuspended:
+        if (e?.t === 'execute') {
+          this.endResult(null, e.start);
+          this.pop();
+        }
+        out.toClient(m.raw);
+        this.flushInjected(out);
+        return;
+      case BackendCode.ErrorResponse:
+        return this.onError(m, out);
+      case BackendCode.ReadyForQuery: {
+        this.txStatus = parseReadyForQuery(m.payload);
+        // Anything still owed before this sync was discarded by the target.
+        while (this.current && this.current.t !== 'sync' && this.current.t !== 'query' && this.current.t !== 'inject') this.pop();
+        if (this.current && (this.current.t === 'sync' || this.current.t === 'query')) this.pop();
+        out.toClient(m.raw);
+        this.flushInjected(out);
+        return;
+      }
+      case BackendCode.CopyOutResponse: {
+        const c = parseCopyResponse(m.payload);
+        const mask = e?.t === 'query' || e?.t === 'execute' ? e.mask : null;
+        this.rows = 0;
+        this.rowMasker = null;
+        this.copyMask = mask;
+        this.copyOutBinaryMasked = !!mask && c.format === 1;
+        out.toClient(m.raw);
+        return;
+      }
+      case BackendCode.CopyData: {
+        if (this.copyOutBinaryMasked) return; // never pass bytes we cannot mask
+        if (this.copyMask) {
+          this.rows++;
+          const text = m.payload.toString('utf8');
+          const r = this.copyMask.text(text);
+          if (r.masked) {
+            this.copyMasked += r.masked;
+            out.toClient(this.w.copyData(Buffer.from(r.text, 'utf8')).take());
+            return;
+          }
+        }
+        out.toClient(m.raw);
+        return;
+      }
+      case BackendCode.CopyDone:
+        this.copyMask = null;
+        out.toClient(m.raw);
+        return;
+      case BackendCode.ParameterStatus: {
+        const p = parseParameterStatus(m.payload);
+        if (p.name === 'standard_conforming_strings') this.classifier.standardConformingStrings = p.value === 'on';
+        out.toClient(m.raw);
+        return;
+      }
+      default:
+        out.toClient(m.raw);
+    }
+  }
+
+  private onError(m: FramedMessage, out: RelayOut): void {
+    const e = this.current;
+    const fields = parseNoticeFields(m.payload);
+    if (fields.S === 'FATAL' || fields.S === 'PANIC') {
+      out.toClient(m.raw);
+      return;
+    }
+    this.copyOutBinaryMasked = false;
+    this.copyMask = null;
+    if (e?.t === 'refused') {
+      out.toClient(e.error);
+      this.pop();
+    } else {
+      if (e?.t === 'execute' || e?.t === 'query') this.endResult(null, e.start, fields.M ?? 'error');
+      out.toClient(m.raw);
+      if (e && e.t !== 'query' && e.t !== 'sync' && e.t !== 'inject') this.pop();
+    }
+    // In the extended protocol the target now discards everything up to Sync.
+    if (this.current?.t !== 'query') {
+      while (this.current && this.current.t !== 'sync' && this.current.t !== 'inject') this.pop();
+    }
+  }
+
+  closed(reason: string): void {
+    this.onClosed(reason);
+  }
+}

@@ -1,0 +1,450 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import type { StoredEvent } from '@sluice/core';
+import { CorruptRowError, openSqliteStore, SCHEMA_VERSION, SqliteStore } from './index.js';
+import { apiKey, approval, event, session, tempDirs } from './test-fixtures.js';
+
+const tmp = tempDirs();
+const stores: SqliteStore[] = [];
+
+function open(path: string, opts: { synchronous?: 'normal' | 'full'; readonly?: boolean } = {}): SqliteStore {
+  const s = openSqliteStore({ path, ...opts });
+  stores.push(s);
+  return s;
+}
+function fresh(): { store: SqliteStore; path: string } {
+  const path = join(tmp.make(), 'sluice.db');
+  return { store: open(path), path };
+}
+/** The private connection, for checking pragmas. */
+function conn(s: SqliteStore): Database {
+  return (s as unknown as { db: Database }).db;
+}
+
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  tmp.cleanup();
+});
+
+describe('openSqliteStore', () => {
+  it('creates the directory and the file, in WAL mode with the pragmas set', () => {
+    const path = join(tmp.make(), 'a', 'b', 'sluice.db');
+    const store = open(path);
+    expect(existsSync(path)).toBe(true);
+    expect(store.schemaVersion).toBe(SCHEMA_VERSION);
+    expect(store.path).toBe(path);
+    const db = conn(store);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+  });
+
+  it("synchronous 'full' sets FULL", () => {
+    const store = open(join(tmp.make(), 's.db'), { synchronous: 'full' });
+    expect(conn(store).pragma('synchronous', { simple: true })).toBe(2);
+  });
+
+  it('rejects an unknown synchronous setting', () => {
+    expect(() => openSqliteStore({ path: join(tmp.make(), 's.db'), synchronous: 'off' as 'full' })).toThrow(/synchronous/);
+  });
+
+  it("works with ':memory:'", async () => {
+    const store = open(':memory:');
+    await store.createSession(session('s1'));
+    expect((await store.getSession('s1'))?.id).toBe('s1');
+  });
+
+  it('read-only: reads work, writes reject, a missing file throws', async () => {
+    const { store, path } = fresh();
+    await store.createSession(session('s1'));
+    const ro = open(path, { readonly: true });
+    expect(ro.schemaVersion).toBe(SCHEMA_VERSION);
+    expect((await ro.getSession('s1'))?.id).toBe('s1');
+    await expect(ro.createSession(session('s2'))).rejects.toThrow(/readonly/);
+    expect(() => openSqliteStore({ path: join(tmp.make(), 'missing.db'), readonly: true })).toThrow();
+  });
+
+  it('close twice is harmless; calls after close reject (never throw synchronously)', async () => {
+    const { store } = fresh();
+    await store.close();
+    await store.close();
+    expect(store.open).toBe(false);
+    const p = store.getSession('x');
+    await expect(p).rejects.toThrow(/not open/);
+    await expect(store.appendEvents([event('x', 1)])).rejects.toThrow();
+  });
+});
+
+describe('sessions', () => {
+  it('round-trips a session; unknown id is undefined; a duplicate id rejects', async () => {
+    const { store } = fresh();
+    const s = session('s1', { actors: [], groups: ['a', 'b'], via: 'oidc' });
+    await store.createSession(s);
+    expect(await store.getSession('s1')).toEqual(s);
+    expect(await store.getSession('nope')).toBeUndefined();
+    await expect(store.createSession(s)).rejects.toThrow(/UNIQUE/);
+  });
+
+  it('endSession sets end time and reason once (first end wins); unknown id is a no-op', async () => {
+    const { store } = fresh();
+    await store.createSession(session('s1'));
+    await store.endSession('s1', '2025-01-01T01:00:00.000Z', 'client disconnected');
+    await store.endSession('s1', '2025-01-01T02:00:00.000Z', 'killed');
+    const s = await store.getSession('s1');
+    expect(s?.endedAt).toBe('2025-01-01T01:00:00.000Z');
+    expect(s?.endReason).toBe('client disconnected');
+    await expect(store.endSession('nope', '2025-01-01T01:00:00.000Z', 'x')).resolves.toBeUndefined();
+  });
+
+  it('listSessions: newest first, filters by connection, subject, before, active', async () => {
+    const { store } = fresh();
+    const t = (m: number) => new Date(Date.UTC(2025, 0, 1, 0, m)).toISOString();
+    await store.createSession(session('a', { startedAt: t(1), connection: 'db1', subject: 'alice' }));
+    await store.createSession(session('b', { startedAt: t(2), connection: 'db2', subject: 'alice' }));
+    await store.createSession(session('c', { startedAt: t(3), connection: 'db1', subject: 'bob' }));
+    await store.createSession(session('d', { startedAt: t(4), connection: 'db1', subject: 'alice' }));
+    await store.endSession('d', t(5), 'done');
+    const ids = async (q: Parameters<SqliteStore['listSessions']>[0]) => (await store.listSessions(q)).map((s) => s.id);
+    expect(await ids({})).toEqual(['d', 'c', 'b', 'a']);
+    expect(await ids({ connection: 'db1' })).toEqual(['d', 'c', 'a']);
+    expect(await ids({ subject: 'alice' })).toEqual(['d', 'b', 'a']);
+    expect(await ids({ connection: 'db1', subject: 'alice' })).toEqual(['d', 'a']);
+    expect(await ids({ before: t(3) })).toEqual(['b', 'a']);
+    expect(await ids({ active: true })).toEqual(['c', 'b', 'a']);
+    expect(await ids({ active: false })).toEqual(['d', 'c', 'b', 'a']);
+    expect(await ids({ limit: 2 })).toEqual(['d', 'c']);
+    expect(await ids({ limit: 2, before: t(3), connection: 'db1', subject: 'alice', active: true })).toEqual(['a']);
+    expect(await ids({ connection: 'none' })).toEqual([]);
+  });
+
+  it('listSessions: same start time falls back to insertion order (newest first)', async () => {
+    const { store } = fresh();
+    for (const id of ['x', 'y', 'z']) await store.createSession(session(id));
+    expect((await store.listSessions({})).map((s) => s.id)).toEqual(['z', 'y', 'x']);
+  });
+
+  it('listSessions: default limit 50, max 1000, nonsense limits clamp', async () => {
+    const { store } = fresh();
+    const db = conn(store);
+    db.transaction(() => {
+      for (let i = 0; i < 1005; i++) {
+        const s = session(`s${i}`, { startedAt: new Date(Date.UTC(2025, 0, 1) + i * 1000).toISOString() });
+        db.prepare(
+          `INSERT INTO sessions (id, connection, protocol, subject, actors, "groups", via, client, started_at) VALUES (?,?,?,?,?,?,?,?,?)`,
+        ).run(s.id, s.connection, s.protocol, s.subject, '[]', '[]', s.via, s.client, s.startedAt);
+      }
+    })();
+    expect(await store.listSessions({})).toHaveLength(50);
+    expect((await store.listSessions({}))[0]!.id).toBe('s1004');
+    expect(await store.listSessions({ limit: 5000 })).toHaveLength(1000);
+    expect(await store.listSessions({ limit: 0 })).toHaveLength(1);
+    expect(await store.listSessions({ limit: -3 })).toHaveLength(1);
+    expect(await store.listSessions({ limit: Number.NaN })).toHaveLength(50);
+    expect(await store.listSessions({ limit: 2.7 })).toHaveLength(2);
+  });
+
+  it('closeOrphanSessions ends every open session with reason "gateway restart" and returns their ids', async () => {
+    const { store } = fresh();
+    await store.createSession(session('open1'));
+    await store.createSession(session('open2'));
+    await store.createSession(session('ended'));
+    await store.endSession('ended', '2025-01-01T00:10:00.000Z', 'client disconnected');
+    const ids = await store.closeOrphanSessions('2025-01-02T00:00:00.000Z');
+    expect(ids.sort()).toEqual(['open1', 'open2']);
+    const s = await store.getSession('open1');
+    expect(s?.endedAt).toBe('2025-01-02T00:00:00.000Z');
+    expect(s?.endReason).toBe('gateway restart');
+    expect((await store.getSession('ended'))?.endReason).toBe('client disconnected');
+    expect(await store.closeOrphanSessions('2025-01-03T00:00:00.000Z')).toEqual([]);
+    expect(await store.listSessions({ active: true })).toEqual([]);
+  });
+});
+
+describe('events', () => {
+  it('appends one and many; getEvents is ordered by seq; lastEvent is the highest seq', async () => {
+    const { store } = fresh();
+    await store.createSession(session('s1'));
+    await store.appendEvents([event('s1', 1)]);
+    await store.appendEvents([event('s1', 3), event('s1', 2), event('s1', 4)]);
+    await store.appendEvents([]);
+    const got = await store.getEvents('s1');
+    expect(got.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(got[0]).toEqual(event('s1', 1));
+    expect(await store.lastEvent('s1')).toEqual(event('s1', 4));
+    expect(await store.lastEvent('nope')).toBeUndefined();
+    expect(await store.getEvents('nope')).toEqual([]);
+  });
+
+  it('round-trips data JSON exactly (nested, unicode, numbers, null, key order)', async () => {
+    const { store } = fresh();
+    await store.createSession(session('s1'));
+    const data = {
+      z: 1,
+      a: { nested: [1, 'two', null, { deep: true }], empty: {} },
+      text: 'héllo \u0000 "quoted" \n 🚀 \u2028',
+      big: 9007199254740991,
+      neg: -1.5e-7,
+    };
+    await store.appendEvents([event('s1', 1, { type: 'output', data })]);
+    const [e] = await store.getEvents('s1');
+    expect(e!.data).toEqual(data);
+    expect(Object.keys(e!.data)).toEqual(['z', 'a', 'text', 'big', 'neg']);
+  });
+
+  it('a batch is atomic: a duplicate (session, seq) rejects and nothing of the batch is stored', async () => {
+    const { store } = fresh();
+    await store.createSession(session('s1'));
+    await store.appendEvents([event('s1', 1)]);
+    await expect(store.appendEvents([event('s1', 2), event('s1', 3), event('s1', 1)])).rejects.toThrow(/UNIQUE|PRIMARY/);
+    expect((await store.getEvents('s1')).map((e) => e.seq)).toEqual([1]);
+    await expect(store.appendEvents([event('s1', 1)])).rejects.toThrow(/UNIQUE|PRIMARY/);
+    // the store still works afterwards
+    await store.appendEvents([event('s1', 2)]);
+    expect((await store.lastEvent('s1'))?.seq).toBe(2);
+  });
+
+  it('an event for an unknown session rejects (foreign key)', async () => {
+    const { store } = fresh();
+    await expect(store.appendEvents([event('ghost', 1)])).rejects.toThrow(/FOREIGN KEY/);
+    await expect(store.appendEvents([event('ghost', 1), event('ghost', 2)])).rejects.toThrow(/FOREIGN KEY/);
+  });
+
+  it('has no update or delete API (append-only)', () => {
+    const { store } = fresh();
+    const methods = Object.getOwnPropertyNames(SqliteStore.prototype).concat(Object.keys(store));
+    expect(methods.filter((m) => /(update|delete|remove|edit).*event|event.*(update|delete|remove|edit)/i.test(m))).toEqual([]);
+  });
+
+  it('iterateEvents streams every event ordered by session then seq, across page boundaries', async () => {
+    const { store } = fresh();
+    const sessions = ['b', 'a', 'c'];
+    const expected: Array<[string, number]> = [];
+    for (const s of sessions) await store.createSession(session(s));
+    // interleave sessions and write seqs out of order to prove the ORDER BY
+    for (let seq = 1; seq <= 420; seq++) {
+      await store.appendEvents(sessions.map((s) => event(s, 421 - seq)));
+    }
+    for (const s of ['a', 'b', 'c']) for (let seq = 1; seq <= 420; seq++) expected.push([s, seq]);
+    const got: Array<[string, number]> = [];
+    for await (const e of store.iterateEvents()) got.push([e.session, e.seq]);
+    expect(got).toEqual(expected);
+  });
+
+  it('iterateEvents on an empty store yields nothing; an exact page multiple ends cleanly', async () => {
+    const { store } = fresh();
+    const none: StoredEvent[] = [];
+    for await (const e of store.iterateEvents()) none.push(e);
+    expect(none).toEqual([]);
+    await store.createSession(session('s'));
+    await store.appendEvents(Array.from({ length: 500 }, (_, i) => event('s', i + 1)));
+    let n = 0;
+    for await (const _ of store.iterateEvents()) n++;
+    expect(n).toBe(500);
+  });
+
+  it('the store keeps working (appends succeed) while an iteration is paused mid-way', async () => {
+    const { store } = fresh();
+    await store.createSession(session('a'));
+    await store.createSession(session('z'));
+    await store.appendEvents(Array.from({ length: 1200 }, (_, i) => event('a', i + 1)));
+    const it = store.iterateEvents()[Symbol.asyncIterator]();
+    expect((await it.next()).value?.seq).toBe(1);
+    // while the audit is paused, the gateway appends to another session and to this one
+    await store.appendEvents([event('z', 1)]);
+    await store.appendEvents([event('a', 1201)]);
+    expect((await store.lastEvent('z'))?.seq).toBe(1);
+    let n = 1;
+    let last: StoredEvent | undefined;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) break;
+      last = r.value;
+      n++;
+    }
+    // appended after the position, so included
+    expect(n).toBe(1202);
+    expect(last).toEqual(event('z', 1));
+  });
+
+  it('an event edited to invalid JSON surfaces as CorruptRowError naming the row', async () => {
+    const { store, path } = fresh();
+    await store.createSession(session('s1'));
+    await store.appendEvents([event('s1', 1), event('s1', 2)]);
+    const raw = new Database(path);
+    raw.prepare(`UPDATE events SET data = '{broken' WHERE session = 's1' AND seq = 2`).run();
+    raw.close();
+    await expect(store.getEvents('s1')).rejects.toThrow(CorruptRowError);
+    await expect(store.getEvents('s1')).rejects.toThrow(/s1#2/);
+    const it = store.iterateEvents()[Symbol.asyncIterator]();
+    expect((await it.next()).value?.seq).toBe(1);
+    await expect(it.next()).rejects.toThrow(CorruptRowError);
+  });
+
+  it('a raw connection can tamper with an event (no triggers), so audit tests can prove detection', async () => {
+    const { store, path } = fresh();
+    await store.createSession(session('s1'));
+    await store.appendEvents([event('s1', 1), event('s1', 2)]);
+    const raw = new Database(path);
+    raw.prepare(`UPDATE events SET data = json_set(data, '$.text', 'drop table x') WHERE session = 's1' AND seq = 1`).run();
+    raw.prepare(`DELETE FROM events WHERE session = 's1' AND seq = 2`).run();
+    raw.close();
+    const got = await store.getEvents('s1');
+    expect(got).toHaveLength(1);
+    expect(got[0]!.data.text).toBe('drop table x');
+  });
+});
+
+describe('approvals', () => {
+  it('round-trips, lists (oldest first, optionally by status)', async () => {
+    const { store } = fresh();
+    await store.createSession(session('s1'));
+    const a1 = approval('a1', 's1', { createdAt: '2025-01-01T00:00:02.000Z' });
+    const a2 = approval('a2', 's1', { createdAt: '2025-01-01T00:00:01.000Z' });
+    const a3 = approval('a3', 's1', { createdAt: '2025-01-01T00:00:03.000Z', status: 'denied', decidedAt: 'x', decidedBy: 'bob', reason: 'no' });
+    for (const a of [a1, a2, a3]) await store.createApproval(a);
+    expect(await store.getApproval('a1')).toEqual(a1);
+    expect(await store.getApproval('nope')).toBeUndefined();
+    expect((await store.listApprovals()).map((a) => a.id)).toEqual(['a2', 'a1', 'a3']);
+    expect((await store.listApprovals('pending')).map((a) => a.id)).toEqual(['a2', 'a1']);
+    expect((await store.listApprovals('denied')).map((a) => a.id)).toEqual(['a3']);
+    expect(await store.listApprovals('expired')).toEqual([]);
+    await expect(store.createApproval(a1)).rejects.toThrow(/UNIQUE/);
+    await expect(store.createApproval(approval('a9', 'ghost'))).rejects.toThrow(/FOREIGN KEY/);
+    await expect(store.createApproval(approval('a8', 's1', { status: 'bogus' as 'pending' }))).rejects.toThrow(/CHECK/);
+  });
+
+  it('decideApproval is compare-and-set: first decision wins, later ones return false and change nothing', async () => {
+    const { store } = fresh();
+    await store.createSession(session('s1'));
+    await store.createApproval(approval('a1', 's1'));
+    expect(await store.decideApproval('a1', 'approved', 'bob@example.com', 'looks fine', '2025-01-01T00:01:00.000Z')).toBe(true);
+    expect(await store.decideApproval('a1', 'denied', 'carol@example.com', 'no', '2025-01-01T00:02:00.000Z')).toBe(false);
+    expect(await store.decideApproval('a1', 'expired', null, null, '2025-01-01T00:05:00.000Z')).toBe(false);
+    const a = await store.getApproval('a1');
+    expect(a).toMatchObject({ status: 'approved', decidedBy: 'bob@example.com', reason: 'looks fine', decidedAt: '2025-01-01T00:01:00.000Z' });
+    expect(await store.decideApproval('nope', 'approved', 'bob', null, 'x')).toBe(false);
+    await expect(store.decideApproval('a1', 'pending' as 'approved', null, null, 'x')).rejects.toThrow(TypeError);
+  });
+
+  it('two decisions racing (concurrent calls, and two stores on one file): exactly one wins', async () => {
+    const { store, path } = fresh();
+    const other = open(path);
+    await store.createSession(session('s1'));
+    await store.createApproval(approval('a1', 's1'));
+    await store.createApproval(approval('a2', 's1'));
+    const r1 = await Promise.all([
+      store.decideApproval('a1', 'approved', 'bob', null, 't1'),
+      store.decideApproval('a1', 'denied', 'carol', null, 't2'),
+    ]);
+    expect(r1.filter(Boolean)).toHaveLength(1);
+    const r2 = await Promise.all([
+      other.decideApproval('a2', 'cancelled', null, 'client disconnected', 't1'),
+      store.decideApproval('a2', 'approved', 'bob', null, 't2'),
+    ]);
+    expect(r2).toEqual([true, false]);
+    expect((await store.getApproval('a2'))?.status).toBe('cancelled');
+  });
+
+  it('abandonPendingApprovals marks every pending one abandoned and returns their ids', async () => {
+    const { store } = fresh();
+    await store.createSession(session('s1'));
+    await store.createApproval(approval('p1', 's1'));
+    await store.createApproval(approval('p2', 's1'));
+    await store.createApproval(approval('d1', 's1'));
+    await store.decideApproval('d1', 'denied', 'bob', 'no', 't');
+    const ids = await store.abandonPendingApprovals('2025-01-02T00:00:00.000Z');
+    expect(ids.sort()).toEqual(['p1', 'p2']);
+    expect(await store.getApproval('p1')).toMatchObject({ status: 'abandoned', decidedAt: '2025-01-02T00:00:00.000Z', decidedBy: null });
+    expect((await store.getApproval('d1'))?.status).toBe('denied');
+    expect(await store.listApprovals('pending')).toEqual([]);
+    expect(await store.abandonPendingApprovals('x')).toEqual([]);
+    // an abandoned approval can no longer be decided
+    expect(await store.decideApproval('p1', 'approved', 'bob', null, 't')).toBe(false);
+  });
+});
+
+describe('API keys', () => {
+  it('create, find by hash, list, revoke (once); the hash is unique', async () => {
+    const { store } = fresh();
+    const k1 = apiKey('k1', 'a'.repeat(64), { createdAt: '2025-01-01T00:00:01.000Z' });
+    const k2 = apiKey('k2', 'b'.repeat(64), { onBehalfOf: null, expiresAt: '2026-01-01T00:00:00.000Z', groups: [] });
+    await store.createApiKey(k1);
+    await store.createApiKey(k2);
+    expect(await store.findApiKeyByHash('a'.repeat(64))).toEqual(k1);
+    expect(await store.findApiKeyByHash('c'.repeat(64))).toBeUndefined();
+    expect((await store.listApiKeys()).map((k) => k.id)).toEqual(['k2', 'k1']);
+    await expect(store.createApiKey(apiKey('k3', 'a'.repeat(64)))).rejects.toThrow(/UNIQUE/);
+    expect(await store.revokeApiKey('k1', '2025-02-01T00:00:00.000Z')).toBe(true);
+    expect(await store.revokeApiKey('k1', '2025-03-01T00:00:00.000Z')).toBe(false);
+    expect(await store.revokeApiKey('nope', '2025-03-01T00:00:00.000Z')).toBe(false);
+    // a revoked key is still found (the caller refuses it) and keeps its first revocation time
+    expect((await store.findApiKeyByHash('a'.repeat(64)))?.revokedAt).toBe('2025-02-01T00:00:00.000Z');
+  });
+});
+
+describe('sharing one file (CLI + running gateway)', () => {
+  it("each instance sees the other's writes", async () => {
+    const { store: gateway, path } = fresh();
+    const cli = open(path);
+    // CLI creates a key while the gateway runs; the gateway authenticates with it
+    await cli.createApiKey(apiKey('k1', 'f'.repeat(64)));
+    expect((await gateway.findApiKeyByHash('f'.repeat(64)))?.id).toBe('k1');
+    // gateway records; CLI lists and shows
+    await gateway.createSession(session('s1'));
+    await gateway.appendEvents([event('s1', 1), event('s1', 2)]);
+    expect((await cli.listSessions({ active: true })).map((s) => s.id)).toEqual(['s1']);
+    expect((await cli.getEvents('s1')).map((e) => e.seq)).toEqual([1, 2]);
+    // CLI decides an approval the gateway created; the gateway sees the decision
+    await gateway.createApproval(approval('a1', 's1'));
+    expect(await cli.decideApproval('a1', 'approved', 'bob', null, 't')).toBe(true);
+    expect((await gateway.getApproval('a1'))?.status).toBe('approved');
+    // CLI revokes; gateway sees it
+    await cli.revokeApiKey('k1', 't');
+    expect((await gateway.findApiKeyByHash('f'.repeat(64)))?.revokedAt).toBe('t');
+    // a read-only CLI instance too
+    const ro = open(path, { readonly: true });
+    await gateway.appendEvents([event('s1', 3)]);
+    expect((await ro.lastEvent('s1'))?.seq).toBe(3);
+  });
+
+  it('a writer waits (busy_timeout) for another connection holding the write lock instead of failing', async () => {
+    const { store, path } = fresh();
+    const sqlitePath = createRequire(import.meta.url).resolve('better-sqlite3');
+    const worker = new Worker(
+      `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const Database = require(workerData.sqlitePath);
+      const db = new Database(workerData.path);
+      db.exec('BEGIN IMMEDIATE');
+      db.prepare("INSERT INTO sessions (id, connection, protocol, subject, actors, \\"groups\\", via, client, started_at) VALUES ('w','c','p','s','[]','[]','oidc','x','2025-01-01T00:00:00.000Z')").run();
+      parentPort.postMessage('locked');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400);
+      db.exec('COMMIT');
+      db.close();
+      parentPort.postMessage('done');
+      `,
+      { eval: true, workerData: { path, sqlitePath } },
+    );
+    try {
+      const done = new Promise<void>((res, rej) => {
+        worker.on('message', (m) => m === 'done' && res());
+        worker.on('error', rej);
+      });
+      await new Promise<void>((res) => worker.once('message', (m) => m === 'locked' && res()));
+      const t0 = Date.now();
+      await store.createSession(session('main'));
+      const waited = Date.now() - t0;
+      expect(waited).toBeGreaterThanOrEqual(150);
+      expect(waited).toBeLessThan(4000);
+      await done;
+      expect((await store.listSessions({})).map((s) => s.id).sort()).toEqual(['main', 'w']);
+    } finally {
+      await worker.terminate();
+    }
+  });
+});

@@ -1,0 +1,448 @@
+/// <reference path="./better-sqlite3.d.ts" />
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type {
+  ApiKeyRecord,
+  ApprovalRecord,
+  ApprovalStatus,
+  SessionQuery,
+  SessionRecord,
+  Store,
+  StoredEvent,
+} from '@sluice/core';
+import { checkVersion, migrate } from './migrations.js';
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:'. */
+  path: string;
+  /** 'normal' (default; WAL commits survive kill -9) or 'full' (fsync each commit, power-loss durable). */
+  synchronous?: 'normal' | 'full';
+  /** Open read-only (no migrations; the schema must be current). Writes reject. */
+  readonly?: boolean;
+}
+
+/** How long a connection waits for another process's write lock before failing. */
+export const BUSY_TIMEOUT_MS = 5000;
+export const DEFAULT_SESSION_LIMIT = 50;
+export const MAX_SESSION_LIMIT = 1000;
+/** Rows fetched per page by iterateEvents. */
+const EVENT_PAGE = 500;
+
+/** A stored row that cannot be decoded (e.g. its JSON was edited by hand). */
+export class CorruptRowError extends Error {
+  constructor(
+    message: string,
+    readonly table: string,
+    readonly key: string,
+  ) {
+    super(message);
+    this.name = 'CorruptRowError';
+  }
+}
+
+interface SessionRow {
+  id: string;
+  connection: string;
+  protocol: string;
+  subject: string;
+  actors: string;
+  groups: string;
+  via: string;
+  client: string;
+  started_at: string;
+  ended_at: string | null;
+  end_reason: string | null;
+}
+
+interface EventRow {
+  session: string;
+  seq: number;
+  at: string;
+  type: string;
+  data: string;
+  prev: string;
+  hash: string;
+}
+
+interface ApprovalRow {
+  id: string;
+  session: string;
+  policy: string;
+  command: string;
+  requester: string;
+  approvers: string;
+  status: string;
+  created_at: string;
+  expires_at: string;
+  decided_at: string | null;
+  decided_by: string | null;
+  reason: string | null;
+}
+
+interface ApiKeyRow {
+  id: string;
+  name: string;
+  hash: string;
+  groups: string;
+  on_behalf_of: string | null;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+function parseJson<T>(text: string, table: string, key: string, column: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new CorruptRowError(`${table} ${key}: column ${column} is not valid JSON`, table, key);
+  }
+}
+
+function toSession(r: SessionRow): SessionRecord {
+  return {
+    id: r.id,
+    connection: r.connection,
+    protocol: r.protocol,
+    subject: r.subject,
+    actors: parseJson<string[]>(r.actors, 'sessions', r.id, 'actors'),
+    groups: parseJson<string[]>(r.groups, 'sessions', r.id, 'groups'),
+    via: r.via as SessionRecord['via'],
+    client: r.client,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    endReason: r.end_reason,
+  };
+}
+
+function toEvent(r: EventRow): StoredEvent {
+  const data = parseJson<unknown>(r.data, 'events', `${r.session}#${r.seq}`, 'data');
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new CorruptRowError(`events ${r.session}#${r.seq}: data is not a JSON object`, 'events', `${r.session}#${r.seq}`);
+  }
+  return { session: r.session, seq: r.seq, at: r.at, type: r.type, data: data as Record<string, unknown>, prev: r.prev, hash: r.hash };
+}
+
+function toApproval(r: ApprovalRow): ApprovalRecord {
+  return {
+    id: r.id,
+    session: r.session,
+    policy: r.policy,
+    command: parseJson<ApprovalRecord['command']>(r.command, 'approvals', r.id, 'command'),
+    requester: parseJson<ApprovalRecord['requester']>(r.requester, 'approvals', r.id, 'requester'),
+    approvers: parseJson<string[]>(r.approvers, 'approvals', r.id, 'approvers'),
+    status: r.status as ApprovalStatus,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    decidedAt: r.decided_at,
+    decidedBy: r.decided_by,
+    reason: r.reason,
+  };
+}
+
+function toApiKey(r: ApiKeyRow): ApiKeyRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    hash: r.hash,
+    groups: parseJson<string[]>(r.groups, 'api_keys', r.id, 'groups'),
+    onBehalfOf: r.on_behalf_of,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+const SESSION_COLS = `id, connection, protocol, subject, actors, "groups" AS groups, via, client, started_at, ended_at, end_reason`;
+const EVENT_COLS = `session, seq, at, type, data, prev, hash`;
+const APPROVAL_COLS = `id, session, policy, command, requester, approvers, status, created_at, expires_at, decided_at, decided_by, reason`;
+const APIKEY_COLS = `id, name, hash, "groups" AS groups, on_behalf_of, created_at, expires_at, revoked_at`;
+
+function clampLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_SESSION_LIMIT;
+  return Math.min(MAX_SESSION_LIMIT, Math.max(1, Math.trunc(limit)));
+}
+
+/**
+ * The embedded store. All work is synchronous inside better-sqlite3; each
+ * method returns a promise that settles after the statement (and, for writes,
+ * the commit) has completed, and rejects on any SQLite error.
+ */
+export class SqliteStore implements Store {
+  readonly schemaVersion: number;
+  readonly path: string;
+  private readonly db: Database;
+
+  private readonly insertSession: Database.Statement;
+  private readonly endSessionStmt: Database.Statement;
+  private readonly getSessionStmt: Database.Statement<SessionRow>;
+  private readonly closeOrphansStmt: Database.Statement<{ id: string }>;
+  private readonly insertEvent: Database.Statement;
+  private readonly insertEvents: Database.Transaction<(events: StoredEvent[]) => void>;
+  private readonly getEventsStmt: Database.Statement<EventRow>;
+  private readonly firstEventsPage: Database.Statement<EventRow>;
+  private readonly nextEventsPage: Database.Statement<EventRow>;
+  private readonly lastEventStmt: Database.Statement<EventRow>;
+  private readonly insertApproval: Database.Statement;
+  private readonly getApprovalStmt: Database.Statement<ApprovalRow>;
+  private readonly listApprovalsAll: Database.Statement<ApprovalRow>;
+  private readonly listApprovalsByStatus: Database.Statement<ApprovalRow>;
+  private readonly decideApprovalStmt: Database.Statement;
+  private readonly abandonStmt: Database.Statement<{ id: string }>;
+  private readonly insertApiKey: Database.Statement;
+  private readonly findApiKeyStmt: Database.Statement<ApiKeyRow>;
+  private readonly listApiKeysStmt: Database.Statement<ApiKeyRow>;
+  private readonly revokeApiKeyStmt: Database.Statement;
+  private readonly sessionQueries = new Map<string, Database.Statement<SessionRow>>();
+
+  /** Takes ownership of an open connection; use openSqliteStore() instead. */
+  constructor(db: Database, schemaVersion: number) {
+    this.db = db;
+    this.path = db.name;
+    this.schemaVersion = schemaVersion;
+
+    this.insertSession = db.prepare(
+      `INSERT INTO sessions (id, connection, protocol, subject, actors, "groups", via, client, started_at, ended_at, end_reason)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    // First end wins: a session already ended keeps its end time and reason.
+    this.endSessionStmt = db.prepare(`UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL`);
+    this.getSessionStmt = db.prepare(`SELECT ${SESSION_COLS} FROM sessions WHERE id = ?`);
+    this.closeOrphansStmt = db.prepare(
+      `UPDATE sessions SET ended_at = ?, end_reason = 'gateway restart' WHERE ended_at IS NULL RETURNING id`,
+    );
+
+    this.insertEvent = db.prepare(`INSERT INTO events (session, seq, at, type, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    const insertEvent = this.insertEvent;
+    this.insertEvents = db.transaction((events: StoredEvent[]) => {
+      for (const e of events) insertEvent.run(e.session, e.seq, e.at, e.type, JSON.stringify(e.data), e.prev, e.hash);
+    });
+    this.getEventsStmt = db.prepare(`SELECT ${EVENT_COLS} FROM events WHERE session = ? ORDER BY seq`);
+    this.firstEventsPage = db.prepare(`SELECT ${EVENT_COLS} FROM events ORDER BY session, seq LIMIT ?`);
+    this.nextEventsPage = db.prepare(`SELECT ${EVENT_COLS} FROM events WHERE (session, seq) > (?, ?) ORDER BY session, seq LIMIT ?`);
+    this.lastEventStmt = db.prepare(`SELECT ${EVENT_COLS} FROM events WHERE session = ? ORDER BY seq DESC LIMIT 1`);
+
+    this.insertApproval = db.prepare(
+      `INSERT INTO approvals (id, session, policy, command, requester, approvers, status, created_at, expires_at, decided_at, decided_by, reason)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.getApprovalStmt = db.prepare(`SELECT ${APPROVAL_COLS} FROM approvals WHERE id = ?`);
+    this.listApprovalsAll = db.prepare(`SELECT ${APPROVAL_COLS} FROM approvals ORDER BY created_at, rowid`);
+    this.listApprovalsByStatus = db.prepare(`SELECT ${APPROVAL_COLS} FROM approvals WHERE status = ? ORDER BY created_at, rowid`);
+    this.decideApprovalStmt = db.prepare(
+      `UPDATE approvals SET status = ?, decided_by = ?, reason = ?, decided_at = ? WHERE id = ? AND status = 'pending'`,
+    );
+    this.abandonStmt = db.prepare(
+      `UPDATE approvals SET status = 'abandoned', decided_at = ?, decided_by = NULL, reason = 'gateway restart'
+       WHERE status = 'pending' RETURNING id`,
+    );
+
+    this.insertApiKey = db.prepare(
+      `INSERT INTO api_keys (id, name, hash, "groups", on_behalf_of, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.findApiKeyStmt = db.prepare(`SELECT ${APIKEY_COLS} FROM api_keys WHERE hash = ?`);
+    this.listApiKeysStmt = db.prepare(`SELECT ${APIKEY_COLS} FROM api_keys ORDER BY created_at, rowid`);
+    this.revokeApiKeyStmt = db.prepare(`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`);
+  }
+
+  /** Whether the connection is still open. */
+  get open(): boolean {
+    return this.db.open;
+  }
+
+  // ------------------------------------------------------------ sessions
+
+  async createSession(s: SessionRecord): Promise<void> {
+    this.insertSession.run(
+      s.id,
+      s.connection,
+      s.protocol,
+      s.subject,
+      JSON.stringify(s.actors),
+      JSON.stringify(s.groups),
+      s.via,
+      s.client,
+      s.startedAt,
+      s.endedAt,
+      s.endReason,
+    );
+  }
+
+  async endSession(id: string, endedAt: string, reason: string): Promise<void> {
+    this.endSessionStmt.run(endedAt, reason, id);
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const r = this.getSessionStmt.get(id);
+    return r && toSession(r);
+  }
+
+  async listSessions(q: SessionQuery = {}): Promise<SessionRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.connection !== undefined) {
+      where.push('connection = ?');
+      params.push(q.connection);
+    }
+    if (q.subject !== undefined) {
+      where.push('subject = ?');
+      params.push(q.subject);
+    }
+    if (q.before !== undefined) {
+      where.push('started_at < ?');
+      params.push(q.before);
+    }
+    if (q.active) where.push('ended_at IS NULL');
+    const sql =
+      `SELECT ${SESSION_COLS} FROM sessions` +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      ` ORDER BY started_at DESC, rowid DESC LIMIT ?`;
+    let stmt = this.sessionQueries.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare<SessionRow>(sql);
+      this.sessionQueries.set(sql, stmt); // at most 16 shapes
+    }
+    return stmt.all(...params, clampLimit(q.limit)).map(toSession);
+  }
+
+  async closeOrphanSessions(endedAt: string): Promise<string[]> {
+    return this.closeOrphansStmt.all(endedAt).map((r) => r.id);
+  }
+
+  // ------------------------------------------------------------ events
+
+  async appendEvents(events: StoredEvent[]): Promise<void> {
+    if (events.length === 1) {
+      // A single statement in autocommit mode is its own transaction.
+      const e = events[0]!;
+      this.insertEvent.run(e.session, e.seq, e.at, e.type, JSON.stringify(e.data), e.prev, e.hash);
+    } else if (events.length > 1) {
+      this.insertEvents(events);
+    }
+  }
+
+  async getEvents(session: string): Promise<StoredEvent[]> {
+    return this.getEventsStmt.all(session).map(toEvent);
+  }
+
+  /**
+   * Streams every event ordered by (session, seq), a page at a time. It does not
+   * hold a statement open between pages: a live better-sqlite3 iterator makes
+   * the connection refuse every other statement, which would stall the
+   * gateway's appends while an audit runs. Events appended during the walk
+   * after the current position are included; the log is append-only, so
+   * nothing before it can change through this API.
+   */
+  async *iterateEvents(): AsyncIterable<StoredEvent> {
+    let page = this.firstEventsPage.all(EVENT_PAGE);
+    while (page.length > 0) {
+      for (const r of page) yield toEvent(r);
+      if (page.length < EVENT_PAGE) return;
+      const last = page[page.length - 1]!;
+      page = this.nextEventsPage.all(last.session, last.seq, EVENT_PAGE);
+    }
+  }
+
+  async lastEvent(session: string): Promise<StoredEvent | undefined> {
+    const r = this.lastEventStmt.get(session);
+    return r && toEvent(r);
+  }
+
+  // ------------------------------------------------------------ approvals
+
+  async createApproval(a: ApprovalRecord): Promise<void> {
+    this.insertApproval.run(
+      a.id,
+      a.session,
+      a.policy,
+      JSON.stringify(a.command),
+      JSON.stringify(a.requester),
+      JSON.stringify(a.approvers),
+      a.status,
+      a.createdAt,
+      a.expiresAt,
+      a.decidedAt,
+      a.decidedBy,
+      a.reason,
+    );
+  }
+
+  async getApproval(id: string): Promise<ApprovalRecord | undefined> {
+    const r = this.getApprovalStmt.get(id);
+    return r && toApproval(r);
+  }
+
+  /** Oldest first (the order they were requested). */
+  async listApprovals(status?: ApprovalStatus): Promise<ApprovalRecord[]> {
+    const rows = status === undefined ? this.listApprovalsAll.all() : this.listApprovalsByStatus.all(status);
+    return rows.map(toApproval);
+  }
+
+  async decideApproval(
+    id: string,
+    status: Exclude<ApprovalStatus, 'pending'>,
+    by: string | null,
+    reason: string | null,
+    at: string,
+  ): Promise<boolean> {
+    if ((status as string) === 'pending') throw new TypeError('decideApproval: status must be a final status, not pending');
+    return this.decideApprovalStmt.run(status, by, reason, at, id).changes === 1;
+  }
+
+  async abandonPendingApprovals(at: string): Promise<string[]> {
+    return this.abandonStmt.all(at).map((r) => r.id);
+  }
+
+  // ------------------------------------------------------------ API keys
+
+  async createApiKey(k: ApiKeyRecord): Promise<void> {
+    this.insertApiKey.run(k.id, k.name, k.hash, JSON.stringify(k.groups), k.onBehalfOf, k.createdAt, k.expiresAt, k.revokedAt);
+  }
+
+  /** Returns the key even when revoked or expired; the caller checks. */
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    const r = this.findApiKeyStmt.get(hash);
+    return r && toApiKey(r);
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.listApiKeysStmt.all().map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, at: string): Promise<boolean> {
+    return this.revokeApiKeyStmt.run(at, id).changes === 1;
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  /** Closes the connection (checkpointing the WAL if last). Calling it again is harmless. */
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/**
+ * Opens (creating if needed) a SQLite store: creates the file's directory,
+ * sets WAL mode, synchronous, busy_timeout and foreign keys, and runs the
+ * migrations. Throws SchemaVersionError for a database written by a newer Sluice.
+ */
+export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
+  const sync = opts.synchronous ?? 'normal';
+  if (sync !== 'normal' && sync !== 'full') throw new TypeError(`synchronous must be 'normal' or 'full', not ${JSON.stringify(sync)}`);
+  const memory = opts.path === ':memory:' || opts.path === '';
+  const readonly = opts.readonly === true;
+  if (!memory && !readonly) mkdirSync(dirname(resolve(opts.path)), { recursive: true });
+
+  const db = new Database(opts.path, { readonly, fileMustExist: readonly, timeout: BUSY_TIMEOUT_MS });
+  try {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (!readonly && !memory) db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('foreign_keys = ON');
+    const version = readonly ? checkVersion(db) : migrate(db);
+    return new SqliteStore(db, version);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}

@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ApiKeyRecord, ApprovalRecord, SessionRecord, StoredEvent } from '@sluice/core';
+
+/** Temp directories created by a test file; remove them all in afterAll/afterEach. */
+export function tempDirs(): { make(): string; cleanup(): void } {
+  const dirs: string[] = [];
+  return {
+    make() {
+      const d = mkdtempSync(join(tmpdir(), 'sluice-store-sqlite-'));
+      dirs.push(d);
+      return d;
+    },
+    cleanup() {
+      for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    },
+  };
+}
+
+export function session(id: string, over: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    id,
+    connection: 'prod-db',
+    protocol: 'postgres',
+    subject: 'alice@example.com',
+    actors: ['billing-agent'],
+    groups: ['eng', 'oncall'],
+    via: 'api-key',
+    client: '10.0.0.5:51234',
+    startedAt: '2025-01-01T00:00:00.000Z',
+    endedAt: null,
+    endReason: null,
+    ...over,
+  };
+}
+
+export function event(sessionId: string, seq: number, over: Partial<StoredEvent> = {}): StoredEvent {
+  return {
+    session: sessionId,
+    seq,
+    at: new Date(Date.UTC(2025, 0, 1, 0, 0, seq)).toISOString(),
+    type: 'command',
+    data: { kind: 'SELECT', text: `select ${seq}`, objects: ['public.orders'], flags: [], decision: 'allow', policy: null },
+    prev: seq === 1 ? '0'.repeat(64) : `h${seq - 1}`,
+    hash: `h${seq}`,
+    ...over,
+  };
+}
+
+export function approval(id: string, sessionId: string, over: Partial<ApprovalRecord> = {}): ApprovalRecord {
+  return {
+    id,
+    session: sessionId,
+    policy: 'prod-writes',
+    command: { kind: 'DELETE', text: 'delete from orders', objects: ['public.orders'], flags: ['unbounded'] },
+    requester: { subject: 'alice@example.com', actors: ['billing-agent'], groups: ['eng'] },
+    approvers: ['dba'],
+    status: 'pending',
+    createdAt: '2025-01-01T00:00:00.000Z',
+    expiresAt: '2025-01-01T00:05:00.000Z',
+    decidedAt: null,
+    decidedBy: null,
+    reason: null,
+    ...over,
+  };
+}
+
+export function apiKey(id: string, hash: string, over: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
+  return {
+    id,
+    name: `key-${id}`,
+    hash,
+    groups: ['agents'],
+    onBehalfOf: 'alice@example.com',
+    createdAt: '2025-01-01T00:00:00.000Z',
+    expiresAt: null,
+    revokedAt: null,
+    ...over,
+  };
+}

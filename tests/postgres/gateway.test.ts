@@ -41,7 +41,7 @@ describe.skipIf(!!skip)(`postgres gateway with node-postgres${skip ? ` (skipped:
       expect(r.rows[0].c).not.toContain(CARD);
       expect(r.rows[0].h).not.toContain('argon');
       expect(r.rows[0].name).toBe('Jane Doe');
-      const b = await c.query({ text: 'SELECT balance, email, name FROM customers WHERE id = $1', values: [1], binary: true } as never);
+      const b: any = await c.query({ text: 'SELECT balance, email, name FROM customers WHERE id = $1', values: [1], binary: true } as any);
       expect(b.rows[0].name).not.toBeUndefined();
       expect(String(b.rows[0].email)).not.toContain(EMAIL);
       expect(String(b.rows[0].balance)).not.toBe('100');
@@ -234,10 +234,16 @@ describe.skipIf(!!skip)(`postgres gateway with node-postgres${skip ? ` (skipped:
     try {
       const run = c.query('SELECT pg_sleep(10)').catch((e) => e);
       await new Promise((r) => setTimeout(r, 300));
-      // node-postgres cancels by opening a new connection with the BackendKeyData we gave it
-      const pg = (await import('pg')).default;
-      const canceller = new pg.Client({ host: '127.0.0.1', port: env.gw.port, user: 'alice', database: 'orders', password: env.agent.secret });
-      (canceller as any).cancel(c, { text: '' });
+      // what every client does: a CancelRequest with the key we handed out, on a new connection
+      const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
+      const msg = Buffer.alloc(16);
+      msg.writeInt32BE(16, 0);
+      msg.writeInt32BE(80877102, 4);
+      msg.writeInt32BE(processID, 8);
+      msg.writeInt32BE(secretKey, 12);
+      const net = await import('node:net');
+      const s = net.connect({ host: '127.0.0.1', port: env.gw.port }, () => s.end(msg));
+      s.on('error', () => undefined);
       const e = await run;
       expect(e.code).toBe('57014');
       expect((await c.query('SELECT 1 AS one')).rows[0].one).toBe(1);

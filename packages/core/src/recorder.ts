@@ -38,20 +38,27 @@ export async function verifyEvents(events: AsyncIterable<StoredEvent> | Iterable
   let cur = '';
   let prevHash = GENESIS;
   let expectSeq = 1;
-  for await (const e of events as AsyncIterable<StoredEvent>) {
-    if (e.session !== cur) {
-      cur = e.session;
-      sessions++;
-      prevHash = GENESIS;
-      expectSeq = 1;
+  try {
+    for await (const e of events as AsyncIterable<StoredEvent>) {
+      if (e.session !== cur) {
+        cur = e.session;
+        sessions++;
+        prevHash = GENESIS;
+        expectSeq = 1;
+      }
+      n++;
+      const bad = (reason: string): VerifyResult => ({ ok: false, events: n, sessions, firstBad: { session: e.session, seq: e.seq, type: e.type, reason } });
+      if (e.seq !== expectSeq) return bad(`expected event #${expectSeq}, found #${e.seq} (an event is missing)`);
+      if (e.prev !== prevHash) return bad('prev does not match the previous event (chain broken)');
+      if (eventHash(e) !== e.hash) return bad('hash does not match the event content (edited)');
+      prevHash = e.hash;
+      expectSeq++;
     }
-    n++;
-    const bad = (reason: string): VerifyResult => ({ ok: false, events: n, sessions, firstBad: { session: e.session, seq: e.seq, type: e.type, reason } });
-    if (e.seq !== expectSeq) return bad(`expected event #${expectSeq}, found #${e.seq} (an event is missing)`);
-    if (e.prev !== prevHash) return bad('prev does not match the previous event (chain broken)');
-    if (eventHash(e) !== e.hash) return bad('hash does not match the event content (edited)');
-    prevHash = e.hash;
-    expectSeq++;
+  } catch (err) {
+    // A row the store cannot even decode is tampering too.
+    const key = String((err as { key?: string }).key ?? `${cur}#${expectSeq}`);
+    const [session, seq] = key.split('#');
+    return { ok: false, events: n, sessions, firstBad: { session: session ?? cur, seq: Number(seq) || expectSeq, type: 'unreadable', reason: (err as Error).message } };
   }
   return { ok: true, events: n, sessions };
 }

@@ -104,10 +104,16 @@ function isDigit(c: number): boolean {
  * {special_whitespace}*, horiz_whitespace = [ \t\f\v] | --comment,
  * special_whitespace = {space}+ | --comment {newline}. (\f and \v make the
  * main loop give up, so they need no handling here.) Returns the index just
- * after the continuation's opening quote, or -1.
+ * after the continuation's opening quote, or -1 when there is none.
+ *
+ * libpg-query's scanner differs from the server here: it returns -- comments
+ * as tokens, so a comment inside the continuation breaks it there (two
+ * literals, usually a syntax error) while the server joins them. Where the
+ * two disagree we return -2: give up and let the full parse decide.
  */
 function continuation(s: string, p: number, n: number): number {
   let j = p;
+  let sawComment = false;
   // {horiz_whitespace}*
   for (;;) {
     if (j >= n) return -1;
@@ -115,6 +121,7 @@ function continuation(s: string, p: number, n: number): number {
     if (c === 32 || c === 9) {
       j++;
     } else if (c === DASH && j + 1 < n && s.charCodeAt(j + 1) === DASH) {
+      sawComment = true;
       j += 2;
       while (j < n) {
         const d = s.charCodeAt(j);
@@ -134,6 +141,7 @@ function continuation(s: string, p: number, n: number): number {
     if (c === 32 || c === 9 || c === NL || c === CR) {
       j++;
     } else if (c === DASH && j + 1 < n && s.charCodeAt(j + 1) === DASH) {
+      sawComment = true;
       let k = j + 2;
       while (k < n) {
         const d = s.charCodeAt(k);
@@ -144,7 +152,8 @@ function continuation(s: string, p: number, n: number): number {
       j = k + 1;
     } else break;
   }
-  return s.charCodeAt(j) === QUOTE ? j + 1 : -1;
+  if (s.charCodeAt(j) !== QUOTE) return -1;
+  return sawComment ? -2 : j + 1;
 }
 
 /**
@@ -163,6 +172,7 @@ function scanString(s: string, q: number, n: number, escapes: boolean): number {
         continue;
       }
       const k = continuation(s, j + 1, n);
+      if (k === -2) return -1;
       if (k >= 0) {
         j = k;
         continue;
@@ -412,6 +422,7 @@ function scanDollar(s: string, i: number, n: number): number {
     let j = i + 2;
     while (j < n && isDigit(s.charCodeAt(j))) j++;
     if (j < n && isIdentCont(s.charCodeAt(j))) return -1; // $1abc (trailing junk)
+    if (j - i > 6) return -1; // "parameter number too large" lies beyond; nobody needs $100000
     push(T_PARAM, i, j);
     return j;
   }

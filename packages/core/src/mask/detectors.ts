@@ -60,6 +60,58 @@ export function countDigits(s: string, cap: number): number {
 
 const isHex = (c: number): boolean => isDigit(c) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 
+// ---------------------------------------------------------------- digit profile
+
+/** Profile flags (bits above the digit count). */
+export const P_CARD = 1 << 8; // a separator-joined digit chain of 13+ digits starting with 2-6
+export const P_NANP = 1 << 9; // 'ddd<sep>dddd', sep one of ' ', '.', '-'
+export const P_SSN_DASH = 1 << 10; // 'ddd-dd-dddd'
+/** Digit count mask of a profile (saturates at 255). */
+export const P_DIGITS = 0xff;
+
+/**
+ * One allocation-free pass computing what the digit-based detectors need to
+ * know before scanning: the digit count (saturating at 255) and the P_* flags.
+ * Each flag is exactly the standalone gate of its detector (tested).
+ */
+export function digitProfile(s: string): number {
+  const n = s.length;
+  let digits = 0;
+  let flags = 0;
+  let run = 0; // length of the digit run ending at i-1
+  let chain = 0; // digits in the current card chain
+  let skipping = false; // current run cannot start a card chain
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (digits < 255) digits++;
+      if (run === 0) skipping = chain === 0 && (c < 50 || c > 54);
+      run++;
+      if (!skipping && ++chain >= 13) flags |= P_CARD;
+      continue;
+    }
+    // Not right after a digit: nothing to update (a kept chain separator is
+    // always followed by a digit, so run === 0 implies chain === 0).
+    if (run === 0) continue;
+    if (run >= 3 && (c === 32 || c === 45 || c === 46)) {
+      // 'ddd' + separator: look ahead for the NANP tail and the SSN middle
+      if (isDigit(s.charCodeAt(i + 1)) && isDigit(s.charCodeAt(i + 2))) {
+        if (isDigit(s.charCodeAt(i + 3)) && isDigit(s.charCodeAt(i + 4))) flags |= P_NANP;
+        if (
+          c === 45 &&
+          s.charCodeAt(i + 3) === 45 &&
+          isDigit(s.charCodeAt(i + 4)) && isDigit(s.charCodeAt(i + 5)) && isDigit(s.charCodeAt(i + 6)) && isDigit(s.charCodeAt(i + 7))
+        ) {
+          flags |= P_SSN_DASH;
+        }
+      }
+    }
+    if (!(chain > 0 && (c === 32 || c === 45) && isDigit(s.charCodeAt(i + 1)))) chain = 0;
+    run = 0;
+  }
+  return flags | digits;
+}
+
 /**
  * Whether an escape sequence ends right before `i`: '\n', '\t' … (JSON or C
  * string escapes), '\uXXXX', '\xXX' or '%XX' (URL encoding). Text stored as
@@ -183,8 +235,8 @@ export function luhnValid(s: string, from: number, to: number): boolean {
  * ('12 4111 1111 1111 1111'). A run touching a letter or a decimal point
  * ('3.4111…', '…1111.25') is not a card.
  */
-function findCards(s: string): readonly Span[] {
-  if (!hasCardChain(s)) return NO_SPANS;
+function findCards(s: string, profile = -1): readonly Span[] {
+  if (profile < 0 ? !hasCardChain(s) : (profile & P_CARD) === 0) return NO_SPANS;
   const n = s.length;
   const starts: number[] = [];
   const ends: number[] = [];
@@ -232,7 +284,7 @@ function findCards(s: string): readonly Span[] {
  * between digits allowed) holding 13+ digits that starts with 2-6? Timestamps,
  * uuids, prices and most ids fail here without a single allocation.
  */
-function hasCardChain(s: string): boolean {
+export function hasCardChain(s: string): boolean {
   let total = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -275,16 +327,9 @@ function cardRightClear(s: string, end: number): boolean {
  */
 const SSN_LABELED =
   /(?<!\[REDACTED:)\b(?:ssn|social[ _-]?security(?:[ _-]?(?:number|num|no))?)\b[^0-9\r\n]{0,12}?(\d{3} ?\d{2} ?\d{4})(?![0-9A-Za-z])/gi;
-/** Cheap test for an SSN label: 'sn' (of 'ssn') or 'ty' (of 'security') in any casing. One pass, no allocation. */
-function hasSsnLabel(v: string): boolean {
-  for (let i = 1; i < v.length; i++) {
-    const b = v.charCodeAt(i) | 0x20;
-    if (b !== 110 /* n */ && b !== 121 /* y */) continue;
-    const a = v.charCodeAt(i - 1) | 0x20;
-    if ((b === 110 && a === 115) /* sn */ || (b === 121 && a === 116) /* ty */) return true;
-  }
-  return false;
-}
+/** Cheap gate for an SSN label (native regex scan: faster here than a JS loop). */
+const SSN_LABEL_GATE = /ssn|security/i;
+const hasSsnLabel = (v: string): boolean => SSN_LABEL_GATE.test(v);
 
 /** Area 001-665, 667-899; group 01-99; serial 0001-9999. */
 export function ssnValid(digits: string): boolean {
@@ -302,10 +347,11 @@ export function ssnValid(digits: string): boolean {
  * that is also every integer id between 100 000 000 and 899 999 999 — mask
  * such columns with a column rule instead.
  */
-function findSsns(s: string): readonly Span[] {
+function findSsns(s: string, profile = -1): readonly Span[] {
   let out: Span[] | null = null;
   // dashed: find 'ddd-dd-dddd' around each dash, no regex
-  for (let d = s.indexOf('-', 3); d !== -1 && d + 8 <= s.length; d = s.indexOf('-', d + 1)) {
+  const dashed = profile < 0 || (profile & P_SSN_DASH) !== 0;
+  for (let d = dashed ? s.indexOf('-', 3) : -1; d !== -1 && d + 8 <= s.length; d = s.indexOf('-', d + 1)) {
     const start = d - 3;
     if (
       s.charCodeAt(d + 3) !== 45 ||
@@ -352,7 +398,7 @@ const PHONE_NANP = /(?:1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ 
  * Allocation-free pre-scan for the NANP tail 'ddd<sep>dddd' (sep one of
  * ' ', '.', '-') that every North American format ends with.
  */
-function hasNanpTail(s: string): boolean {
+export function hasNanpTail(s: string): boolean {
   for (let i = 3; i + 4 < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c !== 32 && c !== 45 && c !== 46) continue;
@@ -366,7 +412,7 @@ function hasNanpTail(s: string): boolean {
   return false;
 }
 
-function findPhones(s: string): readonly Span[] {
+function findPhones(s: string, profile = -1): readonly Span[] {
   let out: Span[] | null = null;
   if (s.indexOf('+') !== -1) {
     out = regexSpans(PHONE_E164, s, (m) => {
@@ -375,7 +421,7 @@ function findPhones(s: string): readonly Span[] {
       return { start, end: start + m[0].length };
     }, out);
   }
-  if (hasNanpTail(s)) {
+  if (profile < 0 ? hasNanpTail(s) : (profile & P_NANP) !== 0) {
     out = regexSpans(PHONE_NANP, s, (m) => {
       const start = m.index;
       const end = start + m[0].length;
@@ -487,7 +533,11 @@ export function ibanChecksumValid(s: string, start: number, end: number): boolea
  * single spaces anywhere after the first four characters; mod-97 == 1; not
  * glued to other letters or digits on either side.
  */
+/** Gate: two upper-case letters and two digits somewhere. */
+const IBAN_GATE = /[A-Z]{2}\d\d/;
+
 function findIbans(s: string): readonly Span[] {
+  if (!IBAN_GATE.test(s)) return NO_SPANS;
   let out: Span[] | null = null;
   const n = s.length;
   for (let i = 0; i + 15 <= n; i++) {
@@ -586,6 +636,8 @@ function findJwts(s: string): readonly Span[] {
 // ---------------------------------------------------------------- aws_access_key
 
 const AWS_KEY_ID = /(?:AKIA|ASIA)[A-Z0-9]{16}/g;
+const AWS_ID_GATE = /A[KS]IA/;
+const AWS_SECRET_GATE = /secret/i;
 /**
  * A 40-character secret access key right after a secret-key label
  * ('aws_secret_access_key = …', '"SecretAccessKey": "…"', 'secret_key: …').
@@ -596,7 +648,7 @@ const AWS_SECRET =
 /** Access key ids (AKIA… long-term, ASIA… temporary) and labelled secret access keys. */
 function findAws(s: string): readonly Span[] {
   let out: Span[] | null = null;
-  if (s.indexOf('AKIA') !== -1 || s.indexOf('ASIA') !== -1) {
+  if (AWS_ID_GATE.test(s)) {
     out = regexSpans(AWS_KEY_ID, s, (m) => {
       const start = m.index;
       const end = start + 20;
@@ -604,7 +656,7 @@ function findAws(s: string): readonly Span[] {
       return isAlnum(s.charCodeAt(end)) ? null : { start, end };
     }, out);
   }
-  if (s.length >= 46 && (s.indexOf('ecret') !== -1 || s.indexOf('ECRET') !== -1)) {
+  if (s.length >= 46 && AWS_SECRET_GATE.test(s)) {
     out = regexSpans(AWS_SECRET, s, (m) => {
       const end = m.index + m[0].length;
       return { start: end - 40, end };
@@ -656,7 +708,8 @@ function findPrivateKeys(s: string): readonly Span[] {
 
 /** A detector with its raw scanner (no length/digit/prefilter checks): for the masker, which checks once for all. */
 export interface ScanningDetector extends Detector {
-  readonly scan: (value: string) => readonly Span[];
+  /** `profile`: the value's `digitProfile` when known (the scanner then skips its own digit gates), else -1. */
+  readonly scan: (value: string, profile: number) => readonly Span[];
 }
 
 function detector(
@@ -664,7 +717,7 @@ function detector(
   minLength: number,
   minDigits: number,
   prefilter: (value: string) => boolean,
-  scan: (value: string) => readonly Span[],
+  scan: (value: string, profile: number) => readonly Span[],
   canonical: (span: string) => string,
 ): ScanningDetector {
   return Object.freeze({
@@ -677,7 +730,7 @@ function detector(
     find(value: string): readonly Span[] {
       if (typeof value !== 'string' || value.length < minLength) return NO_SPANS;
       if (minDigits > 0 && countDigits(value, minDigits) < minDigits) return NO_SPANS;
-      return prefilter(value) ? scan(value) : NO_SPANS;
+      return prefilter(value) ? scan(value, -1) : NO_SPANS;
     },
   });
 }
@@ -703,7 +756,7 @@ export const scanningDetectors: Readonly<Record<DetectorName, ScanningDetector>>
     'aws_access_key',
     20,
     0,
-    (v) => v.indexOf('AKIA') !== -1 || v.indexOf('ASIA') !== -1 || v.indexOf('ecret') !== -1 || v.indexOf('ECRET') !== -1,
+    (v) => AWS_ID_GATE.test(v) || (v.length >= 46 && AWS_SECRET_GATE.test(v)),
     findAws,
     same,
   ),

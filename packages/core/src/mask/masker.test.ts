@@ -160,3 +160,45 @@ describe('text', () => {
     expect(m.text('123-45-6789')).toEqual({ text: '123-45-6789', masked: 0 });
   });
 });
+
+describe('fail closed and linear', () => {
+  it('redacts a value it cannot inspect instead of passing it through', () => {
+    const m = make([ALL]);
+    const r = m.forResult([{ name: 'x' }]);
+    expect(r.cell(0, undefined as unknown as string)).toBe('[REDACTED]');
+    expect(r.masked).toBe(1);
+    expect(m.text(undefined as unknown as string)).toEqual({ text: '[REDACTED]', masked: 1 });
+  });
+  it('masks 1 MB adversarial values in well under a second each', () => {
+    const m = make([ALL]);
+    const r = m.forResult([{ name: 'x' }]);
+    const MB = 1 << 20;
+    const fill = (unit: string): string => unit.repeat(Math.ceil(MB / unit.length)).slice(0, MB);
+    for (const v of [
+      fill('4'),
+      fill('4111 '),
+      fill('2024-01-05 '),
+      fill('123-45-'),
+      fill('(222) 222-'),
+      fill('+1 2'),
+      fill('a@'),
+      fill('DE89 '),
+      fill('eyJ'),
+      fill('AKIA'),
+      fill('-----BEGIN '),
+      fill('4111-1111 a@b. eyJ +1 (415) 555 DE89 AKIA ssn secret_key= '),
+    ]) {
+      const t0 = performance.now();
+      r.cell(0, v);
+      m.text(v);
+      const ms = performance.now() - t0;
+      expect(ms, `${v.slice(0, 12)}…: ${ms.toFixed(0)} ms`).toBeLessThan(1500);
+    }
+  });
+  it('masks every card in a 1 MB value of cards', () => {
+    const m = make([{ detectors: ['credit_card'] }]);
+    const out = m.text('4111 1111 1111 1111\n'.repeat(50_000));
+    expect(out.masked).toBe(50_000);
+    expect(out.text).not.toMatch(/\d/);
+  });
+});

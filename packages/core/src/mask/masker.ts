@@ -4,7 +4,7 @@
 import type { ColumnRef, DetectorName, Masker, MaskRule, MaskStrategy, ResultMasker } from '../types.js';
 import { DETECTOR_NAMES } from '../types.js';
 import { columnMatches, parseColumnPattern, type ColumnPattern } from './columns.js';
-import { countDigits, detectors, scanningDetectors, type Detector, type ScanningDetector } from './detectors.js';
+import { detectors, digitProfile, P_DIGITS, scanningDetectors, type Detector, type ScanningDetector } from './detectors.js';
 import {
   REDACTED,
   keyedHash,
@@ -39,12 +39,13 @@ interface Hit {
   strategy: MaskStrategy;
 }
 
+const ANY_DIGIT = /[0-9]/;
+
 const HIT_ORDER = (a: Hit, b: Hit): number => a.start - b.start || b.end - a.end;
 
 class Engine implements Masker {
   private readonly dets: readonly ActiveDetector[];
   private readonly minLength: number;
-  private readonly digitCap: number;
   readonly columnNames: ReadonlySet<string>;
   /** Spans replaced by the last `maskSpans` call. */
   lastCount = 0;
@@ -59,9 +60,10 @@ class Engine implements Masker {
       const strategy = detectorStrategies.get(name);
       if (strategy !== undefined) dets.push({ d: scanningDetectors[name], strategy });
     }
+    // Shortest first, so a short value stops at the first detector it is too short for.
+    dets.sort((a, b) => a.d.minLength - b.d.minLength);
     this.dets = dets;
     this.minLength = dets.reduce((m, x) => Math.min(m, x.d.minLength), Infinity);
-    this.digitCap = dets.reduce((m, x) => Math.max(m, x.d.minDigits), 0);
     this.columnNames = new Set(columns.map((c) => c.pattern.column));
   }
 
@@ -88,8 +90,13 @@ class Engine implements Masker {
   }
 
   text(value: string): { text: string; masked: number } {
-    const out = this.maskSpans(value);
-    return out === null ? { text: value, masked: 0 } : { text: out, masked: this.lastCount };
+    try {
+      const out = this.maskSpans(value);
+      return out === null ? { text: value, masked: 0 } : { text: out, masked: this.lastCount };
+    } catch {
+      // Never pass through text we failed to inspect.
+      return { text: REDACTED, masked: 1 };
+    }
   }
 
   /** A whole column value under a column rule. */
@@ -107,20 +114,21 @@ class Engine implements Masker {
     this.lastCount = 0;
     const len = value.length;
     if (len < this.minLength) return null;
-    let digits = -1;
+    let profile = -1;
     let hits: Hit[] | null = null;
     let sources = 0;
     const dets = this.dets;
     for (let k = 0; k < dets.length; k++) {
       const det = dets[k];
       const d = det.d;
-      if (len < d.minLength) continue;
+      if (len < d.minLength) break;
       if (d.minDigits > 0) {
-        if (digits < 0) digits = countDigits(value, this.digitCap);
-        if (digits < d.minDigits) continue;
+        // digit-free text (names, statuses) is common: a native scan rules it out cheaply
+        if (profile < 0) profile = ANY_DIGIT.test(value) ? digitProfile(value) : 0;
+        if ((profile & P_DIGITS) < d.minDigits) continue;
       }
       if (!d.prefilter(value)) continue;
-      const spans = d.scan(value);
+      const spans = d.scan(value, profile);
       if (spans.length === 0) continue;
       hits ??= [];
       sources++;

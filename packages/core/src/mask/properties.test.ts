@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { MaskRule, MaskStrategy } from '../types.js';
 import { DETECTOR_NAMES } from '../types.js';
-import { IBAN_LENGTHS, luhnValid } from './detectors.js';
+import { digitProfile, hasCardChain, hasNanpTail, IBAN_LENGTHS, luhnValid, P_CARD, P_DIGITS, P_NANP, P_SSN_DASH } from './detectors.js';
 import { createMasker } from './index.js';
 
 const key = Buffer.from('property-test-key-0123456789abcdef');
@@ -156,6 +156,20 @@ describe('properties', () => {
         { numRuns: 500 },
       );
     }
+  });
+
+  it('the fused digit profile equals the standalone gates (a wrong gate would be a silent leak)', () => {
+    const dense = fc.string({ unit: fc.constantFrom(...'0123456789012345678923456 -.+a'.split('')), maxLength: 60 });
+    fc.assert(
+      fc.property(fc.oneof(dense, noise), (v) => {
+        const p = digitProfile(v);
+        expect((p & P_DIGITS) === Math.min(255, (v.match(/[0-9]/g) ?? []).length)).toBe(true);
+        expect((p & P_CARD) !== 0).toBe(hasCardChain(v));
+        expect((p & P_NANP) !== 0).toBe(hasNanpTail(v));
+        expect((p & P_SSN_DASH) !== 0).toBe(/\d{3}-\d\d-\d{4}/.test(v));
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('text without any detector trigger is returned unchanged', () => {

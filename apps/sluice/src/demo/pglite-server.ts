@@ -1,0 +1,619 @@
+/**
+ * A PostgreSQL wire-protocol front for one PGlite instance that can serve
+ * several client connections at once.
+ *
+ * Why not @electric-sql/pglite-socket's PGLiteSocketServer (0.2.17)?
+ * - With its default `maxConnections: 1`, a second connection gets the raw
+ *   bytes "Too many connections\n" and is closed: psql reports "server closed
+ *   the connection unexpectedly", which tells a newcomer nothing.
+ * - With `maxConnections > 1` it interleaves clients *per protocol message*
+ *   (only explicit transactions are kept together). Extended-query sequences
+ *   (Parse/Bind/Describe/Execute/Sync, used by node-postgres, JDBC, asyncpg,
+ *   and by a gateway forwarding them) of two clients can then interleave on
+ *   the single backend, so client A's Bind can bind client B's unnamed
+ *   statement, and an error in one client's sequence makes the backend
+ *   discard the other's messages until Sync.
+ *
+ * What this front does instead ("transaction pooling", as pgbouncer calls
+ * it): PGlite is one backend, shared by all clients through a lease. A client
+ * takes the lease when it sends a message and keeps it until the backend
+ * says ReadyForQuery with status Idle, i.e. until its statement, its
+ * extended-protocol sequence up to Sync, or its whole explicit transaction
+ * is over. Other clients' messages wait (FIFO) meanwhile. So:
+ * - statements, Sync-delimited sequences and transactions never interleave
+ *   (each runs as if it were alone: PGlite executes one thing at a time);
+ * - a client that waits longer than `lockTimeoutMs` (another session sits in
+ *   an open transaction, or runs a very long statement) gets a proper
+ *   ErrorResponse (SQLSTATE 55P03, or 57P03 while connecting) naming the
+ *   reason, never a silent close;
+ * - session state IS shared between concurrent clients, because there is
+ *   only one backend: SET, named prepared statements, temporary tables,
+ *   LISTEN, advisory locks. When the last client disconnects the session is
+ *   reset (ROLLBACK if needed, then DISCARD ALL), so sequential connections
+ *   each start clean, like with a real server.
+ * - CancelRequest is accepted and ignored (PGlite cannot interrupt a running
+ *   statement); the connection carrying it is closed, as PostgreSQL does.
+ *
+ * PGlite ignores the user and database in a StartupMessage, so this front
+ * checks them itself and answers with PostgreSQL's own errors (28000, 3D000)
+ * when they do not match, rather than silently serving something else.
+ */
+import net from 'node:net';
+import type { PGlite } from '@electric-sql/pglite';
+
+export interface PgliteServerOptions {
+  db: PGlite;
+  host: string;
+  /** 0 = pick a free port. */
+  port: number;
+  /** The only user name accepted (PGlite runs everything as its superuser). */
+  user: string;
+  /** The only database name accepted. */
+  database: string;
+  /** How long a client may wait for the shared backend before it gets an error. */
+  lockTimeoutMs: number;
+  /** Refuse (with SQLSTATE 53300) beyond this many simultaneous connections. */
+  maxConnections: number;
+  onLog?: (msg: string) => void;
+}
+
+const SSL_REQUEST = 80877103;
+const GSSENC_REQUEST = 80877104;
+const CANCEL_REQUEST = 80877102;
+const MAX_STARTUP_LENGTH = 10_000;
+const MAX_MESSAGE_LENGTH = 1 << 30;
+
+type TxStatus = 'I' | 'T' | 'E';
+
+interface FrontendMessage {
+  /** 0 for the StartupMessage (no type byte). */
+  type: number;
+  bytes: Buffer;
+}
+
+const T = {
+  query: 0x51, // Q
+  sync: 0x53, // S
+  terminate: 0x58, // X
+  functionCall: 0x46, // F
+  readyForQuery: 0x5a, // Z
+} as const;
+
+// ---------------------------------------------------------------------------
+// Message builders
+
+function backendMessage(type: string, body: Buffer): Buffer {
+  const out = Buffer.alloc(5 + body.length);
+  out.write(type, 0, 'latin1');
+  out.writeInt32BE(4 + body.length, 1);
+  body.copy(out, 5);
+  return out;
+}
+
+export interface PgErrorFields {
+  severity: 'ERROR' | 'FATAL';
+  code: string;
+  message: string;
+  detail?: string;
+  hint?: string;
+}
+
+export function errorResponse(f: PgErrorFields): Buffer {
+  const parts: Buffer[] = [];
+  const field = (k: string, v: string) => parts.push(Buffer.from(k, 'latin1'), Buffer.from(v + '\0', 'utf8'));
+  field('S', f.severity);
+  field('V', f.severity);
+  field('C', f.code);
+  field('M', f.message);
+  if (f.detail) field('D', f.detail);
+  if (f.hint) field('H', f.hint);
+  parts.push(Buffer.from([0]));
+  return backendMessage('E', Buffer.concat(parts));
+}
+
+function readyForQuery(status: TxStatus): Buffer {
+  return backendMessage('Z', Buffer.from(status, 'latin1'));
+}
+
+function frontendMessage(type: string, body: Buffer): Buffer {
+  return backendMessage(type, body); // same framing in both directions
+}
+
+const SYNC = frontendMessage('S', Buffer.alloc(0));
+const simpleQuery = (sql: string) => frontendMessage('Q', Buffer.from(sql + '\0', 'utf8'));
+
+// ---------------------------------------------------------------------------
+// Tracks backend message boundaries across output chunks to find the
+// transaction status of each ReadyForQuery.
+
+class ReadyForQueryScanner {
+  private header = Buffer.alloc(5);
+  private headerLen = 0;
+  private remaining = 0;
+  private bodyOffset = 0;
+  private type = 0;
+  /** Status of the last ReadyForQuery seen, if any. */
+  last: TxStatus | null = null;
+
+  feed(chunk: Uint8Array): void {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.remaining > 0) {
+        if (this.type === T.readyForQuery && this.bodyOffset === 0) {
+          this.last = String.fromCharCode(chunk[i]) as TxStatus;
+        }
+        const take = Math.min(this.remaining, chunk.length - i);
+        i += take;
+        this.remaining -= take;
+        this.bodyOffset += take;
+        continue;
+      }
+      this.header[this.headerLen++] = chunk[i++];
+      if (this.headerLen === 5) {
+        this.type = this.header[0];
+        this.remaining = this.header.readInt32BE(1) - 4;
+        this.bodyOffset = 0;
+        this.headerLen = 0;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The lease on the single backend
+
+class LeaseTimeout extends Error {}
+class LeaseAborted extends Error {}
+
+interface Waiter {
+  conn: Connection;
+  resolve: () => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+class Lease {
+  holder: Connection | null = null;
+  since = 0;
+  private waiters: Waiter[] = [];
+
+  acquire(conn: Connection, timeoutMs: number): Promise<void> {
+    if (this.holder === conn) return Promise.resolve();
+    if (this.holder === null && this.waiters.length === 0) {
+      this.grant(conn);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const w: Waiter = { conn, resolve, reject, timer: undefined };
+      if (Number.isFinite(timeoutMs)) {
+        w.timer = setTimeout(() => {
+          this.remove(w);
+          reject(new LeaseTimeout());
+        }, timeoutMs);
+      }
+      this.waiters.push(w);
+    });
+  }
+
+  release(conn: Connection): void {
+    if (this.holder !== conn) return;
+    this.holder = null;
+    const next = this.waiters.shift();
+    if (next) {
+      if (next.timer) clearTimeout(next.timer);
+      this.grant(next.conn);
+      next.resolve();
+    }
+  }
+
+  /** Drop a connection's pending wait (it disconnected). */
+  abandon(conn: Connection): void {
+    for (const w of [...this.waiters]) {
+      if (w.conn === conn) {
+        this.remove(w);
+        w.reject(new LeaseAborted());
+      }
+    }
+  }
+
+  private grant(conn: Connection): void {
+    this.holder = conn;
+    this.since = Date.now();
+  }
+
+  private remove(w: Waiter): void {
+    const i = this.waiters.indexOf(w);
+    if (i >= 0) this.waiters.splice(i, 1);
+    if (w.timer) clearTimeout(w.timer);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// One client connection
+
+class Connection {
+  private inbuf: Buffer = Buffer.alloc(0);
+  private pending: FrontendMessage[] = [];
+  private phase: 'startup' | 'ready' = 'startup';
+  private pumping: Promise<void> | null = null;
+  private skipUntilSync = false;
+  /** Transaction status after the last ReadyForQuery this client saw. */
+  txStatus: TxStatus = 'I';
+  /** True between sending a message and seeing ReadyForQuery (mid statement / mid sequence). */
+  midUnit = false;
+  executing = false;
+  startedUp = false;
+  closed = false;
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+
+  constructor(
+    readonly id: number,
+    readonly socket: net.Socket,
+    private readonly server: PgliteServer,
+  ) {
+    this.done = new Promise((r) => (this.resolveDone = r));
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('error', () => this.onClose());
+    socket.on('close', () => this.onClose());
+  }
+
+  /** Send bytes unless the socket is gone. */
+  write(b: Buffer): void {
+    if (!this.closed && this.socket.writable) this.socket.write(b);
+  }
+
+  fatal(f: Omit<PgErrorFields, 'severity'>): void {
+    this.write(errorResponse({ severity: 'FATAL', ...f }));
+    this.hangUp();
+    this.server.log(`connection #${this.id} refused: ${f.message}`);
+  }
+
+  /** Close our side; the socket's 'close' event then runs the cleanup. */
+  hangUp(): void {
+    this.closed = true;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  private onData(d: Buffer): void {
+    if (this.closed) return;
+    this.inbuf = this.inbuf.length === 0 ? d : Buffer.concat([this.inbuf, d]);
+    try {
+      this.parse();
+    } catch (err) {
+      this.fatal({ code: '08P01', message: `invalid frontend message: ${(err as Error).message}` });
+      return;
+    }
+    if (this.pending.length > 0 && !this.pumping) {
+      this.pumping = this.pump().finally(() => {
+        this.pumping = null;
+        // Messages may have arrived while the pump was finishing.
+        if (this.pending.length > 0 && !this.closed) this.onData(Buffer.alloc(0));
+      });
+    }
+  }
+
+  private parse(): void {
+    while (!this.closed) {
+      if (this.phase === 'startup') {
+        if (this.inbuf.length < 8) return;
+        const len = this.inbuf.readInt32BE(0);
+        if (len < 8 || len > MAX_STARTUP_LENGTH) throw new Error(`bad startup packet length ${len}`);
+        if (this.inbuf.length < len) return;
+        const packet = this.inbuf.subarray(0, len);
+        this.inbuf = this.inbuf.subarray(len);
+        const code = packet.readInt32BE(4);
+        if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
+          this.write(Buffer.from('N')); // no TLS/GSS on the local demo target; the client goes on in plaintext
+          continue;
+        }
+        if (code === CANCEL_REQUEST) {
+          this.server.log(`connection #${this.id}: cancel request ignored (PGlite cannot interrupt a running statement)`);
+          this.hangUp();
+          return;
+        }
+        if (code >> 16 !== 3) {
+          this.fatal({ code: '0A000', message: `unsupported frontend protocol ${code >> 16}.${code & 0xffff}: server supports 3.0` });
+          return;
+        }
+        if (!this.checkStartup(packet)) return;
+        this.phase = 'ready';
+        this.pending.push({ type: 0, bytes: Buffer.from(packet) });
+        continue;
+      }
+      if (this.inbuf.length < 5) return;
+      const len = this.inbuf.readInt32BE(1);
+      if (len < 4 || len > MAX_MESSAGE_LENGTH) throw new Error(`bad message length ${len}`);
+      if (this.inbuf.length < len + 1) return;
+      const bytes = Buffer.from(this.inbuf.subarray(0, len + 1));
+      this.inbuf = this.inbuf.subarray(len + 1);
+      this.pending.push({ type: bytes[0], bytes });
+    }
+  }
+
+  /** Validate user/database like a real server would; false if refused. */
+  private checkStartup(packet: Buffer): boolean {
+    const params = new Map<string, string>();
+    const fields = packet.subarray(8).toString('utf8').split('\0');
+    for (let i = 0; i + 1 < fields.length && fields[i] !== ''; i += 2) params.set(fields[i], fields[i + 1]);
+    const user = params.get('user') ?? '';
+    const database = params.get('database') || user;
+    const { user: wantUser, database: wantDb } = this.server.options;
+    if (this.server.connectionCount() > this.server.options.maxConnections) {
+      this.fatal({
+        code: '53300',
+        message: 'sorry, too many clients already',
+        detail: `The Sluice demo target accepts at most ${this.server.options.maxConnections} connections.`,
+      });
+      return false;
+    }
+    if (user !== wantUser) {
+      this.fatal({
+        code: '28000',
+        message: `role "${user}" does not exist`,
+        hint: `The Sluice demo database has a single user "${wantUser}" (no password): ${this.server.url}`,
+      });
+      return false;
+    }
+    if (database !== wantDb) {
+      this.fatal({
+        code: '3D000',
+        message: `database "${database}" does not exist`,
+        hint: `The Sluice demo target serves a single database "${wantDb}": ${this.server.url}`,
+      });
+      return false;
+    }
+    return true;
+  }
+
+  /** Run this client's queued messages, one at a time, on the shared backend. */
+  private async pump(): Promise<void> {
+    const lease = this.server.lease;
+    while (this.pending.length > 0 && !this.closed) {
+      const m = this.pending[0];
+      if (m.type === T.terminate) {
+        this.pending.length = 0;
+        this.hangUp();
+        break;
+      }
+      if (this.skipUntilSync) {
+        this.pending.shift();
+        if (m.type === T.sync) {
+          this.skipUntilSync = false;
+          this.write(readyForQuery(this.txStatus));
+        }
+        continue;
+      }
+      if (lease.holder !== this) {
+        // Say so only when the wait is noticeable, not for every interleaved statement.
+        const note = setTimeout(() => {
+          const holder = lease.holder;
+          if (holder && holder !== this) {
+            this.server.log(
+              `connection #${this.id} is waiting: connection #${holder.id} is using the database` +
+                (holder.txStatus !== 'I' ? ' (open transaction)' : ''),
+            );
+          }
+        }, 1000);
+        try {
+          await lease.acquire(this, this.server.options.lockTimeoutMs);
+        } catch (err) {
+          if (err instanceof LeaseTimeout) this.refuseBusy(m);
+          continue; // aborted: closed, the loop ends
+        } finally {
+          clearTimeout(note);
+        }
+        if (this.closed) break;
+      }
+      this.pending.shift();
+      const status = await this.server.exec(this, m.bytes, (chunk) => this.write(chunk));
+      if (status === undefined) {
+        this.midUnit = true;
+      } else {
+        this.txStatus = status;
+        this.midUnit = false;
+        if (m.type === 0) {
+          this.startedUp = true;
+          this.server.log(`connection #${this.id} started`);
+        }
+        if (status === 'I') lease.release(this);
+      }
+    }
+  }
+
+  /** The backend stayed busy too long: answer this message with an error instead of running it. */
+  private refuseBusy(m: FrontendMessage): void {
+    const lease = this.server.lease;
+    const holder = lease.holder;
+    const secs = Math.round((Date.now() - lease.since) / 1000);
+    const what = holder
+      ? `Connection #${holder.id} has held it for ${secs} s` +
+        (holder.txStatus !== 'I' ? ' with an open transaction.' : holder.midUnit ? ' running a statement.' : '.')
+      : '';
+    const detail =
+      'The demo database (PGlite, PostgreSQL compiled to WASM) runs one statement or transaction at a time for all sessions. ' +
+      what;
+    const hint = 'Finish the other session\'s transaction (COMMIT or ROLLBACK) or wait for its statement, then retry.';
+    this.pending.shift();
+    if (m.type === 0) {
+      this.fatal({ code: '57P03', message: 'the demo database is busy; cannot connect now', detail, hint });
+      return;
+    }
+    this.server.log(`connection #${this.id}: gave up waiting after ${this.server.options.lockTimeoutMs} ms`);
+    this.write(errorResponse({ severity: 'ERROR', code: '55P03', message: 'canceling statement: the demo database is busy', detail, hint }));
+    if (m.type === T.query || m.type === T.functionCall || m.type === T.sync) {
+      this.write(readyForQuery(this.txStatus));
+    } else {
+      this.skipUntilSync = true; // extended protocol: like a server after an error
+    }
+  }
+
+  private onClose(): void {
+    if (this.finishing) return;
+    this.finishing = true;
+    this.closed = true;
+    this.pending.length = 0;
+    this.server.lease.abandon(this);
+    void this.finish();
+  }
+
+  private finishing = false;
+
+  private async finish(): Promise<void> {
+    try {
+      if (this.pumping) await this.pumping;
+      await this.server.afterDisconnect(this);
+    } catch (err) {
+      if (!(err instanceof LeaseAborted)) this.server.log(`connection #${this.id}: cleanup failed: ${(err as Error).message}`);
+    } finally {
+      this.server.lease.release(this);
+      this.resolveDone();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The server
+
+export class PgliteServer {
+  readonly lease = new Lease();
+  private readonly tcp: net.Server;
+  private readonly conns = new Set<Connection>();
+  private nextId = 1;
+  private closing = false;
+  private listenPort = 0;
+
+  constructor(readonly options: PgliteServerOptions) {
+    this.tcp = net.createServer((socket) => this.accept(socket));
+  }
+
+  get port(): number {
+    return this.listenPort;
+  }
+
+  get url(): string {
+    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
+    return `postgres://${this.options.user}@${host}:${this.listenPort}/${this.options.database}?sslmode=disable`;
+  }
+
+  log(msg: string): void {
+    this.options.onLog?.(msg);
+  }
+
+  connectionCount(): number {
+    return this.conns.size;
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        const where = `${this.options.host}:${this.options.port}`;
+        reject(
+          new Error(
+            err.code === 'EADDRINUSE'
+              ? `cannot start the demo database on ${where}: the port is already in use (choose another port, or 0 for a free one)`
+              : `cannot start the demo database on ${where}: ${err.message}`,
+          ),
+        );
+      };
+      this.tcp.once('error', onError);
+      this.tcp.listen(this.options.port, this.options.host, () => {
+        this.tcp.off('error', onError);
+        const addr = this.tcp.address();
+        this.listenPort = typeof addr === 'object' && addr ? addr.port : this.options.port;
+        resolve();
+      });
+    });
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(this.nextId++, socket, this);
+    this.conns.add(conn);
+    void conn.done.then(() => this.conns.delete(conn));
+  }
+
+  /**
+   * Run one frontend message on PGlite, streaming the output to `sink`.
+   * Returns the transaction status if the output ended a unit (ReadyForQuery).
+   */
+  async exec(conn: Connection | null, message: Buffer, sink: (chunk: Buffer) => void): Promise<TxStatus | undefined> {
+    const db = this.options.db;
+    if (conn) conn.executing = true;
+    const scanner = new ReadyForQueryScanner();
+    try {
+      await db.runExclusive(() =>
+        db.execProtocolRawStream(new Uint8Array(message.buffer, message.byteOffset, message.length), {
+          onRawData: (data) => {
+            const chunk = Buffer.from(data); // copy: the view may point into WASM memory
+            scanner.feed(chunk);
+            sink(chunk);
+          },
+        }),
+      );
+    } catch (err) {
+      // Not an SQL error (those come back as ErrorResponse): PGlite itself failed.
+      const msg = `embedded PostgreSQL failed: ${(err as Error).message}`;
+      this.log(conn ? `connection #${conn.id}: ${msg}` : msg);
+      if (conn && !conn.closed) {
+        conn.fatal({ code: 'XX000', message: msg });
+      }
+      return 'I';
+    } finally {
+      if (conn) conn.executing = false;
+    }
+    return scanner.last ?? undefined;
+  }
+
+  /** Called once per connection after it closed (holds no lease yet, or still holds it). */
+  async afterDisconnect(conn: Connection): Promise<void> {
+    if (this.closing || !conn.startedUp) return;
+    const discard = () => {};
+    // Leave no half-finished work behind for the next client.
+    if (this.lease.holder === conn && (conn.midUnit || conn.txStatus !== 'I')) {
+      const status = conn.midUnit ? await this.exec(null, SYNC, discard) : conn.txStatus;
+      if (status !== 'I') await this.exec(null, simpleQuery('ROLLBACK'), discard);
+      this.log(`connection #${conn.id} closed mid-transaction: rolled back`);
+    }
+    // The last client out resets the shared session, so the next connection starts clean.
+    const others = [...this.conns].some((c) => c !== conn && c.startedUp && !c.closed);
+    if (!others) {
+      await this.lease.acquire(conn, Infinity);
+      if (this.closing) return;
+      const stillAlone = ![...this.conns].some((c) => c !== conn && c.startedUp && !c.closed);
+      if (stillAlone) await this.exec(null, simpleQuery('DISCARD ALL'), discard);
+    }
+    this.log(`connection #${conn.id} closed`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    for (const conn of this.conns) {
+      this.lease.abandon(conn);
+      if (!conn.closed && !conn.executing) {
+        // Between messages a FATAL is well-formed; mid-output it is not, so just drop those.
+        conn.write(
+          errorResponse({
+            severity: 'FATAL',
+            code: '57P01',
+            message: 'terminating connection because the Sluice demo database is shutting down',
+          }),
+        );
+        conn.socket.end();
+      }
+      conn.closed = true;
+      setTimeout(() => conn.socket.destroy(), 200).unref();
+    }
+    await Promise.all([...this.conns].map((c) => c.done));
+    await closed;
+    // Wait for a statement still running inside PGlite.
+    await this.options.db.runExclusive(async () => {});
+  }
+}

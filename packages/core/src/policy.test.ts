@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { PolicyEngine, globToRegExp } from './policy.js';
+import type { Command, Identity, Policy } from './types.js';
+
+const human: Identity = { subject: 'alice@example.com', actors: [], groups: ['agents', 'dba'], via: 'api-key' };
+const agent: Identity = { subject: 'alice@example.com', actors: ['billing-agent'], groups: ['agents'], via: 'api-key' };
+const sql = (kind: string, flags: string[] = [], objects: string[] = [], text = kind): Command => ({ protocol: 'postgres', kind, text, objects, flags });
+
+const policies: Policy[] = [
+  { name: 'no-ddl', block: { sql: ['DROP', 'TRUNCATE'] } },
+  { name: 'bulk', approve: { sql: ['DELETE', 'UPDATE'], unbounded: true, approvers: ['dba'], timeoutMs: 1000 } },
+  { name: 'agents-no-orders', actors: 'any', block: { objects: ['orders'], sql: ['UPDATE'] } },
+  { name: 'only-orders-conn', connections: ['orders'], block: { match: 'pg_sleep' } },
+  { name: 'humans-only', actors: 'none', approve: { flags: ['multi-statement'], approvers: ['dba'], timeoutMs: 1000 } },
+];
+
+describe('policy engine', () => {
+  const engine = new PolicyEngine(policies);
+  const forAgent = engine.forSession(agent, 'orders');
+  const forHuman = engine.forSession(human, 'orders');
+
+  it('allows what no rule matches', () => {
+    expect(forAgent.decide(sql('SELECT')).effect).toBe('allow');
+  });
+  it('blocks by statement kind and names the policy', () => {
+    expect(forAgent.decide(sql('DROP'))).toMatchObject({ effect: 'block', policy: 'no-ddl' });
+  });
+  it('asks for approval only when unbounded', () => {
+    expect(forAgent.decide(sql('DELETE', ['unbounded']))).toMatchObject({ effect: 'approve', policy: 'bulk', approvers: ['dba'] });
+    expect(forAgent.decide(sql('DELETE')).effect).toBe('allow');
+  });
+  it('block beats approve whatever the order', () => {
+    const d = forAgent.decide({ ...sql('MULTI', ['multi-statement']), parts: [sql('DELETE', ['unbounded']), sql('DROP')] });
+    expect(d).toMatchObject({ effect: 'block', policy: 'no-ddl' });
+  });
+  it('judges every part of a multi-statement string', () => {
+    const d = forAgent.decide({ ...sql('MULTI', ['multi-statement']), parts: [sql('SELECT'), sql('TRUNCATE', ['unbounded'])] });
+    expect(d.effect).toBe('block');
+  });
+  it('treats dynamic SQL as any statement unless trusted', () => {
+    expect(forAgent.decide(sql('DO', ['dynamic-sql'])).effect).toBe('block');
+    const trusting = new PolicyEngine([{ ...policies[0]!, trustDynamicSql: true }]).forSession(agent, 'x');
+    expect(trusting.decide(sql('DO', ['dynamic-sql'])).effect).toBe('allow');
+  });
+  it('refuses what did not parse, whatever the policies', () => {
+    const none = new PolicyEngine([]).forSession(agent, 'orders');
+    expect(none.decide({ ...sql('UNKNOWN', ['parse-error']), error: 'syntax error' })).toMatchObject({ effect: 'block', code: 'SLUICE_PARSE_ERROR' });
+  });
+  it('matches actors: any (agents only) and none (humans only)', () => {
+    expect(forAgent.decide(sql('UPDATE', [], ['public.orders']))).toMatchObject({ effect: 'block', policy: 'agents-no-orders' });
+    expect(forHuman.decide(sql('UPDATE', [], ['public.orders'])).effect).toBe('allow');
+    expect(forHuman.decide(sql('SELECT', ['multi-statement'])).effect).toBe('approve');
+    expect(forAgent.decide(sql('SELECT', ['multi-statement'])).effect).toBe('allow');
+  });
+  it('restricts policies to their connections', () => {
+    expect(forAgent.decide(sql('SELECT', [], [], 'select pg_sleep(1)')).effect).toBe('block');
+    expect(engine.forSession(agent, 'other').decide(sql('SELECT', [], [], 'select pg_sleep(1)')).effect).toBe('allow');
+  });
+  it('protocol matchers only match their protocol', () => {
+    const e = new PolicyEngine([{ name: 'r', block: { redis: ['FLUSHALL'] } }]).forSession(agent, 'c');
+    expect(e.decide({ protocol: 'redis', kind: 'FLUSHALL', text: 'FLUSHALL', objects: [], flags: [] }).effect).toBe('block');
+    expect(e.decide(sql('FLUSHALL')).effect).toBe('allow');
+  });
+  it('gates access by connection groups; none granted = closed', () => {
+    const conn = { name: 'c', type: 'postgres', target: '', access: ['dba'], secrets: {}, options: {} };
+    expect(PolicyEngine.canAccess(human, conn)).toBe(true);
+    expect(PolicyEngine.canAccess(agent, conn)).toBe(false);
+    expect(PolicyEngine.canAccess(human, { ...conn, access: [] })).toBe(false);
+  });
+  it('globs', () => {
+    expect(globToRegExp('rm -rf *').test('rm -rf /')).toBe(true);
+    expect(globToRegExp('a.b').test('axb')).toBe(false);
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * Classification templates: a Command without the session-dependent bits.
+ *
+ * The full parse produces a template; the cache stores templates; a template
+ * is turned into a Command for one text and one session by `instantiate`,
+ * which fills in the text, resolves `EXECUTE name` against the session's
+ * prepared statements and applies PREPARE/DEALLOCATE to them, in statement
+ * order.
+ */
+import type { Command } from '@sluice/core';
+
+export interface Tpl {
+  kind: string;
+  /** null: the text being classified (or the enclosing part's text). */
+  text: string | null;
+  objects: string[];
+  flags: string[];
+  /** For a parent: every judged part (the statement's own part first, then nested ones). */
+  parts?: Tpl[];
+  error?: string;
+  /** EXECUTE name: becomes the remembered statement; objects/flags here come from its parameters. */
+  exec?: string;
+  /** PREPARE name AS …: remember the resulting Command under this name. */
+  prepare?: string;
+  /** DEALLOCATE name; '' = DEALLOCATE ALL / DISCARD ALL. */
+  deallocate?: string;
+  /** May change standard_conforming_strings (SET/RESET of it, RESET ALL, DISCARD ALL, set_config()). */
+  scs?: boolean;
+}
+
+/** What a session remembers: prepared statements by name. */
+export interface PrepState {
+  prepared: Map<string, Command[]>;
+  /** Called when a statement may change standard_conforming_strings. */
+  onScsChange?: () => void;
+}
+
+export const PROTOCOL = 'postgres';
+
+function addAll(into: string[], from: readonly string[]): void {
+  for (const x of from) if (!into.includes(x)) into.push(x);
+}
+
+export function cloneCommand(c: Command): Command {
+  const out: Command = { protocol: c.protocol, kind: c.kind, text: c.text, objects: c.objects.slice(), flags: c.flags.slice() };
+  if (c.parts) out.parts = c.parts.map(cloneCommand);
+  if (c.error !== undefined) out.error = c.error;
+  return out;
+}
+
+function withoutFlag(c: Command, flag: string): Command {
+  const out = cloneCommand(c);
+  const strip = (x: Command): void => {
+    x.flags = x.flags.filter((f) => f !== flag);
+    x.parts?.forEach(strip);
+  };
+  strip(out);
+  return out;
+}
+
+function resolveExec(t: Tpl, text: string, st: PrepState | null): Command {
+  const cands = st?.prepared.get(t.exec!);
+  if (!cands || cands.length === 0) {
+    const flags = t.flags.slice();
+    addAll(flags, ['dynamic-sql']);
+    return { protocol: PROTOCOL, kind: 'EXECUTE', text, objects: t.objects.slice(), flags };
+  }
+  if (cands.length === 1) {
+    const c = cands[0]!;
+    const out: Command = { protocol: PROTOCOL, kind: c.kind, text, objects: c.objects.slice(), flags: c.flags.slice() };
+    addAll(out.objects, t.objects);
+    addAll(out.flags, t.flags);
+    if (c.parts) out.parts = c.parts.map(cloneCommand);
+    return out;
+  }
+  // Re-prepared without a DEALLOCATE we saw: it is one of them (the server keeps the first).
+  const out: Command = { protocol: PROTOCOL, kind: 'EXECUTE', text, objects: t.objects.slice(), flags: t.flags.slice() };
+  out.parts = cands.map(cloneCommand);
+  for (const p of out.parts) {
+    addAll(out.objects, p.objects);
+    addAll(out.flags, p.flags);
+  }
+  return out;
+}
+
+/**
+ * Turn a template into a Command for `text`. `extra` flags go on every
+ * command produced (e.g. 'multi-statement'). Effects on `st` happen here, in
+ * order.
+ */
+export function instantiate(t: Tpl, text: string, st: PrepState | null, extra: readonly string[] | null = null): Command {
+  const myText = t.text ?? text;
+  let cmd: Command;
+  if (t.exec !== undefined) {
+    cmd = resolveExec(t, myText, st);
+    if (t.parts) {
+      // Nested parts from the parameters (subqueries).
+      const more = t.parts.map((p) => instantiate(p, myText, st, extra));
+      cmd.parts = [...(cmd.parts ?? []), ...more];
+      for (const p of more) {
+        addAll(cmd.objects, p.objects);
+        addAll(cmd.flags, p.flags);
+      }
+    }
+  } else {
+    cmd = { protocol: PROTOCOL, kind: t.kind, text: myText, objects: t.objects.slice(), flags: t.flags.slice() };
+    if (t.error !== undefined) cmd.error = t.error;
+    if (t.parts) {
+      const parts: Command[] = [];
+      for (const p of t.parts) {
+        const c = instantiate(p, myText, st, extra);
+        parts.push(c);
+        addAll(cmd.objects, c.objects);
+        addAll(cmd.flags, c.flags);
+      }
+      cmd.parts = parts;
+    }
+  }
+  if (extra) addAll(cmd.flags, extra);
+  if (st) {
+    if (t.prepare !== undefined) {
+      const remembered = withoutFlag(cmd, 'multi-statement');
+      const list = st.prepared.get(t.prepare);
+      if (list) list.push(remembered);
+      else st.prepared.set(t.prepare, [remembered]);
+    }
+    if (t.deallocate !== undefined) {
+      if (t.deallocate === '') st.prepared.clear();
+      else st.prepared.delete(t.deallocate);
+    }
+    if (t.scs) st.onScsChange?.();
+  }
+  return cmd;
+}
+
+/** Can this template be shared by every text of the same shape? (No literal texts baked in.) */
+export function textFree(t: Tpl): boolean {
+  if (t.text !== null) return false;
+  if (t.parts) for (const p of t.parts) if (!textFree(p)) return false;
+  return true;
+}
+
+/** Remove session effects (for bodies that run later: functions, rules). EXECUTE there is unknowable now. */
+export function deferred(t: Tpl): Tpl {
+  const out: Tpl = { kind: t.kind, text: t.text, objects: t.objects, flags: t.flags };
+  if (t.error !== undefined) out.error = t.error;
+  if (t.exec !== undefined) {
+    out.kind = 'EXECUTE';
+    out.flags = [...t.flags.filter((f) => f !== 'dynamic-sql'), 'dynamic-sql'];
+  }
+  if (t.parts) out.parts = t.parts.map(deferred);
+  return out;
+}

@@ -1,0 +1,149 @@
+// Process helpers: spawning, waiting, /proc sampling (CPU time, RSS).
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+
+let clkTck = 100;
+try {
+  clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+} catch {
+  /* default */
+}
+
+/** User + system CPU seconds of a process (all its threads), or NaN. */
+export function cpuSeconds(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / clkTck;
+  } catch {
+    return NaN;
+  }
+}
+
+/** {rssKb, hwmKb} from /proc/<pid>/status, or null when the process is gone. */
+export function memory(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rss = /VmRSS:\s+(\d+)/.exec(s);
+    const hwm = /VmHWM:\s+(\d+)/.exec(s);
+    return { rssKb: rss ? Number(rss[1]) : NaN, hwmKb: hwm ? Number(hwm[1]) : NaN };
+  } catch {
+    return null;
+  }
+}
+
+/** Resets VmHWM to the current RSS (Linux ≥ 4.0); false if not permitted. */
+export function resetPeakRss(pid) {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Samples VmRSS every `everyMs`; stop() returns the maximum seen (kB). */
+export function sampleRss(pid, everyMs = 50) {
+  let max = memory(pid)?.rssKb ?? NaN;
+  const t = setInterval(() => {
+    const m = memory(pid);
+    if (m && !(m.rssKb <= max)) max = m.rssKb;
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(t);
+      const m = memory(pid);
+      if (m && !(m.rssKb <= max)) max = m.rssKb;
+      return max;
+    },
+  };
+}
+
+/** A free TCP port on 127.0.0.1 (closed again before returning). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Resolves once something accepts TCP connections on host:port. */
+export async function waitForPort(host, port, timeoutMs, isDead = () => null) {
+  const until = Date.now() + timeoutMs;
+  let last = null;
+  while (Date.now() < until) {
+    const dead = isDead();
+    if (dead) throw dead;
+    const ok = await new Promise((resolve) => {
+      const s = net.connect({ host, port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', (e) => {
+        last = e;
+        resolve(false);
+      });
+    });
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`nothing listening on ${host}:${port} after ${timeoutMs} ms${last ? ` (last error: ${last.message})` : ''}`);
+}
+
+/**
+ * Runs a command to completion, collecting its output.
+ * @returns {Promise<{code: number|null, signal: string|null, stdout: string, stderr: string, ms: number}>}
+ */
+export function run(cmd, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 }));
+  });
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the child has exited. */
+export function stopChild(child, graceMs = 5000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, graceMs);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    try {
+      child.kill('SIGTERM');
+    } catch {
+      clearTimeout(t);
+      resolve();
+    }
+  });
+}
+
+export function median(xs) {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}

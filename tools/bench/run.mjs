@@ -1,0 +1,642 @@
+#!/usr/bin/env node
+// Sluice benchmark: the gateway against a direct PostgreSQL connection and a
+// plain Node TCP relay, in the same run, on the same machine.
+//
+//   pnpm bench [-- --duration 15 --clients 4 --runs 3 --only pgbench|large --cpu-prof]
+//
+// 1. Throughput: `pgbench -S` (select-only) in prepared / extended / simple
+//    query mode against direct, relay and Sluice, runs interleaved, median TPS.
+// 2. Large result: 1,000,000 rows (and 100,000) streamed through each endpoint
+//    with masking active in Sluice; wall time, rows/s and the gateway's peak RSS.
+//
+// Not a test: it prints figures and exits non-zero only when a run fails.
+// Needs: a built gateway (`pnpm build`), PostgreSQL on 127.0.0.1:5432 with
+// trust auth for user postgres, and pgbench on PATH.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, closeSync } from 'node:fs';
+import { tmpdir, cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { WireClient } from './lib/wire.mjs';
+import { cpuSeconds, freePort, median, memory, resetPeakRss, run, sampleRss, sleep, stopChild, waitForPort } from './lib/proc.mjs';
+import { summarizeProfile } from './lib/profile.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '../..');
+const CLI = join(ROOT, 'apps/sluice/dist/cli.js');
+
+const PG = { host: '127.0.0.1', port: 5432, user: 'postgres', admin: 'postgres' };
+const BENCH_DB = 'sluice_bench';
+const CONNECTION = 'bench';
+const ALL_MODES = ['prepared', 'extended', 'simple'];
+
+// ------------------------------------------------------------------ options
+
+const HELP = `usage: node tools/bench/run.mjs [options]      (or: pnpm bench -- [options])
+
+  --duration S      seconds per pgbench run (default 15)
+  --clients N       pgbench clients (default 4); threads: --threads (default 2)
+  --runs N          pgbench runs per endpoint × mode, interleaved; median reported (default 3)
+  --modes LIST      pgbench query modes (default prepared,extended,simple)
+  --warmup S        seconds of unrecorded pgbench per endpoint × mode before round 1 (default 2; 0 = none)
+  --only WHAT       pgbench | large (default: both)
+  --rows N          rows of the large result (default 1000000); also runs N/10 for the RSS comparison
+  --large-runs N    repetitions of each large-result run (default 2)
+  --scale N         pgbench -i scale of the ${BENCH_DB} database when it is created (default 10)
+  --cpu-prof        run the Sluice child under node --cpu-prof and print where its CPU time goes
+                    (profiling costs some throughput: Sluice figures are then pessimistic)
+  --keep            keep the temp directory (config, data, logs, profile)
+  -h, --help        this text
+
+Environment: SLUICE_LOG_LEVEL is passed on to the gateway (default: the gateway's own).`;
+
+let opts;
+try {
+  ({ values: opts } = parseArgs({
+    options: {
+      duration: { type: 'string', default: '15' },
+      clients: { type: 'string', default: '4' },
+      threads: { type: 'string', default: '2' },
+      runs: { type: 'string', default: '3' },
+      modes: { type: 'string', default: ALL_MODES.join(',') },
+      warmup: { type: 'string', default: '2' },
+      only: { type: 'string' },
+      rows: { type: 'string', default: '1000000' },
+      'large-runs': { type: 'string', default: '2' },
+      scale: { type: 'string', default: '10' },
+      'cpu-prof': { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    allowPositionals: false,
+  }));
+} catch (e) {
+  console.error(`bench: ${e.message}\n\n${HELP}`);
+  process.exit(2);
+}
+if (opts.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+function int(name, min) {
+  const v = Number(opts[name]);
+  if (!Number.isInteger(v) || v < min) {
+    console.error(`bench: --${name} must be an integer ≥ ${min} (got ${JSON.stringify(opts[name])})`);
+    process.exit(2);
+  }
+  return v;
+}
+const DURATION = int('duration', 1);
+const CLIENTS = int('clients', 1);
+const THREADS = Math.min(int('threads', 1), CLIENTS);
+const RUNS = int('runs', 1);
+const WARMUP = int('warmup', 0);
+const ROWS = int('rows', 10);
+const SMALL_ROWS = Math.max(1, Math.round(ROWS / 10));
+const LARGE_RUNS = int('large-runs', 1);
+const SCALE = int('scale', 1);
+const MODES = opts.modes.split(',').map((m) => m.trim()).filter(Boolean);
+for (const m of MODES) {
+  if (!ALL_MODES.includes(m)) {
+    console.error(`bench: unknown --modes entry "${m}" (expected ${ALL_MODES.join(', ')})`);
+    process.exit(2);
+  }
+}
+if (opts.only && !['pgbench', 'large'].includes(opts.only)) {
+  console.error(`bench: --only must be pgbench or large (got "${opts.only}")`);
+  process.exit(2);
+}
+const DO_PGBENCH = opts.only !== 'large';
+const DO_LARGE = opts.only !== 'pgbench';
+
+// ----------------------------------------------------------------- output
+
+const out = (s = '') => process.stdout.write(s + '\n');
+const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : 'n/a');
+const pad = (s, n) => String(s).padEnd(n);
+const lpad = (s, n) => String(s).padStart(n);
+const mb = (kb) => (Number.isFinite(kb) ? `${(kb / 1024).toFixed(1)} MB` : 'n/a');
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? (a / b).toFixed(3) : 'n/a');
+
+/** Everything that went wrong; printed at the end, and the exit code. */
+const failures = [];
+function fail(what, detail) {
+  failures.push({ what, detail });
+  out(`  FAILED: ${what}`);
+  if (detail) out(indent(detail.trimEnd(), '    | '));
+}
+const indent = (s, p) => s.split('\n').map((l) => p + l).join('\n');
+const tail = (s, n = 30) => s.trimEnd().split('\n').slice(-n).join('\n');
+
+// ------------------------------------------------------------ housekeeping
+
+const tmp = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+const children = new Set();
+let cleaning = false;
+async function cleanup() {
+  if (cleaning) return;
+  cleaning = true;
+  await Promise.all([...children].map((c) => stopChild(c, 5000)));
+  if (!opts.keep && !failures.length) rmSync(tmp, { recursive: true, force: true });
+}
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    out(`\n${sig}: stopping children…`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+// ------------------------------------------------------------------ endpoints
+
+/** @typedef {{name: string, host: string, port: number, user: string, database: string, password?: string, pid?: number, child?: import('node:child_process').ChildProcess, log?: string}} Endpoint */
+
+/** @returns {Endpoint} */
+function directEndpoint() {
+  return { name: 'direct', host: PG.host, port: PG.port, user: PG.user, database: BENCH_DB };
+}
+
+/** @returns {Promise<Endpoint>} */
+async function startRelay() {
+  const child = spawn(process.execPath, [join(HERE, 'relay.mjs'), '0', PG.host, String(PG.port)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  const port = await new Promise((resolve, reject) => {
+    let buf = '';
+    let err = '';
+    const t = setTimeout(() => reject(new Error(`relay did not start within 10 s\n${err}`)), 10000);
+    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      buf += d;
+      const m = /listening (\d+)/.exec(buf);
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`relay exited with code ${code}\n${err}`));
+    });
+  });
+  child.stdout.resume();
+  return { name: 'relay', host: '127.0.0.1', port, user: PG.user, database: BENCH_DB, pid: child.pid, child };
+}
+
+function sluiceConfig({ dataDir, pgPort, adminPort }) {
+  return `# written by tools/bench/run.mjs
+dataDir: ${JSON.stringify(dataDir)}
+admin:
+  listen: 127.0.0.1:${adminPort}
+  groups: [admins]
+listeners:
+  postgres: 127.0.0.1:${pgPort}
+connections:
+  - name: ${CONNECTION}
+    type: postgres
+    target: postgres://${PG.user}@${PG.host}:${PG.port}/${BENCH_DB}?sslmode=disable
+    access: [bench]
+policies:
+  - name: bench-pii
+    mask:
+      detectors: [credit_card, email]
+      columns: ["pgbench_accounts.filler"]
+      strategy: redact
+`;
+}
+
+/** @returns {Promise<Endpoint>} */
+async function startSluice() {
+  if (!existsSync(CLI)) throw new Error(`${CLI} not found: run \`pnpm build\` first`);
+  const [pgPort, adminPort] = [await freePort(), await freePort()];
+  const dataDir = join(tmp, 'data');
+  const cfgPath = join(tmp, 'sluice.yaml');
+  writeFileSync(cfgPath, sluiceConfig({ dataDir, pgPort, adminPort }));
+
+  const check = await run(process.execPath, [CLI, 'config', 'check', '-c', cfgPath], { cwd: tmp });
+  if (check.code !== 0) throw new Error(`\`sluice config check -c ${cfgPath}\` failed (exit ${check.code}):\n${check.stderr}${check.stdout}\nconfig:\n${readFileSync(cfgPath, 'utf8')}`);
+
+  const keyCmd = [CLI, 'keys', 'create', '--name', 'bench', '--groups', 'bench', '--json', '-c', cfgPath];
+  const k = await run(process.execPath, keyCmd, { cwd: tmp });
+  let key;
+  try {
+    if (k.code !== 0) throw new Error(`exit ${k.code}`);
+    key = JSON.parse(k.stdout);
+    if (typeof key.secret !== 'string') throw new Error('no "secret" in the output');
+  } catch (e) {
+    throw new Error(`\`node ${keyCmd.join(' ')}\` failed (${e.message}):\n${k.stderr}${k.stdout}`);
+  }
+
+  const log = join(tmp, 'sluice.log');
+  const fd = openSync(log, 'a');
+  const nodeArgs = opts['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(tmp, 'prof')}`] : [];
+  const args = [...nodeArgs, CLI, 'start', '-c', cfgPath];
+  const child = spawn(process.execPath, args, { cwd: tmp, stdio: ['ignore', fd, fd], env: { ...process.env } });
+  closeSync(fd);
+  children.add(child);
+  let exited = null;
+  child.once('exit', (code, signal) => {
+    children.delete(child);
+    exited = { code, signal };
+  });
+  const ep = { name: 'sluice', host: '127.0.0.1', port: pgPort, user: 'bench', database: CONNECTION, password: key.secret, pid: child.pid, child, log, cfgPath, adminPort, startCmd: `node ${args.join(' ')}` };
+  const deadErr = () => (exited ? new Error(`sluice exited (code ${exited.code}, signal ${exited.signal}) during start-up:\n${tail(readFileSync(log, 'utf8'))}`) : null);
+  try {
+    await waitForPort('127.0.0.1', pgPort, 30000, deadErr);
+  } catch (e) {
+    throw new Error(`${e.message}\ncommand: ${ep.startCmd}\nlog (${log}):\n${tail(readFileSync(log, 'utf8'))}`);
+  }
+  return ep;
+}
+
+/** Proves an endpoint answers a query (with a clear error if not). */
+async function smoke(ep) {
+  let c;
+  try {
+    c = await WireClient.connect({ ...ep, timeoutMs: 15000 });
+    const r = await c.query('SELECT abalance FROM pgbench_accounts WHERE aid = 1');
+    if (r.rows !== 1) throw new Error(`expected 1 row, got ${r.rows}`);
+  } catch (e) {
+    let more = '';
+    if (ep.log) more = `\nsluice log (${ep.log}), last lines:\n${tail(readFileSync(ep.log, 'utf8'), 20)}`;
+    throw new Error(`${ep.name} (127.0.0.1:${ep.port}, db ${ep.database}) does not answer a query: ${e.message}${more}`);
+  } finally {
+    c?.close();
+  }
+}
+
+// --------------------------------------------------------------- bench DB
+
+async function ensureBenchDb() {
+  const admin = await WireClient.connect({ host: PG.host, port: PG.port, user: PG.user, database: PG.admin }).catch((e) => {
+    throw new Error(`cannot connect to PostgreSQL at ${PG.host}:${PG.port} as ${PG.user}: ${e.message}`);
+  });
+  try {
+    const v = await admin.query('SHOW server_version');
+    PG.version = v.firstRow?.[0];
+    const r = await admin.query(`SELECT 1 FROM pg_database WHERE datname = '${BENCH_DB}'`);
+    if (r.rows === 0) {
+      out(`creating database ${BENCH_DB}`);
+      await admin.query(`CREATE DATABASE ${BENCH_DB}`);
+    }
+  } finally {
+    admin.close();
+  }
+  const db = await WireClient.connect({ host: PG.host, port: PG.port, user: PG.user, database: BENCH_DB });
+  let scale = 0;
+  try {
+    scale = Number((await db.query('SELECT count(*) FROM pgbench_branches')).firstRow[0]);
+    const acc = await db.query(`SELECT 1 FROM pgbench_accounts WHERE aid = ${scale * 100000}`);
+    if (acc.rows !== 1) scale = 0;
+  } catch {
+    scale = 0;
+  } finally {
+    db.close();
+  }
+  if (scale > 0) {
+    out(`reusing database ${BENCH_DB} (pgbench scale ${scale})`);
+    return scale;
+  }
+  const args = ['-i', '-s', String(SCALE), '-q', '-h', PG.host, '-p', String(PG.port), '-U', PG.user, BENCH_DB];
+  out(`initialising: pgbench ${args.join(' ')}`);
+  const r = await run('pgbench', args, { env: { ...process.env, PGSSLMODE: 'disable' } });
+  if (r.code !== 0) throw new Error(`pgbench ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr}${r.stdout}`);
+  return SCALE;
+}
+
+// ------------------------------------------------------------------ pgbench
+
+function pgbenchArgs(ep, mode, seconds) {
+  return ['-n', '-S', '-M', mode, '-c', String(CLIENTS), '-j', String(THREADS), '-T', String(seconds), '-h', ep.host, '-p', String(ep.port), '-U', ep.user, ep.database];
+}
+
+async function pgbench(ep, mode, seconds) {
+  const args = pgbenchArgs(ep, mode, seconds);
+  const env = { ...process.env, PGSSLMODE: 'disable', PGAPPNAME: 'sluice-bench' };
+  if (ep.password) env.PGPASSWORD = ep.password;
+  else delete env.PGPASSWORD;
+  const cpu0 = ep.pid ? cpuSeconds(ep.pid) : NaN;
+  const r = await run('pgbench', args, { env });
+  const cpu = ep.pid ? cpuSeconds(ep.pid) - cpu0 : NaN;
+  const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(r.stdout);
+  const txns = /number of transactions actually processed: (\d+)/.exec(r.stdout);
+  const failed = /number of failed transactions: (\d+)/.exec(r.stdout);
+  const lat = /latency average = ([\d.]+) ms/.exec(r.stdout);
+  const shown = `${ep.password ? 'PGPASSWORD=<bench key> ' : ''}PGSSLMODE=disable pgbench ${args.join(' ')}`;
+  const aborted = /aborted|error|fatal/i.test(r.stderr);
+  if (r.code !== 0 || !tps || (failed && Number(failed[1]) > 0) || aborted) {
+    let detail = `command: ${shown}\nexit: ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}\n${tail(r.stderr, 15)}\n${tail(r.stdout, 15)}`;
+    if (ep.log) detail += `\nsluice log (${ep.log}), last lines:\n${tail(readFileSync(ep.log, 'utf8'), 15)}`;
+    return { ok: false, detail, command: shown };
+  }
+  const n = Number(txns?.[1] ?? NaN);
+  return { ok: true, tps: Number(tps[1]), txns: n, latencyMs: Number(lat?.[1] ?? NaN), cpuSec: cpu, cpuUsPerTxn: (cpu * 1e6) / n, command: shown };
+}
+
+async function throughput(endpoints) {
+  out(`\n== 1. Throughput: pgbench -S, ${CLIENTS} clients, ${THREADS} threads, ${DURATION} s per run, ${RUNS} run(s) per endpoint × mode, interleaved`);
+  const results = {}; // mode -> endpoint -> [result]
+  for (const m of MODES) results[m] = Object.fromEntries(endpoints.map((e) => [e.name, []]));
+  const dead = new Set();
+
+  if (WARMUP > 0) {
+    out(`warm-up (${WARMUP} s each, not recorded)`);
+    for (const mode of MODES) {
+      for (const ep of endpoints) {
+        const r = await pgbench(ep, mode, WARMUP);
+        if (!r.ok) {
+          fail(`pgbench warm-up, ${ep.name}, -M ${mode}`, r.detail);
+          dead.add(ep.name);
+        }
+      }
+    }
+  }
+
+  const total = RUNS * MODES.length * endpoints.length;
+  let i = 0;
+  for (let round = 0; round < RUNS; round++) {
+    for (let mi = 0; mi < MODES.length; mi++) {
+      const mode = MODES[mi];
+      // Rotate the order each time so no endpoint always runs first / last.
+      const k = (round + mi) % endpoints.length;
+      const order = [...endpoints.slice(k), ...endpoints.slice(0, k)];
+      for (const ep of order) {
+        i++;
+        if (dead.has(ep.name)) continue;
+        const r = await pgbench(ep, mode, DURATION);
+        const label = `[${lpad(i, String(total).length)}/${total}] ${pad(mode, 9)} ${pad(ep.name, 7)}`;
+        if (!r.ok) {
+          out(label);
+          fail(`pgbench ${ep.name} -M ${mode}`, r.detail);
+          dead.add(ep.name);
+          continue;
+        }
+        results[mode][ep.name].push(r);
+        const cpu = Number.isFinite(r.cpuUsPerTxn) ? `   ${ep.name} CPU ${fmt(r.cpuUsPerTxn, 1)} µs/txn (${fmt((100 * r.cpuSec) / DURATION)}% of a core)` : '';
+        out(`${label} ${lpad(fmt(r.tps), 7)} tps   latency ${r.latencyMs.toFixed(3)} ms${cpu}`);
+      }
+    }
+  }
+  return results;
+}
+
+function printThroughput(results, endpoints) {
+  const names = ['direct', 'relay', 'sluice'];
+  const runsOf = (mode, name) => results[mode][name] ?? [];
+  const med = (mode, name) => median(runsOf(mode, name).map((r) => r.tps));
+  out(`\nTPS, median of ${RUNS} (individual runs in brackets)`);
+  const w = 11 + RUNS * 7;
+  out(`${pad('mode', 10)}${names.map((n) => pad(n, w)).join('')}${['sluice/direct', 'sluice/relay', 'relay/direct'].map((h) => lpad(h, 14)).join('')}`);
+  for (const mode of MODES) {
+    const cells = names.map((n) => {
+      const rs = runsOf(mode, n);
+      if (!rs.length) return pad('     FAILED', w);
+      return pad(`${lpad(fmt(med(mode, n)), 7)} [${rs.map((r) => Math.round(r.tps)).join(' ')}]`, w);
+    });
+    const s = med(mode, 'sluice');
+    const r = med(mode, 'relay');
+    const d = med(mode, 'direct');
+    out(`${pad(mode, 10)}${cells.join('')}${lpad(ratio(s, d), 14)}${lpad(ratio(s, r), 14)}${lpad(ratio(r, d), 14)}`);
+  }
+  const gws = names.filter((n) => n !== 'direct');
+  if (gws.length) {
+    out(`\nProxy process CPU per transaction, median (µs/txn; the relay's is the floor of any Node hop)`);
+    out(`${pad('mode', 10)}${gws.map((n) => lpad(n, 10)).join('')}${gws.includes('relay') && gws.includes('sluice') ? lpad('sluice−relay', 14) : ''}`);
+    for (const mode of MODES) {
+      const v = gws.map((n) => median(runsOf(mode, n).map((r) => r.cpuUsPerTxn)));
+      const extra = gws.includes('relay') && gws.includes('sluice') ? lpad(fmt(v[gws.indexOf('sluice')] - v[gws.indexOf('relay')], 1), 14) : '';
+      out(`${pad(mode, 10)}${v.map((x) => lpad(fmt(x, 1), 10)).join('')}${extra}`);
+    }
+  }
+}
+
+// ------------------------------------------------------------ large result
+
+const largeSql = (n) => `SELECT g, 'user' || g || '@example.com' AS email, md5(g::text) AS digest FROM generate_series(1, ${n}) g`;
+
+async function largeOnce(ep, rows) {
+  const c = await WireClient.connect({ ...ep, timeoutMs: 15000 });
+  try {
+    let mem0 = null;
+    let sampler = null;
+    let hwmReset = false;
+    const cpu0 = ep.pid ? cpuSeconds(ep.pid) : NaN;
+    if (ep.pid) {
+      hwmReset = resetPeakRss(ep.pid);
+      mem0 = memory(ep.pid);
+      sampler = sampleRss(ep.pid, 50);
+    }
+    const r = await c.query(largeSql(rows));
+    const sampledPeak = sampler ? sampler.stop() : NaN;
+    const mem1 = ep.pid ? memory(ep.pid) : null;
+    const cpu = ep.pid ? cpuSeconds(ep.pid) - cpu0 : NaN;
+    if (r.rows !== rows) throw new Error(`expected ${rows} rows, got ${r.rows} (${r.command})`);
+    return {
+      ...r,
+      rowsPerSec: r.rows / (r.ms / 1000),
+      mbPerSec: r.bytes / 1048576 / (r.ms / 1000),
+      cpuSec: cpu,
+      baseRssKb: mem0?.rssKb ?? NaN,
+      peakRssKb: hwmReset && mem1 ? Math.max(mem1.hwmKb, sampledPeak) : sampledPeak,
+      endRssKb: mem1?.rssKb ?? NaN,
+    };
+  } finally {
+    c.close();
+  }
+}
+
+async function largeResult(endpoints) {
+  out(`\n== 2. Large result: ${fmt(ROWS)} rows (and ${fmt(SMALL_ROWS)}) in one simple query, streamed and counted by a minimal wire client`);
+  out(`   ${largeSql(ROWS)}`);
+  const res = {}; // `${ep}:${rows}` -> [result]
+  const dead = new Set();
+  const plan = [];
+  for (let r = 0; r < LARGE_RUNS; r++) {
+    for (const ep of endpoints) {
+      if (ep.name === 'sluice') plan.push([ep, SMALL_ROWS]);
+      plan.push([ep, ROWS]);
+    }
+  }
+  for (const [ep, rows] of plan) {
+    if (dead.has(ep.name)) continue;
+    const label = `${pad(ep.name, 7)} ${lpad(fmt(rows), 9)} rows`;
+    let r;
+    try {
+      r = await largeOnce(ep, rows);
+    } catch (e) {
+      out(label);
+      let detail = e.message;
+      if (ep.log) detail += `\nsluice log (${ep.log}), last lines:\n${tail(readFileSync(ep.log, 'utf8'), 15)}`;
+      fail(`large result via ${ep.name} (${rows} rows)`, detail);
+      dead.add(ep.name);
+      continue;
+    }
+    (res[`${ep.name}:${rows}`] ??= []).push(r);
+    const mem = ep.pid ? `   RSS before ${mb(r.baseRssKb)}, peak ${mb(r.peakRssKb)}, after ${mb(r.endRssKb)}   CPU ${fmt(r.cpuSec, 2)} s (${fmt((r.cpuSec * 1e9) / rows, 0)} ns/row)` : '';
+    out(`${label} ${lpad(fmt(r.ms / 1000, 2), 6)} s  ${lpad(fmt(r.rowsPerSec), 9)} rows/s  ${lpad(fmt(r.mbPerSec, 1), 5)} MB/s${mem}`);
+    if (ep.name === 'sluice' && !res.sample) {
+      res.sample = r.firstRow;
+      const email = r.firstRow?.[1];
+      if (email === 'user1@example.com') fail('masking is not active through sluice', `first row came back unmasked: ${JSON.stringify(r.firstRow)}`);
+    }
+  }
+  return res;
+}
+
+function printLarge(res) {
+  const endpoints = ['direct', 'relay', 'sluice'].map((name) => ({ name }));
+  out(`\nLarge result, median of ${LARGE_RUNS}`);
+  out(`${pad('endpoint', 10)}${lpad('rows', 11)}${lpad('time s', 9)}${lpad('rows/s', 12)}${lpad('vs direct', 11)}${lpad('RSS before', 13)}${lpad('peak RSS', 11)}${lpad('peak−before', 13)}`);
+  const d = median((res[`direct:${ROWS}`] ?? []).map((r) => r.ms));
+  for (const ep of endpoints) {
+    for (const rows of ep.name === 'sluice' ? [SMALL_ROWS, ROWS] : [ROWS]) {
+      const rs = res[`${ep.name}:${rows}`] ?? [];
+      if (!rs.length) {
+        out(`${pad(ep.name, 10)}${lpad(fmt(rows), 11)}  FAILED`);
+        continue;
+      }
+      const ms = median(rs.map((r) => r.ms));
+      const mem = ep.name === 'sluice';
+      const base = median(rs.map((r) => r.baseRssKb));
+      const peak = Math.max(...rs.map((r) => r.peakRssKb));
+      out(
+        `${pad(ep.name, 10)}${lpad(fmt(rows), 11)}${lpad(fmt(ms / 1000, 2), 9)}${lpad(fmt(rows / (ms / 1000)), 12)}${lpad(rows === ROWS ? ratio(d, ms) : '', 11)}` +
+          (mem ? `${lpad(mb(base), 13)}${lpad(mb(peak), 11)}${lpad(mb(peak - base), 13)}` : ''),
+      );
+    }
+  }
+  if (res.sample) out(`sample row through sluice (masking): ${JSON.stringify(res.sample)}`);
+}
+
+// ------------------------------------------------------------------- main
+
+function gitState() {
+  try {
+    const head = readFileSync(join(ROOT, '.git/HEAD'), 'utf8').trim();
+    return head;
+  } catch {
+    return '?';
+  }
+}
+
+async function main() {
+  const argv = [`--duration ${DURATION}`, `--clients ${CLIENTS}`, `--threads ${THREADS}`, `--runs ${RUNS}`, `--modes ${MODES.join(',')}`, `--warmup ${WARMUP}`, `--rows ${ROWS}`, `--large-runs ${LARGE_RUNS}`];
+  if (opts.only) argv.push(`--only ${opts.only}`);
+  if (opts['cpu-prof']) argv.push('--cpu-prof');
+  out(`reproduce: cd ${ROOT} && pnpm build && node tools/bench/run.mjs ${argv.join(' ')}`);
+  const git = await run('git', ['-C', ROOT, 'log', '-1', '--format=%h %s']).catch(() => null);
+  const dirty = await run('git', ['-C', ROOT, 'status', '--porcelain']).catch(() => null);
+  out(`commit: ${git?.stdout.trim() || gitState()}${dirty?.stdout.trim() ? ` (+ ${dirty.stdout.trim().split('\n').length} uncommitted changes)` : ''}`);
+  const pgbv = await run('pgbench', ['--version']).catch((e) => ({ stdout: `not found: ${e.message}` }));
+  out(`node ${process.version}, ${pgbv.stdout.trim()}, ${cpus().length} CPUs (${cpus()[0]?.model}), load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  if (existsSync(CLI)) out(`gateway: ${CLI} built ${statSync(CLI).mtime.toISOString()}`);
+  out(`temp dir: ${tmp}`);
+  if (opts['cpu-prof']) out('NOTE: the Sluice child runs under --cpu-prof; its figures include profiler overhead.');
+
+  let scale;
+  try {
+    scale = await ensureBenchDb();
+  } catch (e) {
+    fail('preparing the bench database', e.message);
+    return;
+  }
+  out(`PostgreSQL ${PG.version ?? '?'} at ${PG.host}:${PG.port}, database ${BENCH_DB}, scale ${scale}`);
+
+  const endpoints = [directEndpoint()];
+  try {
+    endpoints.push(await startRelay());
+  } catch (e) {
+    fail('starting the TCP relay', e.message);
+  }
+  let sluice = null;
+  try {
+    sluice = await startSluice();
+    endpoints.push(sluice);
+  } catch (e) {
+    fail('starting sluice', e.message);
+  }
+  for (const ep of [...endpoints]) {
+    try {
+      await smoke(ep);
+    } catch (e) {
+      fail(`smoke query via ${ep.name}`, e.message);
+      endpoints.splice(endpoints.indexOf(ep), 1);
+    }
+  }
+  out(`endpoints: ${endpoints.map((e) => `${e.name} 127.0.0.1:${e.port}${e.pid ? ` (pid ${e.pid})` : ''}`).join(', ')}`);
+  if (sluice) out(`sluice: ${sluice.startCmd}  (config ${sluice.cfgPath}, log ${sluice.log})`);
+
+  let tput = null;
+  let large = null;
+  if (DO_PGBENCH) {
+    tput = await throughput(endpoints);
+    printThroughput(tput, endpoints);
+  }
+  if (DO_LARGE) {
+    large = await largeResult(endpoints);
+    printLarge(large);
+  }
+
+  // Profile: stop Sluice gracefully so V8 writes the profile.
+  let profile = null;
+  if (sluice && opts['cpu-prof']) {
+    await stopChild(sluice.child, 20000);
+    const dir = join(tmp, 'prof');
+    const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : [];
+    if (!files.length) fail('--cpu-prof', `no .cpuprofile written in ${dir} (did the gateway exit cleanly on SIGTERM?)`);
+    else {
+      const file = join(dir, files.sort().at(-1));
+      profile = summarizeProfile(file, ROOT, 25);
+      out(`\n== Sluice CPU profile (${file})`);
+      out(`busy ${fmt(profile.busyMs / 1000, 1)} s of ${fmt(profile.totalMs / 1000, 1)} s sampled; percentages are of busy time`);
+      out('\nself time by area:');
+      for (const a of profile.areas.slice(0, 15)) out(`  ${lpad(a.pct.toFixed(1), 5)}%  ${lpad(fmt(a.ms), 7)} ms  ${a.area}`);
+      out('\ntop functions by self time:');
+      for (const f of profile.functions) out(`  ${lpad(f.pct.toFixed(1), 5)}%  ${lpad(fmt(f.ms), 7)} ms  ${f.name}  ${f.where}`);
+    }
+  }
+
+  // Summary
+  out('\n== Summary');
+  if (tput) {
+    for (const mode of MODES) {
+      const s = median((tput[mode].sluice ?? []).map((r) => r.tps));
+      const r = median((tput[mode].relay ?? []).map((r) => r.tps));
+      const d = median((tput[mode].direct ?? []).map((r) => r.tps));
+      const verdict = Number.isFinite(s) && Number.isFinite(r) ? (s >= 0.85 * r ? 'meets' : 'MISSES') + ' the ≥ 0.85 × relay target' : '';
+      out(`pgbench -S -M ${pad(mode, 9)} direct ${lpad(fmt(d), 7)}  relay ${lpad(fmt(r), 7)}  sluice ${lpad(fmt(s), 7)} tps   sluice/relay ${ratio(s, r)}  sluice/direct ${ratio(s, d)}  ${verdict}`);
+    }
+  }
+  if (large) {
+    const t = (k) => median((large[k] ?? []).map((r) => r.ms));
+    const s = large[`sluice:${ROWS}`] ?? [];
+    const s10 = large[`sluice:${SMALL_ROWS}`] ?? [];
+    out(`large result ${fmt(ROWS)} rows: direct ${fmt(t(`direct:${ROWS}`) / 1000, 2)} s, relay ${fmt(t(`relay:${ROWS}`) / 1000, 2)} s, sluice (masking) ${fmt(t(`sluice:${ROWS}`) / 1000, 2)} s = ${fmt(ROWS / (t(`sluice:${ROWS}`) / 1000))} rows/s`);
+    if (s.length && s10.length) {
+      const p1 = Math.max(...s.map((r) => r.peakRssKb));
+      const p0 = Math.max(...s10.map((r) => r.peakRssKb));
+      out(`sluice peak RSS: ${mb(p0)} at ${fmt(SMALL_ROWS)} rows vs ${mb(p1)} at ${fmt(ROWS)} rows (${p1 - p0 > 0.25 * p0 ? 'GROWS with the result size' : 'flat'}); idle before: ${mb(median(s10.map((r) => r.baseRssKb)))}`);
+    }
+  }
+  if (sluice?.log && existsSync(sluice.log)) {
+    const st = statSync(sluice.log);
+    out(`sluice log: ${fmt(st.size / 1024)} KiB (${sluice.log})`);
+  }
+  if (failures.length) {
+    out(`\n${failures.length} failure(s):`);
+    for (const f of failures) {
+      out(`- ${f.what}`);
+      if (f.detail) out(indent(f.detail.trimEnd(), '    | '));
+    }
+    out(`temp dir kept: ${tmp}`);
+  } else if (opts.keep) out(`temp dir kept: ${tmp}`);
+}
+
+try {
+  await main();
+} catch (e) {
+  fail('bench crashed', e.stack ?? String(e));
+}
+await cleanup();
+process.exit(failures.length ? 1 : 0);

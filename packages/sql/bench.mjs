@@ -50,6 +50,7 @@ for (const [name, make] of Object.entries(statements)) {
   const texts = Array.from({ length: 50_000 }, (_, i) => make(i + 1));
   bench(`  shapeOf   ${name}`, texts.length, (i) => sql.shapeOf(texts[i]));
 }
+console.log('cache stats after the hit runs', sql.sqlCacheStats);
 console.log('uncached:');
 for (const [name, make] of Object.entries(statements)) {
   const texts = Array.from({ length: 3000 }, (_, i) => make(i + 1));
@@ -59,4 +60,3 @@ for (const [name, make] of Object.entries(statements)) {
     classifier.classify(texts[i]);
   });
 }
-console.log('cache stats', sql.sqlCacheStats);

@@ -19,8 +19,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WireClient } from './lib/wire.mjs';
-import { cpuSeconds, freePort, median, memory, resetPeakRss, run, sampleRss, sleep, stopChild, waitForPort } from './lib/proc.mjs';
+import { cpuSeconds, diff, foreignCpu, foreignDelta, freePort, median, memory, resetPeakRss, run, sampleRss, sleep, snapshot, stopChild, waitForPort } from './lib/proc.mjs';
 import { summarizeProfile } from './lib/profile.mjs';
+import { staleBuild } from './lib/build.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -30,6 +31,8 @@ const PG = { host: '127.0.0.1', port: 5432, user: 'postgres', admin: 'postgres' 
 const BENCH_DB = 'sluice_bench';
 const CONNECTION = 'bench';
 const ALL_MODES = ['prepared', 'extended', 'simple'];
+/** Other processes using more than this many cores during a run make it noisy. */
+const BUSY_CORES = 0.15;
 
 // ------------------------------------------------------------------ options
 
@@ -44,6 +47,9 @@ const HELP = `usage: node tools/bench/run.mjs [options]      (or: pnpm bench -- 
   --rows N          rows of the large result (default 1000000); also runs N/10 for the RSS comparison
   --large-runs N    repetitions of each large-result run (default 2)
   --scale N         pgbench -i scale of the ${BENCH_DB} database when it is created (default 10)
+  --idle-wait S     before each run, wait up to S seconds (4 × S in all) for other processes on the
+                    machine to use < ${BUSY_CORES} of a core (default 30; 0 = don't wait). Runs during which
+                    they used more are marked * (their figures are noisy)
   --cpu-prof        run the Sluice child under node --cpu-prof and print where its CPU time goes
                     (profiling costs some throughput: Sluice figures are then pessimistic)
   --keep            keep the temp directory (config, data, logs, profile)
@@ -65,6 +71,7 @@ try {
       rows: { type: 'string', default: '1000000' },
       'large-runs': { type: 'string', default: '2' },
       scale: { type: 'string', default: '10' },
+      'idle-wait': { type: 'string', default: '30' },
       'cpu-prof': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -97,6 +104,7 @@ const ROWS = int('rows', 10);
 const SMALL_ROWS = Math.max(1, Math.round(ROWS / 10));
 const LARGE_RUNS = int('large-runs', 1);
 const SCALE = int('scale', 1);
+const IDLE_WAIT = int('idle-wait', 0);
 const MODES = opts.modes.split(',').map((m) => m.trim()).filter(Boolean);
 for (const m of MODES) {
   if (!ALL_MODES.includes(m)) {
@@ -181,6 +189,7 @@ async function startRelay() {
     });
   });
   child.stdout.resume();
+  ownPids.add(child.pid);
   return { name: 'relay', host: '127.0.0.1', port, user: PG.user, database: BENCH_DB, pid: child.pid, child };
 }
 
@@ -235,12 +244,14 @@ async function startSluice() {
   const child = spawn(process.execPath, args, { cwd: tmp, stdio: ['ignore', fd, fd], env: { ...process.env } });
   closeSync(fd);
   children.add(child);
+  ownPids.add(child.pid);
   let exited = null;
   child.once('exit', (code, signal) => {
     children.delete(child);
     exited = { code, signal };
   });
   const ep = { name: 'sluice', host: '127.0.0.1', port: pgPort, user: 'bench', database: CONNECTION, password: key.secret, pid: child.pid, child, log, cfgPath, adminPort, startCmd: `node ${args.join(' ')}` };
+  ep.state = () => (exited ? `sluice process (pid ${child.pid}) has EXITED: code ${exited.code}, signal ${exited.signal}` : `sluice process (pid ${child.pid}) is still running`);
   const deadErr = () => (exited ? new Error(`sluice exited (code ${exited.code}, signal ${exited.signal}) during start-up:\n${tail(readFileSync(log, 'utf8'))}`) : null);
   try {
     await waitForPort('127.0.0.1', pgPort, 30000, deadErr);
@@ -259,7 +270,7 @@ async function smoke(ep) {
     if (r.rows !== 1) throw new Error(`expected 1 row, got ${r.rows}`);
   } catch (e) {
     let more = '';
-    if (ep.log) more = `\nsluice log (${ep.log}), last lines:\n${tail(readFileSync(ep.log, 'utf8'), 20)}`;
+    if (ep.log) more = `\n${ep.state()}; log (${ep.log}), last lines:\n${tail(readFileSync(ep.log, 'utf8'), 20)}`;
     throw new Error(`${ep.name} (127.0.0.1:${ep.port}, db ${ep.database}) does not answer a query: ${e.message}${more}`);
   } finally {
     c?.close();
@@ -305,6 +316,51 @@ async function ensureBenchDb() {
   return SCALE;
 }
 
+// ------------------------------------------------------- background load
+
+/** Our own processes: never counted as background load. */
+const ownPids = new Set([process.pid]);
+const bgStats = { waits: 0, waitedMs: 0, gaveUp: 0 };
+
+/** Waits (up to --idle-wait s) until the rest of the machine is quiet. */
+async function waitIdle() {
+  // Per run at most IDLE_WAIT s, in all at most 4 × IDLE_WAIT s: on a machine
+  // that is simply busy, measure anyway (runs are marked) rather than stall.
+  const budget = IDLE_WAIT * 4000 - bgStats.waitedMs;
+  if (!IDLE_WAIT || budget <= 0) return;
+  const until = Date.now() + Math.min(IDLE_WAIT * 1000, budget);
+  const t0 = Date.now();
+  let first = true;
+  for (;;) {
+    const a = foreignCpu(ownPids);
+    await sleep(500);
+    const cores = foreignDelta(a, foreignCpu(ownPids)) / 0.5;
+    if (cores < BUSY_CORES) break;
+    if (first) {
+      bgStats.waits++;
+      process.stdout.write(`  (other processes are using ${cores.toFixed(2)} cores; waiting up to ${fmt((until - Date.now()) / 1000)} s for quiet…)\n`);
+      first = false;
+    }
+    if (Date.now() >= until) {
+      bgStats.gaveUp++;
+      break;
+    }
+  }
+  bgStats.waitedMs += Date.now() - t0;
+}
+
+/** Runs fn, returning its result with `bgCores`: other processes' CPU use meanwhile. */
+async function measured(fn) {
+  await waitIdle();
+  const a = foreignCpu(ownPids);
+  const t0 = Date.now();
+  const r = await fn();
+  const secs = (Date.now() - t0) / 1000;
+  r.bgCores = foreignDelta(a, foreignCpu(ownPids)) / Math.max(secs, 0.001);
+  return r;
+}
+const mark = (r) => (r.bgCores > BUSY_CORES ? '*' : '');
+
 // ------------------------------------------------------------------ pgbench
 
 function pgbenchArgs(ep, mode, seconds) {
@@ -316,9 +372,10 @@ async function pgbench(ep, mode, seconds) {
   const env = { ...process.env, PGSSLMODE: 'disable', PGAPPNAME: 'sluice-bench' };
   if (ep.password) env.PGPASSWORD = ep.password;
   else delete env.PGPASSWORD;
-  const cpu0 = ep.pid ? cpuSeconds(ep.pid) : NaN;
-  const r = await run('pgbench', args, { env });
-  const cpu = ep.pid ? cpuSeconds(ep.pid) - cpu0 : NaN;
+  const s0 = ep.pid ? snapshot(ep.pid) : null;
+  const r = await run('pgbench', args, { env, timeoutMs: (seconds + 60) * 1000 });
+  const d = ep.pid ? diff(s0, snapshot(ep.pid)) : null;
+  const cpu = d ? d.user + d.sys : NaN;
   const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(r.stdout);
   const txns = /number of transactions actually processed: (\d+)/.exec(r.stdout);
   const failed = /number of failed transactions: (\d+)/.exec(r.stdout);
@@ -327,11 +384,25 @@ async function pgbench(ep, mode, seconds) {
   const aborted = /aborted|error|fatal/i.test(r.stderr);
   if (r.code !== 0 || !tps || (failed && Number(failed[1]) > 0) || aborted) {
     let detail = `command: ${shown}\nexit: ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}\n${tail(r.stderr, 15)}\n${tail(r.stdout, 15)}`;
-    if (ep.log) detail += `\nsluice log (${ep.log}), last lines:\n${tail(readFileSync(ep.log, 'utf8'), 15)}`;
+    if (ep.log) detail += `\n${ep.state()}; log (${ep.log}), last lines:\n${tail(readFileSync(ep.log, 'utf8'), 15)}`;
     return { ok: false, detail, command: shown };
   }
   const n = Number(txns?.[1] ?? NaN);
-  return { ok: true, tps: Number(tps[1]), txns: n, latencyMs: Number(lat?.[1] ?? NaN), cpuSec: cpu, cpuUsPerTxn: (cpu * 1e6) / n, command: shown };
+  const per = (x) => (d ? x / n : NaN);
+  return {
+    ok: true,
+    tps: Number(tps[1]),
+    txns: n,
+    latencyMs: Number(lat?.[1] ?? NaN),
+    cpuSec: cpu,
+    cpuUsPerTxn: (cpu * 1e6) / n,
+    userUsPerTxn: per(d?.user * 1e6),
+    sysUsPerTxn: per(d?.sys * 1e6),
+    readsPerTxn: per(d?.syscr),
+    writesPerTxn: per(d?.syscw),
+    diskBytesPerTxn: per(d?.write_bytes),
+    command: shown,
+  };
 }
 
 async function throughput(endpoints) {
@@ -364,7 +435,7 @@ async function throughput(endpoints) {
       for (const ep of order) {
         i++;
         if (dead.has(ep.name)) continue;
-        const r = await pgbench(ep, mode, DURATION);
+        const r = await measured(() => pgbench(ep, mode, DURATION));
         const label = `[${lpad(i, String(total).length)}/${total}] ${pad(mode, 9)} ${pad(ep.name, 7)}`;
         if (!r.ok) {
           out(label);
@@ -373,8 +444,10 @@ async function throughput(endpoints) {
           continue;
         }
         results[mode][ep.name].push(r);
-        const cpu = Number.isFinite(r.cpuUsPerTxn) ? `   ${ep.name} CPU ${fmt(r.cpuUsPerTxn, 1)} µs/txn (${fmt((100 * r.cpuSec) / DURATION)}% of a core)` : '';
-        out(`${label} ${lpad(fmt(r.tps), 7)} tps   latency ${r.latencyMs.toFixed(3)} ms${cpu}`);
+        const cpu = Number.isFinite(r.cpuUsPerTxn)
+          ? `   ${ep.name}: ${fmt((100 * r.cpuSec) / DURATION)}% of a core, per txn ${fmt(r.cpuUsPerTxn, 1)} µs CPU (usr ${fmt(r.userUsPerTxn, 1)} sys ${fmt(r.sysUsPerTxn, 1)}), ${fmt(r.readsPerTxn, 2)} read + ${fmt(r.writesPerTxn, 2)} write syscalls`
+          : '';
+        out(`${label} ${lpad(fmt(r.tps), 7)} tps   latency ${r.latencyMs.toFixed(3)} ms   bg ${r.bgCores.toFixed(2)} cores${mark(r)}${cpu}`);
       }
     }
   }
@@ -385,14 +458,14 @@ function printThroughput(results, endpoints) {
   const names = ['direct', 'relay', 'sluice'];
   const runsOf = (mode, name) => results[mode][name] ?? [];
   const med = (mode, name) => median(runsOf(mode, name).map((r) => r.tps));
-  out(`\nTPS, median of ${RUNS} (individual runs in brackets)`);
-  const w = 11 + RUNS * 7;
+  out(`\nTPS, median of ${RUNS} (individual runs in brackets; * = other processes used > ${BUSY_CORES} cores meanwhile)`);
+  const w = 11 + RUNS * 8;
   out(`${pad('mode', 10)}${names.map((n) => pad(n, w)).join('')}${['sluice/direct', 'sluice/relay', 'relay/direct'].map((h) => lpad(h, 14)).join('')}`);
   for (const mode of MODES) {
     const cells = names.map((n) => {
       const rs = runsOf(mode, n);
       if (!rs.length) return pad('     FAILED', w);
-      return pad(`${lpad(fmt(med(mode, n)), 7)} [${rs.map((r) => Math.round(r.tps)).join(' ')}]`, w);
+      return pad(`${lpad(fmt(med(mode, n)), 7)} [${rs.map((r) => Math.round(r.tps) + mark(r)).join(' ')}]`, w);
     });
     const s = med(mode, 'sluice');
     const r = med(mode, 'relay');
@@ -401,12 +474,22 @@ function printThroughput(results, endpoints) {
   }
   const gws = names.filter((n) => n !== 'direct');
   if (gws.length) {
-    out(`\nProxy process CPU per transaction, median (µs/txn; the relay's is the floor of any Node hop)`);
-    out(`${pad('mode', 10)}${gws.map((n) => lpad(n, 10)).join('')}${gws.includes('relay') && gws.includes('sluice') ? lpad('sluice−relay', 14) : ''}`);
+    out(`\nProxy process cost per transaction, median (the relay's is the floor of any Node hop; syscalls = read/write family, sockets and files)`);
+    const cols = [
+      ['CPU µs', 'cpuUsPerTxn', 1],
+      ['usr µs', 'userUsPerTxn', 1],
+      ['sys µs', 'sysUsPerTxn', 1],
+      ['reads', 'readsPerTxn', 2],
+      ['writes', 'writesPerTxn', 2],
+      ['disk B', 'diskBytesPerTxn', 0],
+    ];
+    out(`${pad('mode', 10)}${pad('proxy', 8)}${cols.map(([h]) => lpad(h, 9)).join('')}`);
     for (const mode of MODES) {
-      const v = gws.map((n) => median(runsOf(mode, n).map((r) => r.cpuUsPerTxn)));
-      const extra = gws.includes('relay') && gws.includes('sluice') ? lpad(fmt(v[gws.indexOf('sluice')] - v[gws.indexOf('relay')], 1), 14) : '';
-      out(`${pad(mode, 10)}${v.map((x) => lpad(fmt(x, 1), 10)).join('')}${extra}`);
+      for (const n of gws) {
+        const rs = runsOf(mode, n);
+        if (!rs.length) continue;
+        out(`${pad(mode, 10)}${pad(n, 8)}${cols.map(([, k, dp]) => lpad(fmt(median(rs.map((r) => r[k])), dp), 9)).join('')}`);
+      }
     }
   }
 }
@@ -427,7 +510,7 @@ async function largeOnce(ep, rows) {
       mem0 = memory(ep.pid);
       sampler = sampleRss(ep.pid, 50);
     }
-    const r = await c.query(largeSql(rows));
+    const r = await c.query(largeSql(rows), Math.max(60000, rows / 5)); // ≥ 5,000 rows/s or it counts as stalled
     const sampledPeak = sampler ? sampler.stop() : NaN;
     const mem1 = ep.pid ? memory(ep.pid) : null;
     const cpu = ep.pid ? cpuSeconds(ep.pid) - cpu0 : NaN;
@@ -463,18 +546,18 @@ async function largeResult(endpoints) {
     const label = `${pad(ep.name, 7)} ${lpad(fmt(rows), 9)} rows`;
     let r;
     try {
-      r = await largeOnce(ep, rows);
+      r = await measured(() => largeOnce(ep, rows));
     } catch (e) {
       out(label);
       let detail = e.message;
-      if (ep.log) detail += `\nsluice log (${ep.log}), last lines:\n${tail(readFileSync(ep.log, 'utf8'), 15)}`;
+      if (ep.log) detail += `\n${ep.state()}; log (${ep.log}), last lines:\n${tail(readFileSync(ep.log, 'utf8'), 15)}`;
       fail(`large result via ${ep.name} (${rows} rows)`, detail);
       dead.add(ep.name);
       continue;
     }
     (res[`${ep.name}:${rows}`] ??= []).push(r);
     const mem = ep.pid ? `   RSS before ${mb(r.baseRssKb)}, peak ${mb(r.peakRssKb)}, after ${mb(r.endRssKb)}   CPU ${fmt(r.cpuSec, 2)} s (${fmt((r.cpuSec * 1e9) / rows, 0)} ns/row)` : '';
-    out(`${label} ${lpad(fmt(r.ms / 1000, 2), 6)} s  ${lpad(fmt(r.rowsPerSec), 9)} rows/s  ${lpad(fmt(r.mbPerSec, 1), 5)} MB/s${mem}`);
+    out(`${label} ${lpad(fmt(r.ms / 1000, 2), 6)} s  ${lpad(fmt(r.rowsPerSec), 9)} rows/s  ${lpad(fmt(r.mbPerSec, 1), 5)} MB/s   bg ${r.bgCores.toFixed(2)} cores${mark(r)}${mem}`);
     if (ep.name === 'sluice' && !res.sample) {
       res.sample = r.firstRow;
       const email = r.firstRow?.[1];
@@ -521,7 +604,7 @@ function gitState() {
 }
 
 async function main() {
-  const argv = [`--duration ${DURATION}`, `--clients ${CLIENTS}`, `--threads ${THREADS}`, `--runs ${RUNS}`, `--modes ${MODES.join(',')}`, `--warmup ${WARMUP}`, `--rows ${ROWS}`, `--large-runs ${LARGE_RUNS}`];
+  const argv = [`--duration ${DURATION}`, `--clients ${CLIENTS}`, `--threads ${THREADS}`, `--runs ${RUNS}`, `--modes ${MODES.join(',')}`, `--warmup ${WARMUP}`, `--rows ${ROWS}`, `--large-runs ${LARGE_RUNS}`, `--idle-wait ${IDLE_WAIT}`];
   if (opts.only) argv.push(`--only ${opts.only}`);
   if (opts['cpu-prof']) argv.push('--cpu-prof');
   out(`reproduce: cd ${ROOT} && pnpm build && node tools/bench/run.mjs ${argv.join(' ')}`);
@@ -530,7 +613,11 @@ async function main() {
   out(`commit: ${git?.stdout.trim() || gitState()}${dirty?.stdout.trim() ? ` (+ ${dirty.stdout.trim().split('\n').length} uncommitted changes)` : ''}`);
   const pgbv = await run('pgbench', ['--version']).catch((e) => ({ stdout: `not found: ${e.message}` }));
   out(`node ${process.version}, ${pgbv.stdout.trim()}, ${cpus().length} CPUs (${cpus()[0]?.model}), load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  if (existsSync(CLI)) out(`gateway: ${CLI} built ${statSync(CLI).mtime.toISOString()}`);
+  if (existsSync(CLI)) {
+    out(`gateway: ${CLI} built ${statSync(CLI).mtime.toISOString()}`);
+    const stale = staleBuild(ROOT, CLI);
+    if (stale) out(`WARNING: the gateway build is older than its sources (${stale.p.slice(ROOT.length + 1)} changed ${new Date(stale.m).toISOString()}); run \`pnpm build\` to measure the current code.`);
+  }
   out(`temp dir: ${tmp}`);
   if (opts['cpu-prof']) out('NOTE: the Sluice child runs under --cpu-prof; its figures include profiler overhead.');
 
@@ -581,6 +668,7 @@ async function main() {
   // Profile: stop Sluice gracefully so V8 writes the profile.
   let profile = null;
   if (sluice && opts['cpu-prof']) {
+    const t = snapshot(sluice.pid);
     await stopChild(sluice.child, 20000);
     const dir = join(tmp, 'prof');
     const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : [];
@@ -589,7 +677,9 @@ async function main() {
       const file = join(dir, files.sort().at(-1));
       profile = summarizeProfile(file, ROOT, 25);
       out(`\n== Sluice CPU profile (${file})`);
-      out(`busy ${fmt(profile.busyMs / 1000, 1)} s of ${fmt(profile.totalMs / 1000, 1)} s sampled; percentages are of busy time`);
+      out(`busy ${fmt(profile.busyMs / 1000, 1)} s of ${fmt(profile.totalMs / 1000, 1)} s sampled; percentages are of busy time.`);
+      out(`The process used ${fmt(t.user, 1)} s user + ${fmt(t.sys, 1)} s system CPU in all: V8 samples wall time, so native frames that`);
+      out(`make system calls (writev, writeBuffer, SQLite) also collect time spent descheduled inside them on a busy machine.`);
       out('\nself time by area:');
       for (const a of profile.areas.slice(0, 15)) out(`  ${lpad(a.pct.toFixed(1), 5)}%  ${lpad(fmt(a.ms), 7)} ms  ${a.area}`);
       out('\ntop functions by self time:');
@@ -616,12 +706,19 @@ async function main() {
     if (s.length && s10.length) {
       const p1 = Math.max(...s.map((r) => r.peakRssKb));
       const p0 = Math.max(...s10.map((r) => r.peakRssKb));
-      out(`sluice peak RSS: ${mb(p0)} at ${fmt(SMALL_ROWS)} rows vs ${mb(p1)} at ${fmt(ROWS)} rows (${p1 - p0 > 0.25 * p0 ? 'GROWS with the result size' : 'flat'}); idle before: ${mb(median(s10.map((r) => r.baseRssKb)))}`);
+      out(`sluice peak RSS: ${mb(p0)} at ${fmt(SMALL_ROWS)} rows vs ${mb(p1)} at ${fmt(ROWS)} rows (${p1 - p0 > Math.max(32768, 0.25 * p0) ? 'GROWS with the result size' : 'flat'}); idle before: ${mb(median(s10.map((r) => r.baseRssKb)))}`);
     }
   }
+  const all = [...(tput ? MODES.flatMap((m) => Object.values(tput[m]).flat()) : []), ...(large ? Object.entries(large).filter(([k]) => k !== 'sample').flatMap(([, v]) => v) : [])];
+  const noisy = all.filter((r) => r.bgCores > BUSY_CORES);
+  out(
+    `background load: ${noisy.length} of ${all.length} runs had other processes using > ${BUSY_CORES} cores (median over all runs ${median(all.map((r) => r.bgCores)).toFixed(2)}, max ${Math.max(0, ...all.map((r) => r.bgCores)).toFixed(2)})` +
+      (bgStats.waits ? `; waited for quiet before ${bgStats.waits} runs (${fmt(bgStats.waitedMs / 1000)} s in all, gave up ${bgStats.gaveUp}×)` : ''),
+  );
+  if (noisy.length) out('  → the machine was not idle: treat ratios as indicative and rerun when it is.');
   if (sluice?.log && existsSync(sluice.log)) {
     const st = statSync(sluice.log);
-    out(`sluice log: ${fmt(st.size / 1024)} KiB (${sluice.log})`);
+    out(`sluice log: ${fmt(st.size)} bytes (${sluice.log})`);
   }
   if (failures.length) {
     out(`\n${failures.length} failure(s):`);

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import type { Gateway, Identity, SessionRecord } from '@sluice/core';
+import { mayApprove, type Gateway, type Identity, type SessionRecord } from '@sluice/core';
 
 export interface AdminOptions {
   gateway: Gateway;
@@ -124,11 +124,14 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
       return send(200, { killed: m[1] });
     }
     if (path === '/api/approvals' && method === 'GET') {
-      await admin(req);
+      // Admins see every request; anyone else (an approver is not necessarily
+      // an admin) sees only the requests they may decide.
+      const who = await auth(req);
+      const isAdmin = opts.adminGroups.some((g) => who.groups.includes(g));
       const status = url.searchParams.get('status') || undefined;
       const valid = ['pending', 'approved', 'denied', 'expired', 'cancelled', 'abandoned'];
       if (status && !valid.includes(status)) throw new HttpError(400, `status must be one of ${valid.join(', ')}`);
-      const list = await gateway.store.listApprovals(status as never);
+      const list = (await gateway.store.listApprovals(status as never)).filter((a) => isAdmin || mayApprove(who, a.requester, a.approvers).ok);
       return send(200, { approvals: list.map((a) => ({ ...a, requestedBy: describeIdentity(a.requester) })) });
     }
     m = /^\/api\/approvals\/([\w-]+)\/(approve|deny)$/.exec(path);

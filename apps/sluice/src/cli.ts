@@ -158,12 +158,18 @@ async function cmdStart(args: string[]): Promise<void> {
   for (const [proto, l] of Object.entries(running.listeners)) logger.info({ protocol: proto, address: l.address }, 'listening');
   logger.info({ url: running.admin.url }, 'admin API listening');
   await new Promise<void>((done) => {
+    let stopping = false;
     const stop = (sig: string) => {
-      logger.info({ signal: sig }, 'draining');
+      if (stopping) {
+        logger.warn({ signal: sig }, 'second signal: stopping now');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal: sig }, 'draining: no new clients; open sessions get 10 s to finish');
       running.stop(`gateway stopped (${sig})`).then(done, done);
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
   });
 }
 

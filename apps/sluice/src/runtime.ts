@@ -55,11 +55,16 @@ export interface Running {
   admin: AdminServer;
   /** protocol → bound 'host:port'. */
   listeners: Record<string, { address: string; port: number }>;
-  stop(reason?: string): Promise<void>;
+  /** Stops accepting, waits up to `drainMs` for sessions to end, then ends the rest. */
+  stop(reason?: string, drainMs?: number): Promise<void>;
 }
 
 /** Starts the whole gateway from a loaded config. */
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<Running> {
+  for (const proto of Object.keys(config.listeners)) {
+    if (!plugins.some((p) => p.name === proto)) throw new Error(`listeners.${proto}: this build of Sluice has no ${proto} plugin yet (supported: ${plugins.map((p) => p.name).join(', ')})`);
+  }
+  if (config.identity.oidc.length) logger.warn({ issuers: config.identity.oidc.length }, 'identity.oidc is not supported yet: only Sluice API keys are accepted');
   ensureDataDir(config.dataDir);
   await loadSqlParser();
   const store = openStore(config);
@@ -101,9 +106,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     gateway,
     admin: a,
     listeners,
-    stop(reason = 'gateway shutting down') {
+    stop(reason = 'gateway shutting down', drainMs = 10_000) {
       stopped ??= (async () => {
+        // Drain: stop accepting, let open sessions finish for a while, then end the rest.
         await Promise.all(stopList.splice(0).map((l) => l.close().catch(() => undefined)));
+        const until = Date.now() + drainMs;
+        while (gateway.liveSessions.length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
         await gateway.shutdown(reason);
         await a.close();
         await store.close();

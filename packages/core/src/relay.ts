@@ -71,6 +71,11 @@ export class MessageRelay<CM, SM> {
     this.server.on('end', end('target closed the connection'));
     this.server.on('close', end('target closed the connection'));
     this.server.on('error', end('target connection error'));
+    // A side may have gone while the plugin was still setting up (the client
+    // left during authentication): its 'close' has fired already, so end now.
+    const gone = (s: Duplex) => s.destroyed || s.readableEnded;
+    if (gone(this.client)) return this.close('client disconnected');
+    if (gone(this.server)) return this.close('target closed the connection');
     if (pendingServer.length) {
       this.client.cork();
       try {

@@ -266,7 +266,10 @@ export interface Listener {
   /** 'host:port' actually bound (port 0 resolves). */
   readonly address: string;
   readonly port: number;
-  /** Stop accepting; with drain, wait for sessions to end. */
+  /**
+   * Stop accepting new clients and drop those still in their start-up phase.
+   * Established sessions are left to the gateway, which drains or kills them.
+   */
   close(): Promise<void>;
 }
 

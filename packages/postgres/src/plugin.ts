@@ -45,7 +45,8 @@ export function postgresPlugin(opts: PostgresPluginOptions = {}): ProtocolPlugin
       const secure = secureContext(ctx.tls.cert, ctx.tls.key);
       /** Our cancel keys → the target's, so a client never sees the target's key. */
       const cancels = new Map<string, CancelEntry>();
-      const sockets = new Set<Socket>();
+      /** Clients still in start-up (not yet a session). */
+      const starting = new Set<Socket>();
 
       const onCancel = (p: CancelRequestPacket) => {
         const e = cancels.get(`${p.processId}:${p.secretKey.toString('hex')}`);
@@ -55,14 +56,15 @@ export function postgresPlugin(opts: PostgresPluginOptions = {}): ProtocolPlugin
       const serve = async (raw: Socket): Promise<void> => {
         raw.setNoDelay(true);
         const outcome = await runStartup(raw, secure, startupTimeoutMs, maxMessageLength);
+        starting.delete(raw);
         if (outcome.kind === 'cancel') return onCancel(outcome.packet);
         if (outcome.kind !== 'session') return;
         await startSession(ctx, raw, outcome.result, cancels, opts.upstreamTimeoutMs ?? 10_000);
       };
 
       const server = createServer((raw) => {
-        sockets.add(raw);
-        raw.on('close', () => sockets.delete(raw));
+        starting.add(raw);
+        raw.on('close', () => starting.delete(raw));
         raw.on('error', () => undefined);
         serve(raw).catch((e: unknown) => {
           ctx.logger.error({ err: (e as Error).message }, 'postgres: connection failed');
@@ -83,8 +85,9 @@ export function postgresPlugin(opts: PostgresPluginOptions = {}): ProtocolPlugin
         port: a.port,
         close: () =>
           new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            for (const s of sockets) s.destroy();
+            server.close();
+            for (const s of starting) s.destroy();
+            resolve();
           }),
       };
     },

@@ -76,6 +76,10 @@ export class UpstreamError extends Error {
   constructor(
     message: string,
     readonly sqlstate?: string,
+    /** The TLS handshake failed (certificate or protocol). */
+    readonly tlsFailure = false,
+    /** The attempt that failed ran over TLS. */
+    readonly overTls = false,
   ) {
     super(message);
   }
@@ -129,41 +133,122 @@ function readByte(sock: Socket): Promise<number> {
   });
 }
 
-async function openSocket(t: TargetSettings, timeoutMs: number): Promise<Socket | TLSSocket> {
+type Transport = 'plain' | 'try-tls' | 'tls';
+
+/** The first transport an sslmode tries (allow: plain first; prefer: TLS first). */
+function firstTransport(mode: SslMode): Transport {
+  if (mode === 'disable' || mode === 'allow') return 'plain';
+  return mode === 'prefer' ? 'try-tls' : 'tls';
+}
+
+/**
+ * Opens the transport: plain TCP, or SSLRequest then TLS. `track` is told of
+ * each socket as it is created, so that the caller's deadline can destroy it.
+ */
+async function openSocket(t: TargetSettings, transport: Transport, track: (s: Socket) => void): Promise<Socket | TLSSocket> {
   const sock = netConnect({ host: t.host, port: t.port });
+  track(sock);
   sock.setNoDelay(true);
-  sock.setTimeout(timeoutMs, () => sock.destroy(new UpstreamError(`timed out connecting to the target after ${timeoutMs} ms`)));
   await once(sock, 'connect');
-  if (t.sslmode === 'disable' || t.sslmode === 'allow') return sock;
+  if (transport === 'plain') return sock;
   sock.write(new FrontendWriter().sslRequest().take());
   const answer = await readByte(sock);
   if (answer !== 0x53 /* S */) {
-    if (t.sslmode === 'prefer') return sock;
+    if (transport === 'try-tls') return sock;
     sock.destroy();
     throw new UpstreamError(`the target does not offer TLS (sslmode=${t.sslmode})`);
   }
-  const verify = t.sslmode === 'verify-ca' || t.sslmode === 'verify-full';
+  // verify-ca and verify-full check the chain; so does require when a root
+  // certificate is configured (as libpq does). Only verify-full checks the name.
+  const verify = t.sslmode === 'verify-ca' || t.sslmode === 'verify-full' || (t.sslmode === 'require' && t.ca !== undefined);
   const tls = tlsConnect({
     socket: sock,
+    host: t.host,
     servername: /^[\d.]+$|:/.test(t.host) ? undefined : t.host,
     ca: t.ca,
     rejectUnauthorized: verify,
-    // verify-ca checks the chain but not the name
-    checkServerIdentity: t.sslmode === 'verify-full' ? undefined : () => undefined,
+    // Node's default checks the name; passing `checkServerIdentity: undefined` is an error.
+    ...(t.sslmode === 'verify-full' ? {} : { checkServerIdentity: () => undefined }),
   });
-  await once(tls, 'secureConnect');
+  // From here on the TLS socket owns the connection and reports its errors.
+  sock.on('error', () => undefined);
+  track(tls);
+  try {
+    await once(tls, 'secureConnect');
+  } catch (e) {
+    tls.destroy();
+    if (e instanceof UpstreamError) throw e;
+    const code = (e as { code?: string }).code ?? '';
+    const certProblem = /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS_CERT_ALTNAME|HOSTNAME/i.test(code) || /certificate/i.test((e as Error).message);
+    throw new UpstreamError(
+      certProblem
+        ? `the target's TLS certificate was rejected (sslmode=${t.sslmode}): ${(e as Error).message}`
+        : `TLS handshake with the target failed: ${(e as Error).message}`,
+      undefined,
+      true,
+    );
+  }
   return tls;
 }
 
 /**
  * Connects to the target and authenticates with the gateway-held password
- * (trust, cleartext, MD5 or SCRAM-SHA-256), reading until ReadyForQuery.
- * `clientParams` are start-up parameters passed on from the client
- * (application_name, client_encoding, DateStyle …); user and database come
- * from the target only.
+ * (trust, cleartext, MD5 or SCRAM-SHA-256, with channel binding over TLS),
+ * reading until ReadyForQuery. `clientParams` are start-up parameters passed
+ * on from the client (application_name, client_encoding, DateStyle …); user
+ * and database come from the target only. `timeoutMs` bounds the whole
+ * start-up (connect, TLS, authentication); a second attempt (sslmode allow
+ * or prefer, as libpq makes) shares it.
  */
 export async function connectUpstream(t: TargetSettings, password: string | undefined, clientParams: Map<string, string>, timeoutMs = 10_000): Promise<Upstream> {
-  const socket = await openSocket(t, timeoutMs);
+  const deadline = Date.now() + timeoutMs;
+  const first = firstTransport(t.sslmode);
+  try {
+    return await attempt(t, first, password, clientParams, timeoutMs, deadline);
+  } catch (e) {
+    // libpq: allow retries over TLS, prefer retries without, when the server
+    // refused the first attempt (pg_hba.conf: hostssl / hostnossl, SQLSTATE
+    // 28000) or, for prefer, when the TLS handshake itself failed.
+    if (!(e instanceof UpstreamError)) throw e;
+    const retry =
+      (t.sslmode === 'allow' && e.sqlstate === '28000') ||
+      (t.sslmode === 'prefer' && e.overTls && (e.sqlstate === '28000' || e.tlsFailure));
+    if (!retry || Date.now() >= deadline) throw e;
+    return attempt(t, t.sslmode === 'allow' ? 'tls' : 'plain', password, clientParams, timeoutMs, deadline);
+  }
+}
+
+async function attempt(
+  t: TargetSettings,
+  transport: Transport,
+  password: string | undefined,
+  clientParams: Map<string, string>,
+  timeoutMs: number,
+  deadline: number,
+): Promise<Upstream> {
+  let current: Socket | undefined;
+  const timer = setTimeout(() => current?.destroy(new UpstreamError(`timed out connecting to the target after ${timeoutMs} ms`)), Math.max(0, deadline - Date.now()));
+  try {
+    let socket: Socket | TLSSocket;
+    try {
+      socket = await openSocket(t, transport, (s) => (current = s));
+    } catch (e) {
+      current?.destroy();
+      throw e instanceof UpstreamError ? e : new UpstreamError(`cannot connect to the target: ${(e as Error).message}`);
+    }
+    const overTls = 'encrypted' in socket && socket.encrypted === true;
+    try {
+      return await startup(t, socket, overTls, password, clientParams);
+    } catch (e) {
+      if (e instanceof UpstreamError) throw new UpstreamError(e.message, e.sqlstate, false, overTls);
+      throw e;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function startup(t: TargetSettings, socket: Socket, overTls: boolean, password: string | undefined, clientParams: Map<string, string>): Promise<Upstream> {
   const params = new Map<string, string>([
     ['user', t.user],
     ['database', t.database],
@@ -176,6 +261,9 @@ export async function connectUpstream(t: TargetSettings, password: string | unde
   let processId = 0;
   let secretKey = Buffer.alloc(0);
   let saslSession: ({ mechanism: string; response: string } & object) | null = null;
+  let saslVerified = false;
+  // Over TLS, SCRAM binds to the target's certificate (SCRAM-SHA-256-PLUS) when offered.
+  const saslStream = overTls ? socket : undefined;
   const needPassword = (): string => {
     if (!password) throw new UpstreamError('the target asks for a password and the connection has none configured');
     return password;
@@ -194,7 +282,6 @@ export async function connectUpstream(t: TargetSettings, password: string | unde
       socket.off('data', onData);
       socket.off('error', fail);
       socket.off('close', onClose);
-      socket.setTimeout(0);
       socket.pause();
     };
     const onClose = () => fail(new UpstreamError('the target closed the connection during start-up'));
@@ -205,6 +292,8 @@ export async function connectUpstream(t: TargetSettings, password: string | unde
           const a = parseAuthentication(m.payload);
           switch (a.kind) {
             case 'ok':
+              // A target that skips SCRAM's final message never proved it knows the password.
+              if (saslSession && !saslVerified) throw new UpstreamError('the target ended SCRAM authentication without proving its identity');
               return;
             case 'cleartextPassword':
               socket.write(new FrontendWriter().passwordMessage(needPassword()).take());
@@ -214,18 +303,19 @@ export async function connectUpstream(t: TargetSettings, password: string | unde
               return;
             case 'sasl': {
               needPassword();
-              saslSession = sasl.startSession(a.mechanisms);
+              saslSession = sasl.startSession(a.mechanisms, saslStream);
               socket.write(new FrontendWriter().saslInitialResponse(saslSession.mechanism, saslSession.response).take());
               return;
             }
             case 'saslContinue':
               if (!saslSession) throw new UpstreamError('unexpected SASL continue from the target');
-              await sasl.continueSession(saslSession, needPassword(), a.data.toString('utf8'));
+              await sasl.continueSession(saslSession, needPassword(), a.data.toString('utf8'), saslStream);
               socket.write(new FrontendWriter().saslResponse(saslSession.response).take());
               return;
             case 'saslFinal':
               if (!saslSession) throw new UpstreamError('unexpected SASL final from the target');
               sasl.finalizeSession(saslSession, a.data.toString('utf8'));
+              saslVerified = true;
               return;
             default:
               throw new UpstreamError(`the target asks for an unsupported authentication method (${a.kind})`);

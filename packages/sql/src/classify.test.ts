@@ -117,6 +117,10 @@ describe('parse errors', () => {
     expect(c.error).toMatch(/syntax error at or near "where"/);
     expect(c.error).toMatch(/at character 13/);
   });
+  it('the position counts characters, as PostgreSQL does', () => {
+    expect(pg("select '😀é' from where").error).toMatch(/at character 18\)/);
+    expect(classifyPostgres("select 'ü\\'' from where", { standardConformingStrings: false }).error).toMatch(/at character 19\)/);
+  });
   it('one bad statement makes the whole string a parse error', () => {
     expect(pg('SELECT 1; DROP TABLE x; SELEC 2')).toMatchObject({ kind: 'UNKNOWN', flags: ['parse-error'] });
   });
@@ -313,6 +317,21 @@ describe('dynamic SQL and dangerous functions', () => {
       ['t', true],
       ['u', false],
     ]);
+  });
+  it('nested DO inside an EXECUTE string: each part carries its own text', () => {
+    const c = pg("DO $$ BEGIN EXECUTE 'DO $x$ BEGIN EXECUTE ''DROP TABLE deep''; END $x$'; END $$");
+    expect(c.parts!.map((p) => [p.kind, p.text])).toEqual([
+      ['DO', "DO $$ BEGIN EXECUTE 'DO $x$ BEGIN EXECUTE ''DROP TABLE deep''; END $x$'; END $$"],
+      ['DO', "DO $x$ BEGIN EXECUTE 'DROP TABLE deep'; END $x$"],
+      ['DROP', 'DROP TABLE deep'],
+    ]);
+  });
+  it('EXECUTE strings nested deeper than the limit are dynamic', () => {
+    let sql = 'DROP TABLE deep';
+    for (let i = 0; i < 8; i++) sql = `DO $d${i}$ BEGIN EXECUTE '${sql.replace(/'/g, "''")}'; END $d${i}$`;
+    const c = pg(sql);
+    expect(c.flags).toContain('dynamic-sql');
+    expect(kinds(c)).not.toContain('DROP');
   });
   it('CALL is dynamic', () => {
     expect(pg('CALL s.p(1)')).toMatchObject({ kind: 'CALL', objects: ['s.p'], flags: ['dynamic-sql'] });

@@ -218,8 +218,10 @@ function newCtx(sh: Shared, stmtText: string, ctes: Set<string>[], vars: Set<str
 /** Push a statement template into a flat part list (its own parts spread, unless it carries session effects). */
 function pushFlat(list: Tpl[], t: Tpl): void {
   const hasEffects = t.exec !== undefined || t.prepare !== undefined || t.deallocate !== undefined || t.scs;
-  if (t.parts && !hasEffects) for (const p of t.parts) pushFlat(list, p);
-  else list.push(t);
+  if (t.parts && !hasEffects) {
+    // Parts without a text of their own take their parent's, which flattening drops.
+    for (const p of t.parts) pushFlat(list, p.text === null && t.text !== null ? { ...p, text: t.text } : p);
+  } else list.push(t);
 }
 
 // ---------------------------------------------------------------- generic walk
@@ -450,7 +452,12 @@ export function classifyStatement(
       else if (q) nestedStatement(q, c); // COPY (DELETE … RETURNING …) TO …
       walk(b.whereClause, c);
       if (b.is_program) addFlag(c, 'copy-program');
-      else if (typeof b.filename === 'string') addFlag(c, 'file-access');
+      else {
+        // The parse tree omits empty strings: COPY t TO '' looks like TO STDOUT.
+        // The flag depends on a literal's value, so the result is not shared by shape.
+        c.sh.sensitive = true;
+        if (typeof b.filename === 'string') addFlag(c, 'file-access');
+      }
       break;
     }
     case 'LoadStmt':
@@ -713,6 +720,13 @@ function byteIndex(text: string, byteOff: number): number {
   return text.length;
 }
 
+/** Code point offset → UTF-16 index. */
+function codePointIndex(text: string, cp: number): number {
+  let i = 0;
+  for (let k = 0; k < cp && i < text.length; k++) i += text.codePointAt(i)! >= 0x10000 ? 2 : 1;
+  return i;
+}
+
 /** `target := expr` (or `target = expr`) → expr. */
 function assignedExpression(query: string): string | null {
   let toks;
@@ -810,32 +824,45 @@ function errorTpl(message: string): FullResult {
 
 /**
  * With standard_conforming_strings off, PostgreSQL reads '…' like E'…'
- * (backslash escapes), but libpg-query always reads it as on. Turn every plain
- * literal that holds a backslash into an E'' literal (inserting " E" before
- * it), first to last, rescanning after each: up to the first such literal both
- * readings agree, and after the rewrite that literal is read as the server
- * reads it. Returns the rewritten text and where the insertions are.
+ * (backslash escapes), but libpg-query always reads it as on. Both readings
+ * agree up to the first plain literal that holds a backslash; we find that
+ * literal with libpg-query's own scanner and make it an E'' literal
+ * (inserting " E" before it), so that from there on libpg-query reads what
+ * the server reads; then the next one, and so on.
+ *
+ * To find the literal around a backslash without scanning the rest of the
+ * text (which may not scan in the wrong reading), we scan the prefix ending
+ * at the backslash plus a closing quote: if that backslash is inside a plain
+ * literal, the last token is that literal.
  */
 function rewriteForScsOff(text: string): { text: string; inserts: number[] } | { error: string } {
   let t = text;
   const inserts: number[] = [];
-  for (let guard = 0; guard < 10000; guard++) {
+  let from = 0;
+  for (let guard = 0; guard < 1000; guard++) {
+    const b = t.indexOf('\\', from);
+    if (b < 0) return { text: t, inserts };
+    const prefix = t.slice(0, b + 1) + "'";
     let toks;
     try {
-      toks = scanSync(t).tokens;
+      toks = scanSync(prefix).tokens;
     } catch {
-      return { text: t, inserts }; // the parse will report the error
+      toks = null; // not inside a plain literal (E'', dollar quote, comment, identifier …)
     }
-    const bad = toks.find((x) => x.tokenName === 'SCONST' && x.text.startsWith("'") && x.text.includes('\\'));
-    if (!bad) return { text: t, inserts };
-    const at = byteIndex(t, bad.start);
-    if (at > 0 && /[A-Za-z0-9_$\x80-\uffff]/.test(t[at - 1]!)) {
-      return { error: 'a prefixed string literal holds a backslash while standard_conforming_strings is off' };
+    const last = toks?.[toks.length - 1];
+    if (last && last.tokenName === 'SCONST' && last.text.startsWith("'") && byteIndex(prefix, last.end) === prefix.length) {
+      const at = byteIndex(prefix, last.start);
+      if (at > 0 && /[A-Za-z0-9_$\x80-\uffff]/.test(t[at - 1]!)) {
+        return { error: 'a prefixed string literal holds a backslash while standard_conforming_strings is off' };
+      }
+      t = t.slice(0, at) + ' E' + t.slice(at);
+      inserts.push(at);
+      from = b + 3;
+    } else {
+      from = b + 1;
     }
-    t = t.slice(0, at) + ' E' + t.slice(at);
-    inserts.push(at);
   }
-  return { error: 'too many string literals with backslashes' };
+  return { error: 'too many backslashes for standard_conforming_strings off' };
 }
 
 /** Map an index in the rewritten text back to the original. */
@@ -849,11 +876,15 @@ function origIndex(i: number, inserts: number[] | null): number {
   return i - shift;
 }
 
-function errorMessage(e: unknown, parseText: string, inserts: number[] | null): string {
+function errorMessage(e: unknown, text: string, parseText: string, inserts: number[] | null): string {
   const err = e as { message?: string; sqlDetails?: { cursorPosition?: number } };
   const msg = err?.message ?? String(e);
   const pos = err?.sqlDetails?.cursorPosition;
-  if (typeof pos === 'number' && pos >= 0) return `${msg} (at character ${origIndex(byteIndex(parseText, pos), inserts) + 1})`;
+  // PostgreSQL's cursor position counts characters (code points), not bytes.
+  if (typeof pos === 'number' && pos >= 0) {
+    const at = origIndex(codePointIndex(parseText, pos), inserts);
+    return `${msg} (at character ${[...text.slice(0, at)].length + 1})`;
+  }
   return msg;
 }
 
@@ -877,7 +908,7 @@ function fullClassifyInner(text: string, scs: boolean, depth: number, vars: Set<
   try {
     parsed = parseSync(parseText);
   } catch (e) {
-    return errorTpl(errorMessage(e, parseText, inserts));
+    return errorTpl(errorMessage(e, text, parseText, inserts));
   }
   const stmts: N[] = parsed?.stmts ?? [];
   const sh: Shared = { sensitive: false, scs, depth };

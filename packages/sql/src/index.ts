@@ -40,8 +40,8 @@ export interface PgClassifyOptions {
 const MAX_KEY_CHARS = 8192;
 const BY_TEXT = Symbol('by-text');
 
-const shapeCache = new GenerationalCache<Tpl | typeof BY_TEXT>(10_000, 16_000_000);
-const textCache = new GenerationalCache<Tpl>(10_000, 16_000_000);
+const shapeCache = new GenerationalCache<Tpl | typeof BY_TEXT>(10_000, 4_000_000);
+const textCache = new GenerationalCache<Tpl>(10_000, 4_000_000);
 
 /** Cache statistics, for benchmarks and metrics. */
 export const sqlCacheStats = { hits: 0, misses: 0, uncacheable: 0 };
@@ -106,7 +106,13 @@ function classifyText(text: string, scs: boolean, uncertain: boolean, st: PrepSt
       }
     }
   }
-  const r = fullClassify(text, scs);
+  let r;
+  try {
+    r = fullClassify(text, scs);
+  } catch (e) {
+    // Too deep to walk, or a parser failure: refuse rather than guess.
+    return refused(text, `statement could not be classified: ${e instanceof Error ? e.message : String(e)}`);
+  }
   if (fast && !r.error) {
     sqlCacheStats.misses++;
     const shared = !r.sensitive && textFree(r.tpl);

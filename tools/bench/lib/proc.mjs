@@ -1,6 +1,6 @@
 // Process helpers: spawning, waiting, /proc sampling (CPU time, RSS).
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 
 let clkTck = 100;
@@ -12,13 +12,48 @@ try {
 
 /** User + system CPU seconds of a process (all its threads), or NaN. */
 export function cpuSeconds(pid) {
+  const t = cpuTimes(pid);
+  return t.user + t.sys;
+}
+
+/** {user, sys} CPU seconds of a process (all its threads); NaN when gone. */
+export function cpuTimes(pid) {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / clkTck;
+    return { user: Number(f[11]) / clkTck, sys: Number(f[12]) / clkTck };
   } catch {
-    return NaN;
+    return { user: NaN, sys: NaN };
   }
+}
+
+/**
+ * I/O counters of a process (all threads): syscr / syscw count read- and
+ * write-family system calls (sockets and files alike), rchar / wchar bytes.
+ */
+export function ioCounters(pid) {
+  const o = { syscr: NaN, syscw: NaN, rchar: NaN, wchar: NaN, write_bytes: NaN };
+  try {
+    for (const line of readFileSync(`/proc/${pid}/io`, 'utf8').split('\n')) {
+      const [k, v] = line.split(':');
+      if (k in o) o[k] = Number(v);
+    }
+  } catch {
+    /* not permitted or gone */
+  }
+  return o;
+}
+
+/** Counters worth diffing around a run: CPU split and syscalls. */
+export function snapshot(pid) {
+  return { ...cpuTimes(pid), ...ioCounters(pid) };
+}
+
+/** b − a for every numeric field. */
+export function diff(a, b) {
+  const d = {};
+  for (const k of Object.keys(b)) d[k] = b[k] - a[k];
+  return d;
 }
 
 /** {rssKb, hwmKb} from /proc/<pid>/status, or null when the process is gone. */
@@ -105,15 +140,30 @@ export async function waitForPort(host, port, timeoutMs, isDead = () => null) {
  * @returns {Promise<{code: number|null, signal: string|null, stdout: string, stderr: string, ms: number}>}
  */
 export function run(cmd, args, opts = {}) {
+  const { timeoutMs, ...spawnOpts } = opts;
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
-    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { ...spawnOpts, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    let timedOut = false;
+    const timer = timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          child.kill('SIGKILL');
+        }, timeoutMs)
+      : null;
     child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 }));
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (timedOut) stderr += `\n[bench] killed: did not finish within ${timeoutMs / 1000} s\n`;
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - t0, timedOut });
+    });
   });
 }
 
@@ -146,4 +196,51 @@ export function median(xs) {
   if (!v.length) return NaN;
   const m = v.length >> 1;
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+/**
+ * CPU seconds of every process that is *not* part of the benchmark: not a
+ * kernel thread, not postgres / pgbench, not one of `excludePids`. Diff two
+ * of these around a run to see how much the rest of the machine competed
+ * (processes that both start and exit within the run are missed).
+ * @returns {Map<number, {start: string, cpu: number}>}
+ */
+export function foreignCpu(excludePids) {
+  const m = new Map();
+  let names;
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return m;
+  }
+  for (const name of names) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const pid = Number(name);
+    if (excludePids.has(pid)) continue;
+    let s;
+    try {
+      s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const close = s.lastIndexOf(')');
+    const comm = s.slice(s.indexOf('(') + 1, close);
+    if (comm === 'postgres' || comm === 'pgbench') continue;
+    const f = s.slice(close + 2).split(' ');
+    const ppid = Number(f[1]);
+    if (pid === 2 || ppid === 2) continue; // kernel threads
+    m.set(pid, { start: f[19], cpu: (Number(f[11]) + Number(f[12])) / clkTck });
+  }
+  return m;
+}
+
+/** CPU seconds the foreign processes used between two foreignCpu() maps. */
+export function foreignDelta(before, after) {
+  let sum = 0;
+  for (const [pid, a] of after) {
+    const b = before.get(pid);
+    sum += b && b.start === a.start ? a.cpu - b.cpu : a.cpu;
+  }
+  return sum;
 }

@@ -176,9 +176,19 @@ export class WireClient {
    * Runs one simple-protocol query and streams the result, counting rows.
    * @returns {Promise<{rows: number, bytes: number, ms: number, firstRow: (string|null)[] | null, command: string|null, notices: object[]}>}
    */
-  query(sql) {
+  query(sql, timeoutMs = 0) {
     if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
+    return new Promise((resolve, reject_) => {
+      const timer = timeoutMs
+        ? setTimeout(() => {
+            this._fail(new Error(`query did not finish within ${timeoutMs / 1000} s (${rows} rows received so far)`));
+            this.sock.destroy();
+          }, timeoutMs)
+        : null;
+      const reject = (e) => {
+        clearTimeout(timer);
+        reject_(e);
+      };
       let rows = 0;
       let bytes = 0;
       let firstRow = null;
@@ -212,6 +222,7 @@ export class WireClient {
             const ms = Number(process.hrtime.bigint() - t0) / 1e6;
             this.handler = null;
             this.onFailure = null;
+            clearTimeout(timer);
             if (error) return reject(error);
             return resolve({ rows, bytes, ms, firstRow, command, notices });
           }

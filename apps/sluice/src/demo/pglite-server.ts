@@ -37,6 +37,15 @@
  * PGlite ignores the user and database in a StartupMessage, so this front
  * checks them itself and answers with PostgreSQL's own errors (28000, 3D000)
  * when they do not match, rather than silently serving something else.
+ *
+ * Statements that break PGlite itself are refused before they reach it (found
+ * by testing 0.5.14): `COPY … FROM STDIN` terminates the WASM program (every
+ * later call hangs) and `COPY … TO/FROM PROGRAM` wedges it (every later reply
+ * is empty). They are turned into a statement that raises SQLSTATE 0A000 with
+ * an explanation, so the client's transaction state stays exactly as with a
+ * real server's error. Should PGlite still die or stop answering, every
+ * client gets a FATAL XX000 saying so, and new connections are refused with
+ * it, instead of hanging.
  */
 import net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
@@ -72,6 +81,7 @@ interface FrontendMessage {
 }
 
 const T = {
+  parse: 0x50, // P
   query: 0x51, // Q
   sync: 0x53, // S
   terminate: 0x58, // X
@@ -121,6 +131,64 @@ function frontendMessage(type: string, body: Buffer): Buffer {
 
 const SYNC = frontendMessage('S', Buffer.alloc(0));
 const simpleQuery = (sql: string) => frontendMessage('Q', Buffer.from(sql + '\0', 'utf8'));
+
+// ---------------------------------------------------------------------------
+// Statements PGlite cannot survive
+
+/**
+ * COPY FROM STDIN and COPY … PROGRAM, anywhere in the text (also inside a
+ * string, e.g. EXECUTE in a DO block: better a false refusal than a dead
+ * database). Not a security control (the gateway's policies are); this only
+ * keeps the demo database alive.
+ */
+const FATAL_COPY = /\bcopy\b[^;]*?\b(from\s+stdin|(?:from|to)\s+program)\b/i;
+
+export function pgliteKiller(sql: string): string | null {
+  const m = FATAL_COPY.exec(sql);
+  if (!m) return null;
+  return /stdin/i.test(m[1]) ? 'COPY FROM STDIN' : 'COPY ... PROGRAM';
+}
+
+const sqlLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/** A statement that fails with our explanation, executed by PGlite so the transaction state is right. */
+function refusalSql(what: string): string {
+  const message = `${what} is not supported by the Sluice demo database`;
+  const detail =
+    `The demo database is PGlite (PostgreSQL compiled to WASM); ${what} would crash it, ` +
+    'so the statement was not run.';
+  const hint = 'Use INSERT to load rows; COPY ... TO STDOUT (psql \\copy ... to) works.';
+  return (
+    `DO $sluice_demo$ BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', ` +
+    `MESSAGE = ${sqlLiteral(message)}, DETAIL = ${sqlLiteral(detail)}, HINT = ${sqlLiteral(hint)}; END $sluice_demo$`
+  );
+}
+
+/** Null-terminated string at `offset`; returns it and the offset after the terminator. */
+function cstring(b: Buffer, offset: number): [string, number] {
+  const end = b.indexOf(0, offset);
+  if (end < 0) return [b.toString('utf8', offset), b.length];
+  return [b.toString('utf8', offset, end), end + 1];
+}
+
+/** If the message would run a statement that kills PGlite, a replacement message that raises an error instead. */
+function guardMessage(m: FrontendMessage): { bytes: Buffer; what: string } | null {
+  if (m.type === T.query) {
+    const [sql] = cstring(m.bytes, 5);
+    const what = pgliteKiller(sql);
+    return what ? { bytes: simpleQuery(refusalSql(what)), what } : null;
+  }
+  if (m.type === T.parse) {
+    const [name, at] = cstring(m.bytes, 5);
+    const [sql] = cstring(m.bytes, at);
+    const what = pgliteKiller(sql);
+    if (!what) return null;
+    // Same statement name, no parameter types (COPY takes no parameters).
+    const body = Buffer.concat([Buffer.from(name + '\0', 'utf8'), Buffer.from(refusalSql(what) + '\0', 'utf8'), Buffer.alloc(2)]);
+    return { bytes: frontendMessage('P', body), what };
+  }
+  return null;
+}
 
 // ---------------------------------------------------------------------------
 // Tracks backend message boundaries across output chunks to find the
@@ -341,6 +409,10 @@ class Connection {
     const user = params.get('user') ?? '';
     const database = params.get('database') || user;
     const { user: wantUser, database: wantDb } = this.server.options;
+    if (this.server.dead !== null) {
+      this.server.refuseDead(this);
+      return false;
+    }
     if (this.server.connectionCount() > this.server.options.maxConnections) {
       this.fatal({
         code: '53300',
@@ -408,7 +480,17 @@ class Connection {
         if (this.closed) break;
       }
       this.pending.shift();
-      const status = await this.server.exec(this, m.bytes, (chunk) => this.write(chunk));
+      if (this.server.dead !== null) {
+        this.server.refuseDead(this);
+        break;
+      }
+      let bytes = m.bytes;
+      const guarded = guardMessage(m);
+      if (guarded) {
+        bytes = guarded.bytes;
+        this.server.log(`connection #${this.id}: refused ${guarded.what} (it would crash PGlite)`);
+      }
+      const status = await this.server.exec(this, bytes, (chunk) => this.write(chunk), m.type);
       if (status === undefined) {
         this.midUnit = true;
       } else {
@@ -477,6 +559,18 @@ class Connection {
 // ---------------------------------------------------------------------------
 // The server
 
+/** Resolves when `p` settles or after `ms`, whichever is first; never rejects. */
+export function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    p.then(
+      () => (clearTimeout(timer), resolve()),
+      () => (clearTimeout(timer), resolve()),
+    );
+  });
+}
+
 export class PgliteServer {
   readonly lease = new Lease();
   private readonly tcp: net.Server;
@@ -538,12 +632,22 @@ export class PgliteServer {
     void conn.done.then(() => this.conns.delete(conn));
   }
 
+  /** Why PGlite can no longer be used (it crashed or stopped answering), or null. */
+  dead: string | null = null;
+
   /**
    * Run one frontend message on PGlite, streaming the output to `sink`.
    * Returns the transaction status if the output ended a unit (ReadyForQuery).
+   * `type` is the frontend message type (0 = StartupMessage), for the liveness check.
    */
-  async exec(conn: Connection | null, message: Buffer, sink: (chunk: Buffer) => void): Promise<TxStatus | undefined> {
+  async exec(
+    conn: Connection | null,
+    message: Buffer,
+    sink: (chunk: Buffer) => void,
+    type: number = message[0],
+  ): Promise<TxStatus | undefined> {
     const db = this.options.db;
+    if (this.dead !== null) return 'I';
     if (conn) conn.executing = true;
     const scanner = new ReadyForQueryScanner();
     try {
@@ -558,16 +662,32 @@ export class PgliteServer {
       );
     } catch (err) {
       // Not an SQL error (those come back as ErrorResponse): PGlite itself failed.
-      const msg = `embedded PostgreSQL failed: ${(err as Error).message}`;
-      this.log(conn ? `connection #${conn.id}: ${msg}` : msg);
-      if (conn && !conn.closed) {
-        conn.fatal({ code: 'XX000', message: msg });
-      }
+      this.markDead(`it failed with "${(err as Error).message}"`);
       return 'I';
     } finally {
       if (conn) conn.executing = false;
     }
+    // These messages always end with ReadyForQuery; no answer at all means PGlite is wedged.
+    if (scanner.last === null && (type === 0 || type === T.query || type === T.sync || type === T.functionCall)) {
+      this.markDead('it stopped answering');
+      return 'I';
+    }
     return scanner.last ?? undefined;
+  }
+
+  private markDead(why: string): void {
+    if (this.dead !== null) return;
+    this.dead = why;
+    this.log(`the embedded PostgreSQL is no longer usable: ${why}`);
+    for (const c of this.conns) if (!c.closed) this.refuseDead(c);
+  }
+
+  refuseDead(conn: Connection): void {
+    conn.fatal({
+      code: 'XX000',
+      message: `the embedded PostgreSQL of the Sluice demo is no longer usable: ${this.dead}`,
+      hint: 'Restart `sluice demo` (the in-memory demo data is recreated on start).',
+    });
   }
 
   /** Called once per connection after it closed (holds no lease yet, or still holds it). */
@@ -613,7 +733,7 @@ export class PgliteServer {
     }
     await Promise.all([...this.conns].map((c) => c.done));
     await closed;
-    // Wait for a statement still running inside PGlite.
-    await this.options.db.runExclusive(async () => {});
+    // Wait for a statement still running inside PGlite (unless PGlite is dead: it may never return).
+    if (this.dead === null) await withTimeout(this.options.db.runExclusive(async () => {}), 5000);
   }
 }

@@ -100,7 +100,7 @@ export async function runDemo(values: Record<string, string | boolean | undefine
     const stop = () => {
       say('stopping…');
       running!
-        .stop('demo stopped')
+        .stop('demo stopped', 0)
         .then(() => target.close())
         .then(done, done);
     };

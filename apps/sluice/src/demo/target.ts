@@ -14,7 +14,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
-import { PgliteServer } from './pglite-server.js';
+import { PgliteServer, withTimeout } from './pglite-server.js';
 import { demoSeedSql, DEMO_TABLES } from './seed.js';
 
 export interface DemoTarget {
@@ -134,7 +134,8 @@ export async function startDemoTarget(opts: DemoTargetOptions = {}): Promise<Dem
         try {
           await srv.close();
         } finally {
-          await db.close();
+          // A crashed PGlite may never settle close(); don't hang the caller's shutdown on it.
+          await withTimeout(db.close(), 5000);
         }
       })();
       return closing;

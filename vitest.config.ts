@@ -15,6 +15,7 @@ export default defineConfig({
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'tests/**/*.test.ts', 'tools/*/src/**/*.test.ts'],
+    exclude: ['**/node_modules/**', '**/dist/**', '**/*.tmp.test.ts'],
     testTimeout: 30000,
     hookTimeout: 60000,
     pool: 'forks',

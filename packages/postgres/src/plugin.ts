@@ -7,7 +7,7 @@ import { BackendFramer, BackendWriter, FrontendFramer, type FramedMessage, type 
 import { runStartup, secureContext, fatal, type StartupResult } from './startup.js';
 import { connectUpstream, cancelUpstream, parseTarget, type TargetSettings, type Upstream } from './upstream.js';
 import { loadColumnOrigins } from './catalog.js';
-import { PgSessionRelay } from './session-relay.js';
+import { PgSessionRelay, unsafeEncoding } from './session-relay.js';
 import { errorMessage } from './errors.js';
 
 export interface PostgresPluginOptions {
@@ -104,6 +104,9 @@ async function startSession(
   const sock = st.socket;
   const user = st.startup.params.get('user') ?? '';
   const database = st.startup.params.get('database') ?? user;
+  if (unsafeEncoding(st.startup.params.get('client_encoding'))) {
+    return fatal(sock, 'SLUICE_PROTOCOL_VIOLATION', `client_encoding ${st.startup.params.get('client_encoding')} is not supported through Sluice; use UTF8`);
+  }
   const identity = await ctx.authenticate(st.password);
   if (!identity) return fatal(sock, 'SLUICE_AUTH_FAILED', `password authentication failed for user "${user}"`);
 
@@ -170,7 +173,7 @@ async function startSession(
     server: (m, out) => handlers.server(m, out),
     protocolError: (err, side, out) => {
       if (side === 'client') out.toClient(errorMessage('SLUICE_PROTOCOL_VIOLATION', `invalid message: ${err.message}`, 'FATAL'));
-      else out.toClient(errorMessage('SLUICE_UPSTREAM_UNAVAILABLE', 'the target sent an invalid message; closing', 'FATAL'));
+      else out.toClient(errorMessage('SLUICE_PROTOCOL_VIOLATION', `Sluice closed the connection: ${err.message}`, 'FATAL'));
     },
     closed: (reason) => handlers.closed(reason),
   }, { onBytes: (dir, n) => ctx.metrics.bytesRelayed(dir, n, 'postgres') });

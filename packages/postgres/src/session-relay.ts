@@ -60,6 +60,15 @@ type Expect =
   /** Bytes we answer ourselves, in order with the target's responses. */
   | { t: 'inject'; bytes: Buffer };
 
+/** Larger statements are refused: parsing megabytes would stall every session. Bulk data goes through COPY. */
+export const MAX_STATEMENT_BYTES = 1024 * 1024;
+
+/** Client encodings in which a multibyte character can hide a quote or backslash byte. */
+const UNSAFE_ENCODINGS = new Set(['SJIS', 'SHIFT_JIS_2004', 'BIG5', 'GBK', 'GB18030', 'UHC', 'JOHAB']);
+export function unsafeEncoding(name: string | undefined): boolean {
+  return !!name && UNSAFE_ENCODINGS.has(name.toUpperCase().replace(/[^A-Z0-9_]/g, ''));
+}
+
 function paramText(b: Buffer | null, format: number): string | null {
   if (b === null) return null;
   if (format === 0) return b.length > 4096 ? b.toString('utf8', 0, 4096) + '…' : b.toString('utf8');
@@ -100,6 +109,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   private copyMask: Masker | null = null;
   private copyMasked = 0;
   private readonly w = new BackendWriter(256);
+  private scs: boolean;
 
   constructor(
     private readonly session: Session,
@@ -110,6 +120,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     private readonly onClosed: (reason: string) => void,
   ) {
     this.txStatus = initialTx;
+    this.scs = standardConformingStrings;
     this.classifier = new PostgresClassifier({ standardConformingStrings });
     this.probe = new FrontendWriter().execute(`sluice/refused/${randomBytes(12).toString('hex')}`, 0).take();
   }
@@ -146,8 +157,10 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         return this.forward(m, out, { t: 'sync' });
       case FrontendCode.Close: {
         const c = parseClose(m.payload);
-        if (c.target === 'S') this.stmts.delete(c.name);
-        else this.portals.delete(c.name);
+        if (c.target === 'S') {
+          this.stmts.delete(c.name);
+          if (c.name) this.classifier.forget(c.name);
+        } else this.portals.delete(c.name);
         return this.forward(m, out, { t: 'close' });
       }
       case FrontendCode.Flush:
@@ -193,9 +206,17 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     return errorMessage(v.code, v.reason, 'ERROR', v.policy ? { hint: `Refused by the Sluice gateway (policy "${v.policy}").` } : {});
   }
 
+  /** SQL text → Command; an oversized statement becomes a parse error (refused). */
+  private classify(sql: string): Command {
+    if (sql.length > MAX_STATEMENT_BYTES) {
+      return { protocol: 'postgres', kind: 'UNKNOWN', text: sql.slice(0, 200) + '…', objects: [], flags: ['parse-error'], error: `statement larger than ${MAX_STATEMENT_BYTES} bytes; use COPY for bulk data` };
+    }
+    return this.classifier.classify(sql);
+  }
+
   private async onQuery(m: FramedMessage, out: RelayOut): Promise<void> {
     const q = parseQuery(m.payload);
-    const cmd = this.classifier.classify(q.sql);
+    const cmd = this.classify(q.sql);
     const v = await this.session.authorize(cmd, this.waitNotice(out), this.abortSignal);
     if (v.effect === 'deny') {
       this.answer(out, Buffer.concat([this.refusal(v), this.w.readyForQuery(this.txStatus).take()]));
@@ -206,12 +227,14 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
 
   private async onParse(m: FramedMessage, out: RelayOut): Promise<void> {
     const p = parseParse(m.payload);
-    const cmd = this.classifier.classify(p.sql);
+    const cmd = this.classify(p.sql);
     if (!this.failedUntilSync && this.session.preview(cmd) === 'block') {
       const v = await this.session.authorize(cmd, undefined, this.abortSignal);
       if (v.effect === 'deny') return this.refuse(v, out);
     }
     this.stmts.set(p.name, { cmd });
+    // SQL EXECUTE can run a protocol-level named statement: judge it as what it was parsed from.
+    if (p.name) this.classifier.remember(p.name, cmd);
     this.forward(m, out, { t: 'parse' });
   }
 
@@ -369,6 +392,8 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         return this.onError(m, out);
       case BackendCode.ReadyForQuery: {
         this.txStatus = parseReadyForQuery(m.payload);
+        // A SET that did not change the value sends no ParameterStatus: re-assert what we know.
+        this.classifier.standardConformingStrings = this.scs;
         // Anything still owed before this sync was discarded by the target.
         while (this.current && this.current.t !== 'sync' && this.current.t !== 'query' && this.current.t !== 'inject') this.pop();
         if (this.current && (this.current.t === 'sync' || this.current.t === 'query')) this.pop();
@@ -407,7 +432,11 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         return;
       case BackendCode.ParameterStatus: {
         const p = parseParameterStatus(m.payload);
-        if (p.name === 'standard_conforming_strings') this.classifier.standardConformingStrings = p.value === 'on';
+        if (p.name === 'standard_conforming_strings') this.classifier.standardConformingStrings = this.scs = p.value === 'on';
+        if (p.name === 'client_encoding' && unsafeEncoding(p.value)) {
+          // The gateway reads statements as UTF-8; in this encoding a quote could hide in a multibyte character.
+          throw new Error(`client_encoding ${p.value} is not supported through Sluice; use UTF8`);
+        }
         out.toClient(m.raw);
         return;
       }

@@ -437,6 +437,17 @@ describe.skipIf(!!skip)(`postgres gateway against bad clients${skip ? ` (skipped
       });
     }
 
+    it('a CancelRequest for an unknown key, with bytes behind it: closed quietly', async () => {
+      const w = await Wire.open(env.gw.port);
+      w.write(Buffer.concat([int32(16), int32(80877102), int32(12345), int32(678)]));
+      await w.closedWithin(2000);
+      expect(w.ended).toBe(true);
+      expect(w.buf.length).toBe(0); // PostgreSQL answers a CancelRequest with nothing
+      const w2 = await Wire.open(env.gw.port);
+      w2.write(Buffer.concat([int32(16), int32(80877102), int32(12345), int32(678), startupPacket()]));
+      await expectRefused(w2);
+    });
+
     it('a truncated startup packet, then close: the socket is closed, nothing is opened', async () => {
       const before = sessionCount();
       const w = await Wire.open(env.gw.port);
@@ -694,6 +705,84 @@ describe.skipIf(!!skip)(`postgres gateway against bad clients${skip ? ` (skipped
     });
   });
 
+  describe('clients that do not read', () => {
+    const MiB = 1024 * 1024;
+    const arrayBuffers = () => process.memoryUsage().arrayBuffers;
+    async function backendOf(app: string): Promise<{ state: string; wait_event: string | null } | undefined> {
+      const r = await env.admin.query('SELECT state, wait_event FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [env.db, app]);
+      return r.rows[0];
+    }
+    /** A raw session whose received bytes are only counted (the last few kept). */
+    async function countingSession(app: string): Promise<{ w: Wire; received: () => number; tail: () => Buffer }> {
+      const w = await Wire.open(env.gw.port);
+      w.write(startupPacket({ user: 'alice', database: 'orders', application_name: app }));
+      await w.until(() => w.has('R'), 3000, 'the password request');
+      w.write(passwordMessage(env.secret));
+      await w.until(() => w.has('Z'), 5000, 'ReadyForQuery');
+      let n = 0;
+      let tail = Buffer.alloc(0);
+      w.sock.removeAllListeners('data');
+      w.sock.on('data', (c: Buffer) => {
+        n += c.length;
+        tail = Buffer.concat([tail, c.subarray(Math.max(0, c.length - 6))]).subarray(-6);
+      });
+      return { w, received: () => n, tail: () => tail };
+    }
+    const readyForQuery = Buffer.from('5a0000000549', 'hex');
+
+    it('a client that never reads a large result: the gateway holds the target back instead of buffering it', async () => {
+      const { w, received, tail } = await countingSession('not-reading');
+      w.sock.pause();
+      const ab0 = arrayBuffers();
+      w.write(queryMessage("SELECT repeat('x', 1024 * 1024) FROM generate_series(1, 96)"));
+      await sleep(1500);
+      const grown = arrayBuffers() - ab0;
+      if (process.env.SLUICE_FUZZ_STATS) console.log('not reading', { grownMiB: grown / MiB, backend: await backendOf('not-reading') });
+      // the target is still sending (blocked), the gateway has not taken it all in
+      expect((await backendOf('not-reading'))?.state).toBe('active');
+      expect(grown).toBeLessThan(16 * MiB);
+      // others are unaffected meanwhile
+      const c = await env.connect();
+      expect((await c.query('SELECT count(*)::int AS n FROM orders')).rows[0].n).toBe(20);
+      await c.end();
+      // once the client reads, the whole result arrives
+      w.sock.resume();
+      await eventually(() => tail().equals(readyForQuery), 10_000, () => `the result (got ${received()} bytes)`);
+      expect(received()).toBeGreaterThan(96 * MiB);
+      w.write(terminateMessage());
+      await w.closedWithin(2000);
+    }, 20_000);
+
+    it('a client that floods requests without reading is slowed down, not buffered', async () => {
+      const { w, received, tail } = await countingSession('flooding');
+      // A statement whose description is large: each 9-byte Describe brings ~24 KiB back.
+      const cols = Array.from({ length: 1000 }, (_, i) => `1 AS c${i}`).join(', ');
+      w.write(Buffer.concat([message('P', Buffer.concat([cstr('s1'), cstr(`SELECT ${cols}`), Buffer.from([0, 0])])), message('S')]));
+      await eventually(() => tail().equals(readyForQuery), 3000, 'the statement to be prepared');
+      expect(received()).toBeLessThan(64); // ParseComplete, ReadyForQuery: no error
+      w.sock.pause();
+      const describe = message('D', Buffer.concat([Buffer.from('S'), cstr('s1')]));
+      // 32 MiB of Describes, in 64 KiB writes; count what the kernel took from us
+      const piece = Buffer.concat(Array.from({ length: Math.floor((64 * 1024) / describe.length) }, () => describe));
+      let accepted = 0;
+      const ab0 = arrayBuffers();
+      for (let i = 0; i < (32 * MiB) / piece.length; i++) w.sock.write(piece, () => (accepted += piece.length));
+      await sleep(1500);
+      const grown = arrayBuffers() - ab0;
+      const backend = await backendOf('flooding');
+      if (process.env.SLUICE_FUZZ_STATS) console.log('flood', { grownMiB: grown / MiB, acceptedMiB: accepted / MiB, received: received(), backend });
+      // the gateway stopped taking the client's requests: most still wait on the client's side
+      expect(accepted).toBeLessThan(16 * MiB);
+      expect(grown).toBeLessThan(16 * MiB);
+      const c = await env.connect();
+      expect((await c.query('SELECT count(*)::int AS n FROM orders')).rows[0].n).toBe(20);
+      await c.end();
+      // gone while the target is blocked writing to it: the session and the target connection end
+      w.destroy();
+      await w.closedWithin(2000);
+    }, 20_000);
+  });
+
   describe('random input over real sockets (fast-check)', () => {
     interface Mutation {
       kind: 'set' | 'int32' | 'cut' | 'insert' | 'delete';
@@ -846,7 +935,7 @@ describe.skipIf(!!skip)(`postgres gateway against bad clients${skip ? ` (skipped
       );
       expect(runs).toBe(50);
       // the generators reached both the start-up phase and the relay
-      if (process.env.SLUICE_TEST_LOG) console.log('fuzz outcomes', stats);
+      if (process.env.SLUICE_FUZZ_STATS) console.log('fuzz outcomes', stats);
       expect(stats.refused).toBeGreaterThan(0);
       expect(stats.sessions).toBeGreaterThan(0);
       expect(stats.sessionsRefused).toBeGreaterThan(0);

@@ -26,6 +26,14 @@ export interface RelayHandlers<CM, SM> {
   closed(reason: string): void;
 }
 
+/**
+ * Backpressure: once this much is waiting to be written to one side, reading
+ * from the other pauses until it drains, so a peer that does not read (a
+ * client that never reads its results, a target stuck behind one) cannot make
+ * the gateway buffer without bound.
+ */
+const HOLD_AT = 256 * 1024;
+
 export interface RelayOptions {
   onBytes?: (direction: 'in' | 'out', n: number) => void;
 }
@@ -40,6 +48,11 @@ export class MessageRelay<CM, SM> {
   private queue: CM[] = [];
   private draining = false;
   private done = false;
+  /** Reading from that side is paused for backpressure (until the other drains). */
+  private clientHeld = false;
+  private serverHeld = false;
+  /** A client message's verdict is pending (reading from the client is paused). */
+  private awaiting = false;
   readonly out: RelayOut;
 
   constructor(
@@ -52,12 +65,36 @@ export class MessageRelay<CM, SM> {
   ) {
     this.out = {
       toClient: (b) => {
-        if (!this.done) this.client.write(b);
+        if (this.done) return;
+        this.client.write(b);
+        if (this.client.writableLength >= HOLD_AT) this.holdServer();
       },
       toServer: (b) => {
-        if (!this.done) this.server.write(b);
+        if (this.done) return;
+        this.server.write(b);
+        if (this.server.writableLength >= HOLD_AT) this.holdClient();
       },
     };
+  }
+
+  private holdServer(): void {
+    this.server.pause();
+    if (this.serverHeld) return;
+    this.serverHeld = true;
+    this.client.once('drain', () => {
+      this.serverHeld = false;
+      if (!this.done) this.server.resume();
+    });
+  }
+
+  private holdClient(): void {
+    this.client.pause();
+    if (this.clientHeld) return;
+    this.clientHeld = true;
+    this.server.once('drain', () => {
+      this.clientHeld = false;
+      if (!this.done && !this.awaiting) this.client.resume();
+    });
   }
 
   /** Begin relaying. `pending*` = messages already framed during start-up. */
@@ -122,10 +159,12 @@ export class MessageRelay<CM, SM> {
             // corked so a batch still leaves in one write once allowed.
             this.client.uncork();
             this.client.pause();
+            this.awaiting = true;
             try {
               await r;
             } finally {
-              this.client.resume();
+              this.awaiting = false;
+              if (!this.clientHeld) this.client.resume();
               this.client.cork();
             }
             if (this.done) return;

@@ -108,7 +108,7 @@ async function call(a: Api, method: string, path: string, body?: unknown): Promi
       body: body ? JSON.stringify(body) : undefined,
     });
   } catch (e) {
-    const err = new CliError(`cannot reach the gateway at ${a.server} (${(e as any).cause?.code ?? (e as Error).message}); is it running? (--server)`);
+    const err = new CliError(`cannot reach the gateway at ${a.server} (${(e as any).cause?.code ?? (e as any).cause?.message ?? (e as Error).message}); is it running? (--server)`);
     (err as any).unreachable = true;
     throw err;
   }
@@ -202,6 +202,8 @@ async function cmdKeys(args: string[]): Promise<void> {
       } catch (e) {
         throw new CliError(`--ttl: ${(e as Error).message}`);
       }
+      // A zero TTL would mean "never expires" to the key store: refuse it.
+      if (ttlMs <= 0) throw new CliError('--ttl must be longer than 0 (leave it out for a key that does not expire)');
     }
     const store = openStore(getConfig(values));
     try {
@@ -300,6 +302,7 @@ async function cmdSessions(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === 'list') {
     const { values } = parse(rest, { connection: { type: 'string' }, subject: { type: 'string' }, limit: { type: 'string' } });
+    if (typeof values.limit === 'string' && !/^[1-9]\d*$/.test(values.limit)) throw new CliError(`--limit must be a positive whole number, got "${values.limit}"`);
     const q = new URLSearchParams();
     for (const k of ['connection', 'subject', 'limit']) if (typeof values[k] === 'string') q.set(k, values[k] as string);
     const list: (SessionRecord & { who?: string; live?: boolean })[] = await readOnly(
@@ -352,10 +355,26 @@ async function cmdAudit(args: string[]): Promise<void> {
   if (!r.ok) process.exitCode = 1;
 }
 
+const COMMANDS = ['start', 'demo', 'config', 'keys', 'approvals', 'sessions', 'audit'];
+
+/** The usage lines of one command, plus the options every command takes. */
+function commandHelp(cmd: string): string {
+  const lines = HELP.split('\n');
+  const usage = lines.filter((l) => l.startsWith(`  ${cmd} `)).map((l) => `  sluice ${l.slice(2)}`);
+  const opts = lines.slice(lines.findIndex((l) => l.startsWith('Options for every command')));
+  return ['Usage:', ...usage, '', ...opts].join('\n');
+}
+
 export async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === '-h' || cmd === '--help' || cmd === 'help') return out(HELP);
-  if (rest.includes('--help') || rest.includes('-h')) return out(HELP);
+  if (!cmd || cmd === '-h' || cmd === '--help') return out(HELP);
+  if (cmd === 'help') {
+    const topic = rest[0];
+    if (topic && !COMMANDS.includes(topic)) throw new CliError(`unknown command "${topic}" (see sluice --help)`);
+    return out(topic ? commandHelp(topic) : HELP);
+  }
+  if (!COMMANDS.includes(cmd)) throw new CliError(`unknown command "${cmd}" (see sluice --help)`);
+  if (rest.includes('--help') || rest.includes('-h')) return out(commandHelp(cmd));
   switch (cmd) {
     case 'start':
       return cmdStart(rest);

@@ -22,17 +22,27 @@
  * is over. Other clients' messages wait (FIFO) meanwhile. So:
  * - statements, Sync-delimited sequences and transactions never interleave
  *   (each runs as if it were alone: PGlite executes one thing at a time);
+ * - connecting never waits: PGlite ignores StartupMessage parameters and
+ *   keeps its one session, so its first startup answer (AuthenticationOk,
+ *   ParameterStatus…, BackendKeyData, ReadyForQuery) is replayed to later
+ *   connections;
  * - a client that waits longer than `lockTimeoutMs` (another session sits in
  *   an open transaction, or runs a very long statement) gets a proper
- *   ErrorResponse (SQLSTATE 55P03, or 57P03 while connecting) naming the
- *   reason, never a silent close;
- * - session state IS shared between concurrent clients, because there is
- *   only one backend: SET, named prepared statements, temporary tables,
- *   LISTEN, advisory locks. When the last client disconnects the session is
- *   reset (ROLLBACK if needed, then DISCARD ALL), so sequential connections
- *   each start clean, like with a real server.
+ *   ErrorResponse (SQLSTATE 55P03) naming the reason, and its connection
+ *   stays usable - never a silent close;
+ * - protocol-level named prepared statements and portals (Parse/Bind/
+ *   Describe/Execute/Close with a name, as pgx, asyncpg and JDBC use) are
+ *   renamed per connection ("c<id>_<name>"), so two clients can both have a
+ *   statement "S_1"; a client's named statements are closed when it leaves;
+ * - other session state IS shared between concurrent clients, because there
+ *   is only one backend: SET, SQL-level PREPARE, temporary tables, LISTEN,
+ *   advisory locks. When the last client disconnects the session is reset
+ *   (ROLLBACK if needed, then DISCARD ALL), so sequential connections each
+ *   start clean, like with a real server;
  * - CancelRequest is accepted and ignored (PGlite cannot interrupt a running
  *   statement); the connection carrying it is closed, as PostgreSQL does.
+ *   PGlite runs on this process's thread: while it executes a statement, the
+ *   whole event loop waits (statement_timeout has no effect in PGlite).
  *
  * PGlite ignores the user and database in a StartupMessage, so this front
  * checks them itself and answers with PostgreSQL's own errors (28000, 3D000)
@@ -51,7 +61,12 @@ import net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
 
 export interface PgliteServerOptions {
-  db: PGlite;
+  /**
+   * The database, or a promise of it: the port can be bound (and a busy port
+   * reported) before PGlite has finished its seconds-long start; clients
+   * that connect meanwhile are answered once it is ready.
+   */
+  db: PGlite | Promise<PGlite>;
   host: string;
   /** 0 = pick a free port. */
   port: number;
@@ -81,6 +96,10 @@ interface FrontendMessage {
 }
 
 const T = {
+  bind: 0x42, // B
+  close: 0x43, // C
+  describe: 0x44, // D
+  execute: 0x45, // E
   parse: 0x50, // P
   query: 0x51, // Q
   sync: 0x53, // S
@@ -171,6 +190,43 @@ function cstring(b: Buffer, offset: number): [string, number] {
   return [b.toString('utf8', offset, end), end + 1];
 }
 
+/**
+ * Give a connection's named prepared statements and portals their own
+ * namespace on the shared backend. The unnamed ones ("") are per-unit
+ * anyway (a unit never interleaves with another client's).
+ */
+export function namespaceNames(m: Buffer, prefix: string): Buffer {
+  const type = m[0];
+  const scoped = (name: string) => (name === '' ? '' : prefix + name);
+  const build = (parts: (string | Buffer)[]) =>
+    frontendMessage(
+      String.fromCharCode(type),
+      Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p + '\0', 'utf8') : p))),
+    );
+  switch (type) {
+    case T.parse: {
+      const [name, at] = cstring(m, 5);
+      return name === '' ? m : build([scoped(name), m.subarray(at)]);
+    }
+    case T.bind: {
+      const [portal, at1] = cstring(m, 5);
+      const [stmt, at2] = cstring(m, at1);
+      return portal === '' && stmt === '' ? m : build([scoped(portal), scoped(stmt), m.subarray(at2)]);
+    }
+    case T.execute: {
+      const [portal, at] = cstring(m, 5);
+      return portal === '' ? m : build([scoped(portal), m.subarray(at)]);
+    }
+    case T.describe:
+    case T.close: {
+      const [name, at] = cstring(m, 6);
+      return name === '' ? m : build([m.subarray(5, 6), scoped(name), m.subarray(at)]);
+    }
+    default:
+      return m;
+  }
+}
+
 /** If the message would run a statement that kills PGlite, a replacement message that raises an error instead. */
 function guardMessage(m: FrontendMessage): { bytes: Buffer; what: string } | null {
   if (m.type === T.query) {
@@ -194,7 +250,7 @@ function guardMessage(m: FrontendMessage): { bytes: Buffer; what: string } | nul
 // Tracks backend message boundaries across output chunks to find the
 // transaction status of each ReadyForQuery.
 
-class ReadyForQueryScanner {
+export class ReadyForQueryScanner {
   private header = Buffer.alloc(5);
   private headerLen = 0;
   private remaining = 0;
@@ -450,6 +506,14 @@ class Connection {
         this.hangUp();
         break;
       }
+      if (m.type === 0 && this.server.startupReply) {
+        // PGlite ignores the startup parameters and keeps its one session, so its
+        // answer is the same every time: connecting never waits for the lease.
+        this.pending.shift();
+        this.write(this.server.startupReply);
+        this.started();
+        continue;
+      }
       if (this.skipUntilSync) {
         this.pending.shift();
         if (m.type === T.sync) {
@@ -490,15 +554,18 @@ class Connection {
         bytes = guarded.bytes;
         this.server.log(`connection #${this.id}: refused ${guarded.what} (it would crash PGlite)`);
       }
-      const status = await this.server.exec(this, bytes, (chunk) => this.write(chunk), m.type);
+      bytes = namespaceNames(bytes, this.prefix);
+      this.trackStatements(bytes);
+      const reply: Buffer[] | null = m.type === 0 ? [] : null;
+      const status = await this.server.exec(this, bytes, (chunk) => (reply?.push(chunk), this.write(chunk)), m.type);
       if (status === undefined) {
         this.midUnit = true;
       } else {
         this.txStatus = status;
         this.midUnit = false;
-        if (m.type === 0) {
-          this.startedUp = true;
-          this.server.log(`connection #${this.id} started`);
+        if (reply && reply.length > 0 && status === 'I' && this.server.dead === null) {
+          this.server.startupReply ??= Buffer.concat(reply);
+          this.started();
         }
         if (status === 'I') lease.release(this);
       }
@@ -529,6 +596,28 @@ class Connection {
       this.write(readyForQuery(this.txStatus));
     } else {
       this.skipUntilSync = true; // extended protocol: like a server after an error
+    }
+  }
+
+  private started(): void {
+    this.startedUp = true;
+    this.server.log(`connection #${this.id} started`);
+  }
+
+  /** Prefix of this connection's named statements and portals on the backend. */
+  get prefix(): string {
+    return `c${this.id}_`;
+  }
+
+  /** Backend names of this connection's named prepared statements (to close them when it leaves). */
+  readonly statements = new Set<string>();
+
+  private trackStatements(m: Buffer): void {
+    if (m[0] === T.parse) {
+      const [name] = cstring(m, 5);
+      if (name !== '') this.statements.add(name);
+    } else if (m[0] === T.close && m[5] === 0x53 /* S */) {
+      this.statements.delete(cstring(m, 6)[0]);
     }
   }
 
@@ -579,8 +668,16 @@ export class PgliteServer {
   private closing = false;
   private listenPort = 0;
 
+  /** Resolves to the database, or to null if the server closes before it is ready. */
+  private readonly db: Promise<PGlite | null>;
+  private noDb: () => void = () => {};
+
   constructor(readonly options: PgliteServerOptions) {
     this.tcp = net.createServer((socket) => this.accept(socket));
+    this.db = new Promise<PGlite | null>((resolve) => {
+      this.noDb = () => resolve(null);
+      Promise.resolve(options.db).then(resolve, () => resolve(null));
+    });
   }
 
   get port(): number {
@@ -632,6 +729,9 @@ export class PgliteServer {
     void conn.done.then(() => this.conns.delete(conn));
   }
 
+  /** PGlite's answer to a StartupMessage (AuthenticationOk … ReadyForQuery), once known. */
+  startupReply: Buffer | null = null;
+
   /** Why PGlite can no longer be used (it crashed or stopped answering), or null. */
   dead: string | null = null;
 
@@ -646,8 +746,8 @@ export class PgliteServer {
     sink: (chunk: Buffer) => void,
     type: number = message[0],
   ): Promise<TxStatus | undefined> {
-    const db = this.options.db;
-    if (this.dead !== null) return 'I';
+    const db = await this.db;
+    if (db === null || this.dead !== null) return 'I';
     if (conn) conn.executing = true;
     const scanner = new ReadyForQueryScanner();
     try {
@@ -702,6 +802,15 @@ export class PgliteServer {
     }
     // The last client out resets the shared session, so the next connection starts clean.
     const others = [...this.conns].some((c) => c !== conn && c.startedUp && !c.closed);
+    if (others && conn.statements.size > 0) {
+      // Others go on: only drop what was this client's.
+      await this.lease.acquire(conn, Infinity);
+      if (this.closing) return;
+      for (const name of conn.statements) {
+        await this.exec(null, frontendMessage('C', Buffer.from(`S${name}\0`, 'utf8')), discard);
+      }
+      await this.exec(null, SYNC, discard);
+    }
     if (!others) {
       await this.lease.acquire(conn, Infinity);
       if (this.closing) return;
@@ -734,6 +843,8 @@ export class PgliteServer {
     await Promise.all([...this.conns].map((c) => c.done));
     await closed;
     // Wait for a statement still running inside PGlite (unless PGlite is dead: it may never return).
-    if (this.dead === null) await withTimeout(this.options.db.runExclusive(async () => {}), 5000);
+    this.noDb(); // clients still waiting for the start won't get it
+    const db = await this.db;
+    if (db && this.dead === null) await withTimeout(db.runExclusive(async () => {}), 5000);
   }
 }

@@ -49,7 +49,7 @@ export async function runDemo(values: Record<string, string | boolean | undefine
   const port = typeof values.port === 'string' ? Number(values.port) : 15432;
   const say = (s: string) => process.stderr.write(s + '\n');
   say('sluice demo: starting an embedded PostgreSQL (PGlite, in memory) with a sample shop…');
-  const target = await startDemoTarget({ port: 0, onProgress: (m) => say(`  ${m}`) });
+  const target = await startDemoTarget({ port: 0, onProgress: (m: string) => say(`  ${m}`) });
   const yaml = demoConfigYaml(target.url, `127.0.0.1:${port}`, '127.0.0.1:8080');
   const config = parseConfigText(yaml, resolve('sluice-demo.yaml'));
   const logger = createLogger(process.env.SLUICE_LOG_LEVEL ?? 'warn');
@@ -89,9 +89,10 @@ export async function runDemo(values: Record<string, string | boolean | undefine
     '  pnpm sluice audit verify',
     '',
     'From node-postgres:',
-    `  new pg.Client({ connectionString: "postgres://demo-agent@127.0.0.1:${pgPort}/shop", password: "${agent.secret}", ssl: { rejectUnauthorized: false } })`,
+    `  new pg.Client({ host: "127.0.0.1", port: ${pgPort}, user: "demo-agent", database: "shop", password: "${agent.secret}", ssl: { rejectUnauthorized: false } })`,
     '',
-    'The embedded database serves one connection at a time: a second client waits until the first disconnects.',
+    'Several sessions work at once; the embedded database runs one statement or transaction at a time, so an open',
+    'transaction makes the others wait (error after 15 s). Try the approval in autocommit mode (psql\'s default).',
     'Ctrl-C stops the demo.',
     '',
   ];

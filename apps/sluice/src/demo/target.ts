@@ -3,14 +3,17 @@
  * seeded with a small shop full of FAKE personal data, reachable over TCP
  * with any PostgreSQL client (psql, node-postgres, the gateway).
  *
- * Connections: PGlite is a single backend. Several clients may be connected
- * at once; their statements and transactions take turns on that backend
- * (see pglite-server.ts for the exact rules). A client that has to wait
- * longer than `lockTimeoutMs` - because another session keeps a
- * transaction open - gets an explicit PostgreSQL error (SQLSTATE 55P03,
- * or 57P03 while connecting), never a silent close. Session settings (SET,
- * prepared statements, temp tables) are shared while sessions overlap and
+ * Connections: PGlite is a single backend. Any number of clients (up to
+ * `maxConnections`) may be connected at once; their statements and
+ * transactions take turns on that backend (see pglite-server.ts for the
+ * exact rules). A client that has to wait longer than `lockTimeoutMs` -
+ * because another session keeps a transaction open - gets an explicit
+ * PostgreSQL error (SQLSTATE 55P03), never a silent close. Session settings
+ * (SET, SQL PREPARE, temp tables) are shared while sessions overlap and
  * reset when the last one disconnects.
+ *
+ * The port is bound before PGlite starts (a busy port fails at once);
+ * clients connecting during the start are answered when it is ready.
  */
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
@@ -60,66 +63,41 @@ export async function startDemoTarget(opts: DemoTargetOptions = {}): Promise<Dem
       : 'starting embedded PostgreSQL (PGlite, WASM) in memory; this takes a few seconds…',
   );
   if (opts.dataDir) await mkdir(opts.dataDir, { recursive: true });
-  let db: PGlite;
-  try {
-    db = await PGlite.create(opts.dataDir ? { dataDir: opts.dataDir } : {});
-  } catch (err) {
-    throw new Error(
-      `could not start the embedded PostgreSQL${opts.dataDir ? ` in ${opts.dataDir}` : ''}: ${(err as Error).message}`,
-    );
-  }
-  progress(`PostgreSQL ready (${seconds(Date.now() - t0)})`);
 
-  let server: PgliteServer | undefined;
+  // Bind the port first: a busy port is reported at once, not after the WASM start.
+  let resolveDb: (db: PGlite) => void = () => {};
+  const server = new PgliteServer({
+    db: new Promise<PGlite>((resolve) => (resolveDb = resolve)),
+    host,
+    port: opts.port ?? 0,
+    user: USER,
+    database: DATABASE,
+    lockTimeoutMs: opts.lockTimeoutMs ?? 15_000,
+    maxConnections: opts.maxConnections ?? 32,
+    onLog: opts.onLog,
+  });
+  await server.listen();
+
+  let db: PGlite | undefined;
   try {
-    const present = await db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY($1)`,
-      [[...DEMO_TABLES]],
-    );
-    const n = present.rows[0]?.n ?? 0;
-    if (n === DEMO_TABLES.length) {
-      progress(`using the existing demo shop in ${opts.dataDir}`);
-    } else if (n === 0) {
-      const t1 = Date.now();
-      progress('creating the demo shop: customers, payment methods, orders, support tickets (all fake)…');
-      await db.exec(demoSeedSql());
-      const counts = await db.query<{ customers: number; payment_methods: number; orders: number; order_items: number; support_tickets: number }>(
-        `SELECT (SELECT count(*)::int FROM customers) AS customers,
-                (SELECT count(*)::int FROM payment_methods) AS payment_methods,
-                (SELECT count(*)::int FROM orders) AS orders,
-                (SELECT count(*)::int FROM order_items) AS order_items,
-                (SELECT count(*)::int FROM support_tickets) AS support_tickets`,
-      );
-      const c = counts.rows[0];
-      progress(
-        `seeded ${c.customers} customers, ${c.payment_methods} payment methods, ${c.orders} orders ` +
-          `(${c.order_items} items), ${c.support_tickets} support tickets (${seconds(Date.now() - t1)})`,
-      );
-    } else {
+    try {
+      db = await PGlite.create(opts.dataDir ? { dataDir: opts.dataDir } : {});
+    } catch (err) {
       throw new Error(
-        `the data directory ${opts.dataDir} holds a partial demo schema (${n} of ${DEMO_TABLES.length} tables); ` +
-          'delete the directory to start over',
+        `could not start the embedded PostgreSQL${opts.dataDir ? ` in ${opts.dataDir}` : ''}: ${(err as Error).message}`,
       );
     }
-
-    server = new PgliteServer({
-      db,
-      host,
-      port: opts.port ?? 0,
-      user: USER,
-      database: DATABASE,
-      lockTimeoutMs: opts.lockTimeoutMs ?? 15_000,
-      maxConnections: opts.maxConnections ?? 32,
-      onLog: opts.onLog,
-    });
-    await server.listen();
+    progress(`PostgreSQL ready (${seconds(Date.now() - t0)})`);
+    await seedIfNeeded(db, opts.dataDir, progress);
   } catch (err) {
-    await server?.close().catch(() => {});
-    await db.close().catch(() => {});
+    await server.close().catch(() => {});
+    if (db) await withTimeout(db.close(), 5000);
     throw err;
   }
+  resolveDb(db);
 
   const srv = server;
+  const pglite = db;
   progress(`demo database listening on ${host}:${srv.port} (ready in ${seconds(Date.now() - t0)})`);
 
   let closing: Promise<void> | undefined;
@@ -135,10 +113,44 @@ export async function startDemoTarget(opts: DemoTargetOptions = {}): Promise<Dem
           await srv.close();
         } finally {
           // A crashed PGlite may never settle close(); don't hang the caller's shutdown on it.
-          await withTimeout(db.close(), 5000);
+          await withTimeout(pglite.close(), 5000);
         }
       })();
       return closing;
     },
   };
+}
+
+/** Create the demo shop unless the (persistent) database already has it. */
+async function seedIfNeeded(db: PGlite, dataDir: string | undefined, progress: (msg: string) => void): Promise<void> {
+  const present = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY($1)`,
+    [[...DEMO_TABLES]],
+  );
+  const n = present.rows[0]?.n ?? 0;
+  if (n === DEMO_TABLES.length) {
+    progress(`using the existing demo shop in ${dataDir}`);
+    return;
+  }
+  if (n !== 0) {
+    throw new Error(
+      `the data directory ${dataDir} holds a partial demo schema (${n} of ${DEMO_TABLES.length} tables); ` +
+        'delete the directory to start over',
+    );
+  }
+  const t1 = Date.now();
+  progress('creating the demo shop: customers, payment methods, orders, support tickets (all fake)…');
+  await db.exec(demoSeedSql());
+  const counts = await db.query<{ customers: number; payment_methods: number; orders: number; order_items: number; support_tickets: number }>(
+    `SELECT (SELECT count(*)::int FROM customers) AS customers,
+            (SELECT count(*)::int FROM payment_methods) AS payment_methods,
+            (SELECT count(*)::int FROM orders) AS orders,
+            (SELECT count(*)::int FROM order_items) AS order_items,
+            (SELECT count(*)::int FROM support_tickets) AS support_tickets`,
+  );
+  const c = counts.rows[0];
+  progress(
+    `seeded ${c.customers} customers, ${c.payment_methods} payment methods, ${c.orders} orders ` +
+      `(${c.order_items} items), ${c.support_tickets} support tickets (${seconds(Date.now() - t1)})`,
+  );
 }

@@ -4,10 +4,13 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createApiKey, verifyEvents, type ApprovalRecord, type SessionRecord, type StoredEvent, type Store } from '@sluice/core';
 import { checkConfig, loadConfig, parseConfigText, parseDuration, type GatewayConfig } from './config/index.js';
 import { describeIdentity } from './admin.js';
-import { createLogger } from './logger.js';
-import { openStore, startGateway } from './runtime.js';
+import { openStore } from './store.js';
 import { renderTimeline } from './timeline.js';
-import { runDemo } from './demo/run.js';
+
+// The gateway runtime (TLS, protocol plugins, SQL parser, metrics, logger) and
+// the demo (PGlite) are loaded only by the commands that use them: help, config
+// check, keys and the admin API client start several times faster without them.
+const runtime = () => import('./runtime.js');
 
 /** A failure the user caused or can fix: printed as one line, exit 1. */
 export class CliError extends Error {}
@@ -151,8 +154,8 @@ async function readOnly<T>(v: Values, viaApi: (a: Api) => Promise<T>, viaStore: 
 async function cmdStart(args: string[]): Promise<void> {
   const { values } = parse(args);
   const cfg = getConfig(values);
-  const logger = createLogger();
-  const running = await startGateway(cfg, logger).catch((e: Error) => {
+  const logger = (await import('./logger.js')).createLogger();
+  const running = await (await runtime()).startGateway(cfg, logger).catch((e: Error) => {
     throw new CliError(`cannot start: ${e.message}`);
   });
   for (const [proto, l] of Object.entries(running.listeners)) logger.info({ protocol: proto, address: l.address }, 'listening');
@@ -379,7 +382,7 @@ export async function main(argv: string[]): Promise<void> {
     case 'start':
       return cmdStart(rest);
     case 'demo':
-      return runDemo(parse(rest, { port: { type: 'string' } }).values);
+      return (await import('./demo/run.js')).runDemo(parse(rest, { port: { type: 'string' } }).values);
     case 'config':
       return cmdConfig(rest);
     case 'keys':

@@ -1,28 +1,19 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import selfsigned from 'selfsigned';
-import { Gateway, apiKeyAuthenticator, type Listener, type Logger, type ProtocolPlugin, type Store, type TlsMaterial } from '@sluice/core';
-import { openSqliteStore } from '@sluice/store-sqlite';
+import { Gateway, apiKeyAuthenticator, type Listener, type Logger, type ProtocolPlugin, type TlsMaterial } from '@sluice/core';
 import { loadSqlParser } from '@sluice/sql';
 import { postgresPlugin } from '@sluice/postgres';
 import type { GatewayConfig } from './config/index.js';
 import { createMetrics } from './metrics.js';
 import { startAdmin, type AdminServer } from './admin.js';
+import { ensureDataDir, openStore } from './store.js';
 
 /** The plugin list: adding a protocol adds one line here. */
 export const plugins: ProtocolPlugin[] = [postgresPlugin()];
 
-export function ensureDataDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-}
-
-/** Opens the configured store. Only SQLite is built so far: a postgres:// store is refused clearly. */
-export function openStore(config: GatewayConfig, opts: { readonly?: boolean } = {}): Store {
-  if (config.store.kind !== 'sqlite') throw new Error('store: postgres:// is not supported yet; use "sqlite"');
-  ensureDataDir(config.dataDir);
-  return openSqliteStore({ path: config.store.path, synchronous: config.storeSync, readonly: opts.readonly });
-}
+export { ensureDataDir, openStore } from './store.js';
 
 /** A secret file in dataDir, created once with mode 0600. */
 function secretFile(path: string, make: () => Buffer): Buffer {

@@ -60,10 +60,11 @@ function parse(args: string[], extra: ParseArgsConfig['options'] = {}, positiona
   }
 }
 
+/** The config file as the user named it (errors quote it that way); the loader resolves paths itself. */
 function configPath(v: Values): string | null {
-  if (typeof v.config === 'string') return resolve(v.config);
-  if (process.env.SLUICE_CONFIG) return resolve(process.env.SLUICE_CONFIG);
-  return existsSync('sluice.yaml') ? resolve('sluice.yaml') : null;
+  if (typeof v.config === 'string') return v.config;
+  if (process.env.SLUICE_CONFIG) return process.env.SLUICE_CONFIG;
+  return existsSync('sluice.yaml') ? 'sluice.yaml' : null;
 }
 
 function getConfig(v: Values): GatewayConfig {

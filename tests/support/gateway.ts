@@ -27,9 +27,9 @@ export interface TestGateway {
 }
 
 /** A whole gateway in-process: temp SQLite store, self-signed TLS, one plugin on a free port. */
-export async function startTestGateway(opts: { plugin: ProtocolPlugin; connections: ConnectionConfig[]; policies: Policy[] }): Promise<TestGateway> {
+export async function startTestGateway(opts: { plugin: ProtocolPlugin; connections: ConnectionConfig[]; policies: Policy[]; address?: string }): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
-  const store = openSqliteStore({ path: join(dataDir, 'sluice.db') });
+  const store = openSqliteStore({ path: join(dataDir, 'sluice.db'), journal: true });
   const logger = { debug() {}, info() {}, warn() {}, error() {} };
   const gateway = new Gateway({
     store,
@@ -42,7 +42,7 @@ export async function startTestGateway(opts: { plugin: ProtocolPlugin; connectio
     dataDir,
   });
   await gateway.recover();
-  const listener = await opts.plugin.listen(gateway, '127.0.0.1:0');
+  const listener = await opts.plugin.listen(gateway, opts.address ?? '127.0.0.1:0');
   return {
     gateway,
     store,

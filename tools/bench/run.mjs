@@ -2,7 +2,7 @@
 // Sluice benchmark: the gateway against a direct PostgreSQL connection and a
 // plain Node TCP relay, in the same run, on the same machine.
 //
-//   pnpm bench [-- --duration 15 --clients 4 --runs 3 --only pgbench|large --cpu-prof]
+//   pnpm bench [--duration 15 --clients 4 --runs 3 --only pgbench|large --cpu-prof]
 //
 // 1. Throughput: `pgbench -S` (select-only) in prepared / extended / simple
 //    query mode against direct, relay and Sluice, runs interleaved, median TPS.
@@ -36,7 +36,7 @@ const BUSY_CORES = 0.15;
 
 // ------------------------------------------------------------------ options
 
-const HELP = `usage: node tools/bench/run.mjs [options]      (or: pnpm bench -- [options])
+const HELP = `usage: node tools/bench/run.mjs [options]      (or: pnpm bench [options])
 
   --duration S      seconds per pgbench run (default 15)
   --clients N       pgbench clients (default 4); threads: --threads (default 2)
@@ -59,7 +59,11 @@ Environment: SLUICE_LOG_LEVEL is passed on to the gateway (default: the gateway'
 
 let opts;
 try {
+  // `pnpm bench -- --x` passes the `--` through: drop it.
+  const args = process.argv.slice(2);
+  if (args[0] === '--') args.shift();
   ({ values: opts } = parseArgs({
+    args,
     options: {
       duration: { type: 'string', default: '15' },
       clients: { type: 'string', default: '4' },
@@ -570,7 +574,8 @@ async function largeResult(endpoints) {
 function printLarge(res) {
   const endpoints = ['direct', 'relay', 'sluice'].map((name) => ({ name }));
   out(`\nLarge result, median of ${LARGE_RUNS}`);
-  out(`${pad('endpoint', 10)}${lpad('rows', 11)}${lpad('time s', 9)}${lpad('rows/s', 12)}${lpad('vs direct', 11)}${lpad('RSS before', 13)}${lpad('peak RSS', 11)}${lpad('peak−before', 13)}`);
+  out(`${pad('endpoint', 10)}${lpad('rows', 11)}${lpad('time s', 9)}${lpad('rows/s', 12)}${lpad('vs direct', 11)}${lpad('RSS before', 13)}${lpad('peak RSS', 11)}${lpad('max growth', 13)}`);
+  out(`(sluice: RSS before = median at the start of the runs, peak = highest, max growth = largest peak − before of one run)`);
   const d = median((res[`direct:${ROWS}`] ?? []).map((r) => r.ms));
   for (const ep of endpoints) {
     for (const rows of ep.name === 'sluice' ? [SMALL_ROWS, ROWS] : [ROWS]) {
@@ -583,9 +588,10 @@ function printLarge(res) {
       const mem = ep.name === 'sluice';
       const base = median(rs.map((r) => r.baseRssKb));
       const peak = Math.max(...rs.map((r) => r.peakRssKb));
+      const growth = Math.max(...rs.map((r) => r.peakRssKb - r.baseRssKb));
       out(
         `${pad(ep.name, 10)}${lpad(fmt(rows), 11)}${lpad(fmt(ms / 1000, 2), 9)}${lpad(fmt(rows / (ms / 1000)), 12)}${lpad(rows === ROWS ? ratio(d, ms) : '', 11)}` +
-          (mem ? `${lpad(mb(base), 13)}${lpad(mb(peak), 11)}${lpad(mb(peak - base), 13)}` : ''),
+          (mem ? `${lpad(mb(base), 13)}${lpad(mb(peak), 11)}${lpad(mb(growth), 13)}` : ''),
       );
     }
   }
@@ -697,12 +703,20 @@ async function main() {
       const verdict = Number.isFinite(s) && Number.isFinite(r) ? (s >= 0.85 * r ? 'meets' : 'MISSES') + ' the ≥ 0.85 × relay target' : '';
       out(`pgbench -S -M ${pad(mode, 9)} direct ${lpad(fmt(d), 7)}  relay ${lpad(fmt(r), 7)}  sluice ${lpad(fmt(s), 7)} tps   sluice/relay ${ratio(s, r)}  sluice/direct ${ratio(s, d)}  ${verdict}`);
     }
+    // CPU per transaction moves far less with background load than TPS does.
+    const cpu = (mode, n) => median((tput[mode][n] ?? []).map((r) => r.cpuUsPerTxn));
+    const parts = MODES.map((m) => [m, cpu(m, 'relay'), cpu(m, 'sluice')]).filter(([, r, s]) => Number.isFinite(r) && Number.isFinite(s));
+    if (parts.length) out(`proxy CPU per transaction (robust to background load): ${parts.map(([m, r, s]) => `${m} relay ${fmt(r, 1)} µs, sluice ${fmt(s, 1)} µs (${(s / r).toFixed(1)}×)`).join('; ')}`);
   }
   if (large) {
     const t = (k) => median((large[k] ?? []).map((r) => r.ms));
     const s = large[`sluice:${ROWS}`] ?? [];
     const s10 = large[`sluice:${SMALL_ROWS}`] ?? [];
-    out(`large result ${fmt(ROWS)} rows: direct ${fmt(t(`direct:${ROWS}`) / 1000, 2)} s, relay ${fmt(t(`relay:${ROWS}`) / 1000, 2)} s, sluice (masking) ${fmt(t(`sluice:${ROWS}`) / 1000, 2)} s = ${fmt(ROWS / (t(`sluice:${ROWS}`) / 1000))} rows/s`);
+    const nsRow = (k) => median((large[k] ?? []).map((r) => (r.cpuSec * 1e9) / r.rows));
+    out(
+      `large result ${fmt(ROWS)} rows: direct ${fmt(t(`direct:${ROWS}`) / 1000, 2)} s, relay ${fmt(t(`relay:${ROWS}`) / 1000, 2)} s, sluice (masking) ${fmt(t(`sluice:${ROWS}`) / 1000, 2)} s = ${fmt(ROWS / (t(`sluice:${ROWS}`) / 1000))} rows/s` +
+        `; proxy CPU per row: relay ${fmt(nsRow(`relay:${ROWS}`))} ns, sluice ${fmt(nsRow(`sluice:${ROWS}`))} ns`,
+    );
     if (s.length && s10.length) {
       const p1 = Math.max(...s.map((r) => r.peakRssKb));
       const p0 = Math.max(...s10.map((r) => r.peakRssKb));
@@ -718,7 +732,7 @@ async function main() {
   if (noisy.length) out('  → the machine was not idle: treat ratios as indicative and rerun when it is.');
   if (sluice?.log && existsSync(sluice.log)) {
     const st = statSync(sluice.log);
-    out(`sluice log: ${fmt(st.size)} bytes (${sluice.log})`);
+    out(`sluice log: ${fmt(st.size)} bytes${opts.keep || failures.length ? ` (${sluice.log})` : ' (temp dir removed at exit; --keep keeps it)'}`);
   }
   if (failures.length) {
     out(`\n${failures.length} failure(s):`);

@@ -58,7 +58,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   if (config.identity.oidc.length) logger.warn({ issuers: config.identity.oidc.length }, 'identity.oidc is not supported yet: only Sluice API keys are accepted');
   ensureDataDir(config.dataDir);
   await loadSqlParser();
-  const store = openStore(config);
+  const store = openStore(config, { journal: true });
   const hashKey = secretFile(join(config.dataDir, 'mask-hash.key'), () => randomBytes(32));
   const tls = await loadTls(config);
   const { registry, core } = createMetrics();

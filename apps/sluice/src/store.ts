@@ -11,8 +11,9 @@ export function ensureDataDir(dir: string): void {
 }
 
 /** Opens the configured store. Only SQLite is built so far: a postgres:// store is refused clearly. */
-export function openStore(config: GatewayConfig, opts: { readonly?: boolean } = {}): Store {
+/** `journal`: the gateway's mode (events acknowledged once journalled; see @sluice/store-sqlite). */
+export function openStore(config: GatewayConfig, opts: { readonly?: boolean; journal?: boolean } = {}): Store {
   if (config.store.kind !== 'sqlite') throw new Error('store: postgres:// is not supported yet; use "sqlite"');
   ensureDataDir(config.dataDir);
-  return openSqliteStore({ path: config.store.path, synchronous: config.storeSync, readonly: opts.readonly });
+  return openSqliteStore({ path: config.store.path, synchronous: config.storeSync, readonly: opts.readonly, journal: opts.journal });
 }

@@ -39,7 +39,8 @@ const ev = (seq, prev) => ({ session: 's', seq, at: new Date().toISOString(), ty
   data: { kind: 'INSERT', text: 'insert into t values (' + seq + ')', objects: ['t'], flags: [] }, prev, hash: 'h' + seq });
 
 if (mode === 'append' || mode === 'append-self-kill') {
-  const store = openSqliteStore({ path, synchronous: arg });
+  const [sync, journal] = arg.split('+');
+  const store = openSqliteStore({ path, synchronous: sync, journal: journal === 'journal' });
   let seq = 0;
   for (let i = 0; ; i++) {
     const batch = [];
@@ -108,8 +109,9 @@ async function prepareDb(): Promise<string> {
   return path;
 }
 
-async function storedSeqs(path: string): Promise<number[]> {
-  const store = openSqliteStore({ path });
+async function storedSeqs(path: string, journal = false): Promise<number[]> {
+  // with a journal, reopening replays it (what the gateway does at start)
+  const store = openSqliteStore({ path, journal });
   try {
     const events = await store.getEvents('s');
     // the chain is whole: no torn batch
@@ -121,8 +123,9 @@ async function storedSeqs(path: string): Promise<number[]> {
 }
 
 describe('durability across SIGKILL (built module in a child process)', () => {
-  for (const sync of ['normal', 'full'] as const) {
-    it(`synchronous=${sync}: every append acknowledged before kill -9 is there after reopening`, async () => {
+  for (const sync of ['normal', 'full', 'normal+journal', 'full+journal'] as const) {
+    it(`${sync}: every append acknowledged before kill -9 is there after reopening`, async () => {
+      const journal = sync.endsWith('+journal');
       const path = await prepareDb();
       const child = run(['append', path, sync]);
       const done = exited(child);
@@ -135,8 +138,9 @@ describe('durability across SIGKILL (built module in a child process)', () => {
       expect(stderr).toBe('');
       expect(signal).toBe('SIGKILL');
       expect(acked).toBeGreaterThanOrEqual(300);
-      expect(statSync(`${path}-wal`).size).toBeGreaterThan(0); // the process died without closing (no final checkpoint)
-      const seqs = await storedSeqs(path);
+      if (journal) expect(statSync(`${path}.journal`).size).toBeGreaterThan(0);
+      else expect(statSync(`${path}-wal`).size).toBeGreaterThan(0); // the process died without closing (no final checkpoint)
+      const seqs = await storedSeqs(path, journal);
       expect(seqs.length).toBeGreaterThanOrEqual(acked);
       expect(seqs).toEqual(seqs.map((_, i) => i + 1));
     });
@@ -150,6 +154,18 @@ describe('durability across SIGKILL (built module in a child process)', () => {
     expect(signal).toBe('SIGKILL');
     expect(statSync(`${path}-wal`).size).toBeGreaterThan(0);
     expect(await storedSeqs(path)).toEqual([1]);
+  });
+
+  it('journal mode: an append killed -9 right after its promise resolved is replayed at reopen', async () => {
+    const path = await prepareDb();
+    const child = run(['append-self-kill', path, 'normal+journal']);
+    const { signal, stderr } = await exited(child);
+    expect(stderr).toBe('');
+    expect(signal).toBe('SIGKILL');
+    // not in SQLite yet: only the journal has it
+    expect(await storedSeqs(path, false)).toEqual([]);
+    expect(await storedSeqs(path, true)).toEqual([1]);
+    expect(statSync(`${path}.journal`).size).toBe(0);
   });
 });
 

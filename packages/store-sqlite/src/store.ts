@@ -12,6 +12,7 @@ import type {
   StoredEvent,
 } from '@sluice/core';
 import { checkVersion, migrate } from './migrations.js';
+import { EventJournal } from './journal.js';
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. */
@@ -20,7 +21,21 @@ export interface SqliteStoreOptions {
   synchronous?: 'normal' | 'full';
   /** Open read-only (no migrations; the schema must be current). Writes reject. */
   readonly?: boolean;
+  /**
+   * Acknowledge events once they are in an append-only journal file
+   * (`<path>.journal`) and move them into SQLite in batches a few ms later:
+   * the gateway's mode (one write(2) per group instead of a SQLite commit).
+   * The journal is replayed at open. Only the one process that appends events
+   * (the gateway) should use it; CLI readers see events once moved (≤ a few ms).
+   */
+  journal?: boolean;
 }
+
+/** Journalled events are moved into SQLite after this delay, or at once past JOURNAL_BATCH. */
+const JOURNAL_DELAY_MS = 5;
+const JOURNAL_BATCH = 512;
+/** The journal is emptied once everything in it is in SQLite and it has grown past this. */
+const JOURNAL_TRUNCATE_AT = 1 << 20;
 
 /** How long a connection waits for another process's write lock before failing. */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -196,6 +211,13 @@ export class SqliteStore implements Store {
   private readonly sessionQueries = new Map<string, Database.Statement<SessionRow>>();
 
   /** Takes ownership of an open connection; use openSqliteStore() instead. */
+  private journal: EventJournal | null = null;
+  /** Journalled, not yet in SQLite. */
+  private moving: StoredEvent[] = [];
+  private moveTimer: NodeJS.Timeout | null = null;
+  /** Set when moving journalled events into SQLite failed: appends are refused from then on. */
+  private failure: Error | null = null;
+
   constructor(db: Database, schemaVersion: number) {
     this.db = db;
     this.path = db.name;
@@ -311,7 +333,47 @@ export class SqliteStore implements Store {
 
   // ------------------------------------------------------------ events
 
+  /** @internal Journal mode: replay what a previous run left, then journal new events. */
+  enableJournal(path: string, fsync: boolean): void {
+    const left = EventJournal.read(path);
+    if (left.length) {
+      const insert = this.db.prepare(`INSERT OR IGNORE INTO events (session, seq, at, type, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+      this.db.transaction(() => {
+        for (const e of left) insert.run(e.session, e.seq, e.at, e.type, JSON.stringify(e.data), e.prev, e.hash);
+      })();
+    }
+    this.journal = new EventJournal(path, fsync);
+    this.journal.truncate();
+  }
+
+  /** Moves journalled events into SQLite (synchronously). A failure refuses every later append. */
+  private moveNow(): void {
+    if (this.moveTimer) {
+      clearTimeout(this.moveTimer);
+      this.moveTimer = null;
+    }
+    if (this.moving.length === 0 || this.failure) return;
+    const batch = this.moving;
+    this.moving = [];
+    try {
+      this.insertEvents(batch);
+    } catch (e) {
+      this.failure = new Error(`cannot move journalled events into the store: ${(e as Error).message}`);
+      return;
+    }
+    if (this.journal && this.moving.length === 0 && this.journal.size > JOURNAL_TRUNCATE_AT) this.journal.truncate();
+  }
+
   async appendEvents(events: StoredEvent[]): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.journal) {
+      if (!this.db.open) throw new Error('the store is closed');
+      this.journal.append(events);
+      for (const e of events) this.moving.push(e);
+      if (this.moving.length >= JOURNAL_BATCH) this.moveNow();
+      else this.moveTimer ??= setTimeout(() => this.moveNow(), JOURNAL_DELAY_MS);
+      return;
+    }
     if (events.length === 1) {
       // A single statement in autocommit mode is its own transaction.
       const e = events[0]!;
@@ -322,6 +384,7 @@ export class SqliteStore implements Store {
   }
 
   async getEvents(session: string): Promise<StoredEvent[]> {
+    this.moveNow();
     return this.getEventsStmt.all(session).map(toEvent);
   }
 
@@ -334,6 +397,7 @@ export class SqliteStore implements Store {
    * nothing before it can change through this API.
    */
   async *iterateEvents(): AsyncIterable<StoredEvent> {
+    this.moveNow();
     let page = this.firstEventsPage.all(EVENT_PAGE);
     while (page.length > 0) {
       for (const r of page) yield toEvent(r);
@@ -344,6 +408,7 @@ export class SqliteStore implements Store {
   }
 
   async lastEvent(session: string): Promise<StoredEvent | undefined> {
+    this.moveNow();
     const r = this.lastEventStmt.get(session);
     return r && toEvent(r);
   }
@@ -417,7 +482,13 @@ export class SqliteStore implements Store {
 
   /** Closes the connection (checkpointing the WAL if last). Calling it again is harmless. */
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (this.db.open) {
+      this.moveNow();
+      if (this.journal && !this.failure) this.journal.truncate();
+      this.db.close();
+    }
+    this.journal?.close();
+    this.journal = null;
   }
 }
 
@@ -440,7 +511,9 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     db.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('foreign_keys = ON');
     const version = readonly ? checkVersion(db) : migrate(db);
-    return new SqliteStore(db, version);
+    const store = new SqliteStore(db, version);
+    if (opts.journal && !memory && !readonly) store.enableJournal(`${resolve(opts.path)}.journal`, sync === 'full');
+    return store;
   } catch (e) {
     db.close();
     throw e;

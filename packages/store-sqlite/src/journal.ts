@@ -1,0 +1,69 @@
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, writeSync, existsSync } from 'node:fs';
+import type { StoredEvent } from '@sluice/core';
+
+/**
+ * The event journal: an append-only file of JSON lines written with one
+ * write(2) per group of events. Once write returns, the events are in the
+ * kernel's page cache and survive a kill -9 of the gateway (with `fsync`,
+ * also a power loss) — that is what "durable before the command is
+ * forwarded" needs, at a fraction of a SQLite commit's cost. The store moves
+ * journalled events into SQLite in larger batches shortly after, and replays
+ * the journal at open, so nothing acknowledged is ever lost.
+ */
+export class EventJournal {
+  private fd: number;
+  private bytes: number;
+
+  constructor(
+    readonly path: string,
+    private readonly fsync: boolean,
+  ) {
+    this.fd = openSync(path, 'a', 0o600);
+    this.bytes = fstatSync(this.fd).size;
+  }
+
+  /** Appends events; throws if the write fails (the caller refuses). */
+  append(events: readonly StoredEvent[]): void {
+    let text = '';
+    for (const e of events) text += JSON.stringify(e) + '\n';
+    const buf = Buffer.from(text, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    if (this.fsync) fdatasyncSync(this.fd);
+    this.bytes += buf.length;
+  }
+
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** Empties the journal: only once everything in it is committed to SQLite. */
+  truncate(): void {
+    ftruncateSync(this.fd, 0);
+    this.bytes = 0;
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  /**
+   * Events left in a journal by a previous run, in order. A torn last line
+   * (power loss mid-write) ends the list; it was never acknowledged.
+   */
+  static read(path: string): StoredEvent[] {
+    if (!existsSync(path)) return [];
+    const text = readFileSync(path, 'utf8');
+    const out: StoredEvent[] = [];
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      try {
+        out.push(JSON.parse(line) as StoredEvent);
+      } catch {
+        break;
+      }
+    }
+    return out;
+  }
+}

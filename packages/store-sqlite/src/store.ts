@@ -504,6 +504,23 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   const readonly = opts.readonly === true;
   if (!memory && !readonly) mkdirSync(dirname(resolve(opts.path)), { recursive: true });
 
+  // Several processes opening a new file at once (the CLI minting keys while a
+  // gateway starts) can get SQLITE_BUSY where no busy handler runs (switching
+  // to WAL): retry the whole open for up to BUSY_TIMEOUT_MS.
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      return openOnce(opts, sync, memory, readonly);
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? '';
+      if (!code.startsWith('SQLITE_BUSY') && !/database is locked/.test((e as Error).message)) throw e;
+      if (Date.now() > deadline) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20 + Math.floor(Math.random() * 30));
+    }
+  }
+}
+
+function openOnce(opts: SqliteStoreOptions, sync: 'normal' | 'full', memory: boolean, readonly: boolean): SqliteStore {
   const db = new Database(opts.path, { readonly, fileMustExist: readonly, timeout: BUSY_TIMEOUT_MS });
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);

@@ -5,7 +5,7 @@ import { noopMetrics } from './metrics.js';
 
 export const GENESIS = '0'.repeat(64);
 
-/** JSON with object keys sorted at every level: the form that is hashed. */
+/** JSON with object keys sorted at every level (a stable form for comparing values). */
 export function canonicalJson(v: unknown): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
   if (Array.isArray(v)) return `[${v.map((x) => canonicalJson(x === undefined ? null : x)).join(',')}]`;
@@ -14,9 +14,17 @@ export function canonicalJson(v: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
 }
 
-/** hash = SHA-256(prev + canonical event without prev/hash). */
+/**
+ * hash = SHA-256(prev + JSON of [session, seq, at, type, data]).
+ *
+ * The data is hashed as JSON.stringify writes it, keys in their stored order:
+ * a store must hand events back with their keys in the order they were
+ * written (JSON text, never a key-sorting type such as jsonb), and then the
+ * same text comes out again when verifying. Any edit — a value, a key, the
+ * order of keys — changes the hash.
+ */
 export function eventHash(e: Omit<StoredEvent, 'hash'>): string {
-  const body = canonicalJson({ session: e.session, seq: e.seq, at: e.at, type: e.type, data: e.data });
+  const body = JSON.stringify([e.session, e.seq, e.at, e.type, e.data]);
   return createHash('sha256').update(e.prev).update(body).digest('hex');
 }
 

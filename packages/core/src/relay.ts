@@ -34,6 +34,61 @@ export interface RelayHandlers<CM, SM> {
  */
 const HOLD_AT = 256 * 1024;
 
+/**
+ * Outgoing bytes for one socket, gathered while a read is processed and
+ * written as one buffer. Pass-through messages are views of the chunk they
+ * arrived in, so consecutive ones are merged back into one view without
+ * copying; the rest is concatenated (or written with writev when large).
+ */
+class OutBatch {
+  private bufs: Buffer[] = [];
+  private bytes = 0;
+  private depth = 0;
+
+  constructor(
+    private readonly sock: Duplex,
+    private readonly onFull: () => void,
+  ) {}
+
+  push(b: Buffer | Uint8Array): void {
+    const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    const n = this.bufs.length;
+    const last = n ? this.bufs[n - 1]! : null;
+    if (last && last.buffer === buf.buffer && last.byteOffset + last.length === buf.byteOffset) {
+      this.bufs[n - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + buf.length);
+    } else this.bufs.push(buf);
+    this.bytes += buf.length;
+    if (this.depth === 0) this.flush();
+  }
+
+  /** Gather writes until the matching release. */
+  hold(): void {
+    this.depth++;
+  }
+
+  release(): void {
+    if (this.depth > 0 && --this.depth === 0) this.flush();
+  }
+
+  flush(): void {
+    const n = this.bufs.length;
+    if (n === 0) return;
+    const bufs = this.bufs;
+    this.bufs = [];
+    const bytes = this.bytes;
+    this.bytes = 0;
+    if (this.sock.destroyed) return;
+    if (n === 1) this.sock.write(bufs[0]!);
+    else if (bytes <= 65536) this.sock.write(Buffer.concat(bufs, bytes));
+    else {
+      this.sock.cork();
+      for (const b of bufs) this.sock.write(b);
+      this.sock.uncork();
+    }
+    if (this.sock.writableLength >= HOLD_AT) this.onFull();
+  }
+}
+
 export interface RelayOptions {
   onBytes?: (direction: 'in' | 'out', n: number) => void;
 }
@@ -53,6 +108,8 @@ export class MessageRelay<CM, SM> {
   private serverHeld = false;
   /** A client message's verdict is pending (reading from the client is paused). */
   private awaiting = false;
+  private readonly toClient: OutBatch;
+  private readonly toServer: OutBatch;
   readonly out: RelayOut;
 
   constructor(
@@ -63,16 +120,14 @@ export class MessageRelay<CM, SM> {
     private readonly handlers: RelayHandlers<CM, SM>,
     private readonly opts: RelayOptions = {},
   ) {
+    this.toClient = new OutBatch(client, () => this.holdServer());
+    this.toServer = new OutBatch(server, () => this.holdClient());
     this.out = {
       toClient: (b) => {
-        if (this.done) return;
-        this.client.write(b);
-        if (this.client.writableLength >= HOLD_AT) this.holdServer();
+        if (!this.done) this.toClient.push(b);
       },
       toServer: (b) => {
-        if (this.done) return;
-        this.server.write(b);
-        if (this.server.writableLength >= HOLD_AT) this.holdClient();
+        if (!this.done) this.toServer.push(b);
       },
     };
   }
@@ -114,11 +169,11 @@ export class MessageRelay<CM, SM> {
     if (gone(this.client)) return this.close('client disconnected');
     if (gone(this.server)) return this.close('target closed the connection');
     if (pendingServer.length) {
-      this.client.cork();
+      this.toClient.hold();
       try {
         for (const m of pendingServer) this.handlers.server(m, this.out);
       } finally {
-        this.client.uncork();
+        this.toClient.release();
       }
     }
     if (pendingClient.length) {
@@ -145,8 +200,8 @@ export class MessageRelay<CM, SM> {
 
   private async drain(): Promise<void> {
     this.draining = true;
-    this.server.cork();
-    this.client.cork();
+    this.toServer.hold();
+    this.toClient.hold();
     try {
       while (this.queue.length && !this.done) {
         const q = this.queue;
@@ -154,10 +209,10 @@ export class MessageRelay<CM, SM> {
         for (let i = 0; i < q.length; i++) {
           const r = this.handlers.client(q[i]!, this.out);
           if (r && typeof (r as Promise<void>).then === 'function') {
-            // Stop reading while the verdict is pending. The client side is
-            // uncorked (notices must reach it now); the server side stays
-            // corked so a batch still leaves in one write once allowed.
-            this.client.uncork();
+            // Stop reading while the verdict is pending. What the client is
+            // owed goes now (notices must reach it); what the server is owed
+            // waits, so a batch still leaves in one write once allowed.
+            this.toClient.release();
             this.client.pause();
             this.awaiting = true;
             try {
@@ -165,7 +220,7 @@ export class MessageRelay<CM, SM> {
             } finally {
               this.awaiting = false;
               if (!this.clientHeld) this.client.resume();
-              this.client.cork();
+              this.toClient.hold();
             }
             if (this.done) return;
           }
@@ -175,8 +230,8 @@ export class MessageRelay<CM, SM> {
       this.handlers.protocolError?.(e as Error, 'client', this.out);
       this.close((e as Error).message || 'internal error');
     } finally {
-      this.server.uncork();
-      this.client.uncork();
+      this.toServer.release();
+      this.toClient.release();
       this.draining = false;
     }
   }
@@ -184,14 +239,14 @@ export class MessageRelay<CM, SM> {
   private onServerData(chunk: Buffer): void {
     if (this.done) return;
     this.opts.onBytes?.('out', chunk.length);
-    this.client.cork();
+    this.toClient.hold();
     try {
       const msgs = this.serverFramer.push(chunk);
       for (let i = 0; i < msgs.length; i++) this.handlers.server(msgs[i]!, this.out);
     } catch (e) {
       this.fail(e as Error, 'server');
     } finally {
-      this.client.uncork();
+      this.toClient.release();
     }
   }
 
@@ -212,6 +267,8 @@ export class MessageRelay<CM, SM> {
     if (this.done) return;
     this.done = true;
     this.queue = [];
+    this.toClient.flush();
+    this.toServer.flush();
     this.client.end();
     this.server.end();
     setTimeout(() => {

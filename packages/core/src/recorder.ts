@@ -1,4 +1,10 @@
-import { createHash } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
+
+/** One-shot SHA-256 (crypto.hash, Node ≥ 20.12) is about twice as fast as createHash for short input. */
+const sha256hex: (s: string) => string =
+  typeof (nodeCrypto as { hash?: unknown }).hash === 'function'
+    ? (s) => (nodeCrypto as unknown as { hash(a: string, d: string): string }).hash('sha256', s)
+    : (s) => nodeCrypto.createHash('sha256').update(s).digest('hex');
 import type { Store, StoredEvent } from './store.js';
 import type { CoreMetrics } from './metrics.js';
 import { noopMetrics } from './metrics.js';
@@ -24,8 +30,7 @@ export function canonicalJson(v: unknown): string {
  * order of keys — changes the hash.
  */
 export function eventHash(e: Omit<StoredEvent, 'hash'>): string {
-  const body = JSON.stringify([e.session, e.seq, e.at, e.type, e.data]);
-  return createHash('sha256').update(e.prev).update(body).digest('hex');
+  return sha256hex(e.prev + JSON.stringify([e.session, e.seq, e.at, e.type, e.data]));
 }
 
 export interface VerifyResult {

@@ -22,8 +22,8 @@ export class EventJournal {
     this.bytes = fstatSync(this.fd).size;
   }
 
-  /** Appends events; throws if the write fails (the caller refuses). */
-  append(events: readonly StoredEvent[]): void {
+  /** Appends events; returns the lines written. Throws if the write fails (the caller refuses). */
+  append(events: readonly StoredEvent[]): string {
     let text = '';
     for (const e of events) text += JSON.stringify(e) + '\n';
     const buf = Buffer.from(text, 'utf8');
@@ -31,6 +31,7 @@ export class EventJournal {
     while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
     if (this.fsync) fdatasyncSync(this.fd);
     this.bytes += buf.length;
+    return text;
   }
 
   get size(): number {

@@ -13,6 +13,7 @@ import type {
 } from '@sluice/core';
 import { checkVersion, migrate } from './migrations.js';
 import { EventJournal } from './journal.js';
+import { JournalMover } from './mover.js';
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. */
@@ -31,9 +32,6 @@ export interface SqliteStoreOptions {
   journal?: boolean;
 }
 
-/** Journalled events are moved into SQLite after this delay, or at once past JOURNAL_BATCH. */
-const JOURNAL_DELAY_MS = 5;
-const JOURNAL_BATCH = 512;
 /** The journal is emptied once everything in it is in SQLite and it has grown past this. */
 const JOURNAL_TRUNCATE_AT = 1 << 20;
 
@@ -212,9 +210,9 @@ export class SqliteStore implements Store {
 
   /** Takes ownership of an open connection; use openSqliteStore() instead. */
   private journal: EventJournal | null = null;
-  /** Journalled, not yet in SQLite. */
-  private moving: StoredEvent[] = [];
-  private moveTimer: NodeJS.Timeout | null = null;
+  /** Moves journalled events into SQLite on a worker thread. */
+  private mover: JournalMover | null = null;
+  private closing: Promise<void> | null = null;
   /** Set when moving journalled events into SQLite failed: appends are refused from then on. */
   private failure: Error | null = null;
 
@@ -342,36 +340,32 @@ export class SqliteStore implements Store {
         for (const e of left) insert.run(e.session, e.seq, e.at, e.type, JSON.stringify(e.data), e.prev, e.hash);
       })();
     }
-    this.journal = new EventJournal(path, fsync);
-    this.journal.truncate();
+    const journal = new EventJournal(path, fsync);
+    journal.truncate();
+    this.journal = journal;
+    this.mover = new JournalMover(
+      this.path,
+      fsync ? 'FULL' : 'NORMAL',
+      (message) => {
+        this.failure ??= new Error(`cannot move journalled events into the store: ${message}`);
+      },
+      () => {
+        // Everything journalled is in SQLite: the journal can start over.
+        if (!this.failure && journal.size > JOURNAL_TRUNCATE_AT) journal.truncate();
+      },
+    );
   }
 
-  /** Moves journalled events into SQLite (synchronously). A failure refuses every later append. */
-  private moveNow(): void {
-    if (this.moveTimer) {
-      clearTimeout(this.moveTimer);
-      this.moveTimer = null;
-    }
-    if (this.moving.length === 0 || this.failure) return;
-    const batch = this.moving;
-    this.moving = [];
-    try {
-      this.insertEvents(batch);
-    } catch (e) {
-      this.failure = new Error(`cannot move journalled events into the store: ${(e as Error).message}`);
-      return;
-    }
-    if (this.journal && this.moving.length === 0 && this.journal.size > JOURNAL_TRUNCATE_AT) this.journal.truncate();
+  /** Waits until journalled events are in SQLite, so reads see them. */
+  private async settled(): Promise<void> {
+    if (this.mover) await this.mover.flush();
   }
 
   async appendEvents(events: StoredEvent[]): Promise<void> {
     if (this.failure) throw this.failure;
-    if (this.journal) {
+    if (this.journal && this.mover) {
       if (!this.db.open) throw new Error('the store is closed');
-      this.journal.append(events);
-      for (const e of events) this.moving.push(e);
-      if (this.moving.length >= JOURNAL_BATCH) this.moveNow();
-      else this.moveTimer ??= setTimeout(() => this.moveNow(), JOURNAL_DELAY_MS);
+      this.mover.add(this.journal.append(events));
       return;
     }
     if (events.length === 1) {
@@ -384,7 +378,7 @@ export class SqliteStore implements Store {
   }
 
   async getEvents(session: string): Promise<StoredEvent[]> {
-    this.moveNow();
+    await this.settled();
     return this.getEventsStmt.all(session).map(toEvent);
   }
 
@@ -397,7 +391,7 @@ export class SqliteStore implements Store {
    * nothing before it can change through this API.
    */
   async *iterateEvents(): AsyncIterable<StoredEvent> {
-    this.moveNow();
+    await this.settled();
     let page = this.firstEventsPage.all(EVENT_PAGE);
     while (page.length > 0) {
       for (const r of page) yield toEvent(r);
@@ -408,7 +402,7 @@ export class SqliteStore implements Store {
   }
 
   async lastEvent(session: string): Promise<StoredEvent | undefined> {
-    this.moveNow();
+    await this.settled();
     const r = this.lastEventStmt.get(session);
     return r && toEvent(r);
   }
@@ -482,14 +476,20 @@ export class SqliteStore implements Store {
 
   /** Closes the connection (checkpointing the WAL if last). Calling it again is harmless. */
   async close(): Promise<void> {
-    if (this.db.open) {
-      this.moveNow();
-      if (this.journal && !this.failure) this.journal.truncate();
-      this.db.close();
-    }
-    this.journal?.close();
-    this.journal = null;
+    this.closing ??= (async () => {
+      const mover = this.mover;
+      this.mover = null;
+      if (mover) await mover.close().catch(() => undefined);
+      if (this.db.open) {
+        if (this.journal && !this.failure) this.journal.truncate();
+        this.db.close();
+      }
+      this.journal?.close();
+      this.journal = null;
+    })();
+    return this.closing;
   }
+
 }
 
 /**

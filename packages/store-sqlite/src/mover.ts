@@ -1,0 +1,116 @@
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+
+/**
+ * The worker that moves journalled events into SQLite, off the gateway's
+ * event loop (inserting is the largest per-command cost after the network).
+ * Plain CommonJS evaluated in the worker, so it runs the same from source
+ * (tests) and from the build; better-sqlite3 is resolved here and passed in.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.sqlite);
+const db = new Database(workerData.path, { timeout: 5000 });
+db.pragma('busy_timeout = 5000');
+db.pragma('synchronous = ' + workerData.sync);
+db.pragma('foreign_keys = ON');
+const insert = db.prepare('INSERT OR IGNORE INTO events (session, seq, at, type, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?)');
+const move = db.transaction((text) => {
+  let start = 0;
+  for (;;) {
+    const end = text.indexOf('\\n', start);
+    if (end < 0) break;
+    const e = JSON.parse(text.slice(start, end));
+    insert.run(e.session, e.seq, e.at, e.type, JSON.stringify(e.data), e.prev, e.hash);
+    start = end + 1;
+  }
+});
+parentPort.on('message', (m) => {
+  if (m.close) {
+    db.close();
+    parentPort.postMessage({ closed: true });
+    return;
+  }
+  try {
+    move(m.text);
+    parentPort.postMessage({ id: m.id });
+  } catch (e) {
+    parentPort.postMessage({ id: m.id, error: String((e && e.message) || e) });
+  }
+});
+`;
+
+const DELAY_MS = 5;
+const BATCH_CHARS = 256 * 1024;
+
+export class JournalMover {
+  private readonly worker: Worker;
+  private text = '';
+  private timer: NodeJS.Timeout | null = null;
+  private nextId = 0;
+  private readonly waiting = new Map<number, () => void>();
+  private closed = false;
+
+  constructor(
+    dbPath: string,
+    sync: 'NORMAL' | 'FULL',
+    /** A batch could not be inserted: the store must refuse appends from now on. */
+    private readonly onFailure: (message: string) => void,
+    /** Everything handed over so far is committed to SQLite. */
+    private readonly onIdle: () => void,
+  ) {
+    const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path: dbPath, sync, sqlite } });
+    this.worker.unref();
+    this.worker.on('message', (m: { id?: number; error?: string; closed?: boolean }) => {
+      if (m.error) this.onFailure(m.error);
+      if (m.id !== undefined) {
+        const done = this.waiting.get(m.id);
+        this.waiting.delete(m.id);
+        done?.();
+        if (this.waiting.size === 0 && !this.text) this.onIdle();
+      }
+    });
+    this.worker.on('error', (e) => this.onFailure(e.message));
+  }
+
+  /** Hands over journalled lines (each ending in a newline). */
+  add(lines: string): void {
+    this.text += lines;
+    if (this.text.length >= BATCH_CHARS) this.send();
+    else this.timer ??= setTimeout(() => this.send(), DELAY_MS);
+  }
+
+  /** Posts what is gathered; with `barrier`, even nothing (the worker answers in order). */
+  private send(barrier = false): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (!this.text && !barrier) return Promise.resolve();
+    const id = ++this.nextId;
+    const text = this.text;
+    this.text = '';
+    return new Promise<void>((resolve) => {
+      this.waiting.set(id, resolve);
+      this.worker.postMessage({ id, text });
+    });
+  }
+
+  /** Resolves once everything handed over so far is committed (or failed): the worker answers in order. */
+  async flush(): Promise<void> {
+    if (this.closed) return;
+    await this.send(true);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    await new Promise<void>((resolve) => {
+      this.worker.once('message', () => resolve());
+      this.worker.postMessage({ close: true });
+    });
+    await this.worker.terminate();
+  }
+}

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import selfsigned from 'selfsigned';
-import { Gateway, apiKeyAuthenticator, type Listener, type Logger, type ProtocolPlugin, type TlsMaterial } from '@sluice/core';
+import { Gateway, apiKeyAuthenticator, createMasker, type Listener, type Logger, type ProtocolPlugin, type TlsMaterial } from '@sluice/core';
 import { loadSqlParser } from '@sluice/sql';
 import { postgresPlugin } from '@sluice/postgres';
 import type { GatewayConfig } from './config/index.js';
@@ -60,6 +60,15 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   await loadSqlParser();
   const store = openStore(config, { journal: true });
   const hashKey = secretFile(join(config.dataDir, 'mask-hash.key'), () => randomBytes(32));
+  // A mask rule the masker cannot use would refuse every session later: refuse to start now, naming it.
+  for (const p of config.policies) {
+    if (!p.mask) continue;
+    try {
+      createMasker([p.mask], { hashKey });
+    } catch (e) {
+      throw new Error(`policies "${p.name}": mask: ${(e as Error).message}`);
+    }
+  }
   const tls = await loadTls(config);
   const { registry, core } = createMetrics();
   const gateway = new Gateway({

@@ -225,20 +225,28 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     this.forward(m, out, { t: 'query', mask: v.mask, start: performance.now() });
   }
 
-  private async onParse(m: FramedMessage, out: RelayOut): Promise<void> {
+  /** Decide at Parse: a statement policy blocks is refused here (and recorded); the rest waits for Execute. */
+  private onParse(m: FramedMessage, out: RelayOut): void | Promise<void> {
     const p = parseParse(m.payload);
     const cmd = this.classify(p.sql);
     if (!this.failedUntilSync && this.session.preview(cmd) === 'block') {
-      const v = await this.session.authorize(cmd, undefined, this.abortSignal);
-      if (v.effect === 'deny') return this.refuse(v, out);
+      return this.session.authorize(cmd, undefined, this.abortSignal).then((v) => {
+        if (v.effect === 'deny') return this.refuse(v, out);
+        this.acceptParse(m, p.name, cmd, out);
+      });
     }
-    this.stmts.set(p.name, { cmd });
+    this.acceptParse(m, p.name, cmd, out);
+  }
+
+  private acceptParse(m: FramedMessage, name: string, cmd: Command, out: RelayOut): void {
+    this.stmts.set(name, { cmd });
     // SQL EXECUTE can run a protocol-level named statement: judge it as what it was parsed from.
-    if (p.name) this.classifier.remember(p.name, cmd);
+    if (name) this.classifier.remember(name, cmd);
     this.forward(m, out, { t: 'parse' });
   }
 
-  private async onExecute(m: FramedMessage, out: RelayOut): Promise<void> {
+  /** Enforce at Execute: every execution is authorized (and recorded with its parameters). */
+  private onExecute(m: FramedMessage, out: RelayOut): void | Promise<void> {
     const e = parseExecute(m.payload);
     const portal = this.portals.get(e.portal);
     if (this.failedUntilSync || !portal || !portal.cmd) {
@@ -246,9 +254,10 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       return this.forward(m, out, { t: 'execute', portal: e.portal, mask: this.session.masker, start: performance.now() });
     }
     const cmd: Command = { ...portal.cmd, params: portal.params };
-    const v = await this.session.authorize(cmd, this.waitNotice(out), this.abortSignal);
-    if (v.effect === 'deny') return this.refuse(v, out);
-    this.forward(m, out, { t: 'execute', portal: e.portal, mask: v.mask, start: performance.now() });
+    return this.session.authorize(cmd, this.waitNotice(out), this.abortSignal).then((v) => {
+      if (v.effect === 'deny') return this.refuse(v, out);
+      this.forward(m, out, { t: 'execute', portal: e.portal, mask: v.mask, start: performance.now() });
+    });
   }
 
   private refuse(v: Extract<Verdict, { effect: 'deny' }>, out: RelayOut): void {

@@ -21,7 +21,7 @@ export function canonicalJson(v: unknown): string {
 }
 
 /**
- * hash = SHA-256(prev + JSON of [session, seq, at, type, data]).
+ * hash = SHA-256(prev + JSON of [session, seq, at, type] + JSON of data).
  *
  * The data is hashed as JSON.stringify writes it, keys in their stored order:
  * a store must hand events back with their keys in the order they were
@@ -30,7 +30,7 @@ export function canonicalJson(v: unknown): string {
  * order of keys — changes the hash.
  */
 export function eventHash(e: Omit<StoredEvent, 'hash'>): string {
-  return sha256hex(e.prev + JSON.stringify([e.session, e.seq, e.at, e.type, e.data]));
+  return sha256hex(e.prev + JSON.stringify([e.session, e.seq, e.at, e.type]) + (e.dataJson ?? JSON.stringify(e.data)));
 }
 
 export interface VerifyResult {
@@ -163,7 +163,7 @@ export class SessionLog {
   append(type: string, data: Record<string, unknown>): Promise<void> {
     if (this.broken) return Promise.reject(this.broken);
     const seq = ++this.seq;
-    const base = { session: this.session, seq, at: new Date().toISOString(), type, data, prev: this.prev };
+    const base = { session: this.session, seq, at: new Date().toISOString(), type, data, prev: this.prev, dataJson: JSON.stringify(data) };
     const event: StoredEvent = { ...base, hash: eventHash(base) };
     this.prev = event.hash;
     const p = this.recorder.enqueue(event).catch((e) => {

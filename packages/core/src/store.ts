@@ -28,6 +28,12 @@ export interface StoredEvent {
   data: Record<string, unknown>;
   prev: string;
   hash: string;
+  /**
+   * JSON.stringify(data) exactly as hashed, set by the recorder on events it
+   * appends so a store can keep that text instead of serializing again.
+   * Stores never return it.
+   */
+  dataJson?: string;
 }
 
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled' | 'abandoned';

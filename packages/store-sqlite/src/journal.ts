@@ -22,10 +22,14 @@ export class EventJournal {
     this.bytes = fstatSync(this.fd).size;
   }
 
-  /** Appends events; returns the lines written. Throws if the write fails (the caller refuses). */
+  /**
+   * Appends events as lines `session TAB seq TAB at TAB type TAB prev TAB hash
+   * TAB data-JSON` (JSON text never holds a raw tab or newline); returns the
+   * lines written. Throws if the write fails (the caller refuses).
+   */
   append(events: readonly StoredEvent[]): string {
     let text = '';
-    for (const e of events) text += JSON.stringify(e) + '\n';
+    for (const e of events) text += journalLine(e);
     const buf = Buffer.from(text, 'utf8');
     let off = 0;
     while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
@@ -59,12 +63,23 @@ export class EventJournal {
     const out: StoredEvent[] = [];
     for (const line of text.split('\n')) {
       if (!line) continue;
+      const f = line.split('\t');
+      if (f.length < 7) break;
       try {
-        out.push(JSON.parse(line) as StoredEvent);
+        const dataJson = f.slice(6).join('\t');
+        out.push({ session: f[0]!, seq: Number(f[1]), at: f[2]!, type: f[3]!, prev: f[4]!, hash: f[5]!, data: JSON.parse(dataJson) as Record<string, unknown>, dataJson });
       } catch {
         break;
       }
     }
     return out;
   }
+}
+
+const PLAIN = /^[^\t\n]*$/;
+
+/** One journal line. Fields other than data are ids, times and hex: a tab or newline in them is refused. */
+export function journalLine(e: StoredEvent): string {
+  if (!PLAIN.test(e.session) || !PLAIN.test(e.type) || !PLAIN.test(e.at)) throw new Error('event field holds a tab or newline');
+  return `${e.session}\t${e.seq}\t${e.at}\t${e.type}\t${e.prev}\t${e.hash}\t${e.dataJson ?? JSON.stringify(e.data)}\n`;
 }

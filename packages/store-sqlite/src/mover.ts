@@ -20,8 +20,9 @@ const move = db.transaction((text) => {
   for (;;) {
     const end = text.indexOf('\\n', start);
     if (end < 0) break;
-    const e = JSON.parse(text.slice(start, end));
-    insert.run(e.session, e.seq, e.at, e.type, JSON.stringify(e.data), e.prev, e.hash);
+    // session, seq, at, type, prev, hash, then the data JSON (journal.ts)
+    const f = text.slice(start, end).split('\t');
+    insert.run(f[0], Number(f[1]), f[2], f[3], f.slice(6).join('\t'), f[4], f[5]);
     start = end + 1;
   }
 });

@@ -235,7 +235,7 @@ export class SqliteStore implements Store {
     this.insertEvent = db.prepare(`INSERT INTO events (session, seq, at, type, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?)`);
     const insertEvent = this.insertEvent;
     this.insertEvents = db.transaction((events: StoredEvent[]) => {
-      for (const e of events) insertEvent.run(e.session, e.seq, e.at, e.type, JSON.stringify(e.data), e.prev, e.hash);
+      for (const e of events) insertEvent.run(e.session, e.seq, e.at, e.type, e.dataJson ?? JSON.stringify(e.data), e.prev, e.hash);
     });
     this.getEventsStmt = db.prepare(`SELECT ${EVENT_COLS} FROM events WHERE session = ? ORDER BY seq`);
     this.firstEventsPage = db.prepare(`SELECT ${EVENT_COLS} FROM events ORDER BY session, seq LIMIT ?`);
@@ -337,7 +337,7 @@ export class SqliteStore implements Store {
     if (left.length) {
       const insert = this.db.prepare(`INSERT OR IGNORE INTO events (session, seq, at, type, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?)`);
       this.db.transaction(() => {
-        for (const e of left) insert.run(e.session, e.seq, e.at, e.type, JSON.stringify(e.data), e.prev, e.hash);
+        for (const e of left) insert.run(e.session, e.seq, e.at, e.type, e.dataJson ?? JSON.stringify(e.data), e.prev, e.hash);
       })();
     }
     const journal = new EventJournal(path, fsync);
@@ -371,7 +371,7 @@ export class SqliteStore implements Store {
     if (events.length === 1) {
       // A single statement in autocommit mode is its own transaction.
       const e = events[0]!;
-      this.insertEvent.run(e.session, e.seq, e.at, e.type, JSON.stringify(e.data), e.prev, e.hash);
+      this.insertEvent.run(e.session, e.seq, e.at, e.type, e.dataJson ?? JSON.stringify(e.data), e.prev, e.hash);
     } else if (events.length > 1) {
       this.insertEvents(events);
     }

@@ -78,19 +78,24 @@ export async function verifyEvents(events: AsyncIterable<StoredEvent> | Iterable
 
 interface Pending {
   event: StoredEvent;
-  resolve: () => void;
+  resolve?: () => void;
   reject: (e: unknown) => void;
 }
 
+/** Events nobody waits for (results, output) ride along with the next group, or go after this long. */
+const LAZY_FLUSH_MS = 25;
+
 /**
  * Group commit over a Store: every event appended in the same tick goes into
- * one transaction. A session's chain is kept in memory; once an append fails
+ * one append; events nobody waits for (results, output) join the next group,
+ * or are appended within LAZY_FLUSH_MS. A session's chain is kept in memory; once an append fails
  * the chain is broken and every later append of that session rejects, so the
  * session fails closed.
  */
 export class Recorder {
   private queue: Pending[] = [];
   private scheduled = false;
+  private lazyTimer: NodeJS.Timeout | null = null;
   private inflight: Promise<void> = Promise.resolve();
 
   constructor(
@@ -103,7 +108,7 @@ export class Recorder {
     return new SessionLog(this, session);
   }
 
-  /** @internal */
+  /** @internal An event someone waits for: appended with this tick's group. */
   enqueue(event: StoredEvent): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ event, resolve, reject });
@@ -114,8 +119,21 @@ export class Recorder {
     });
   }
 
+  /** @internal An event nobody waits for: appended with the next group, or soon. */
+  enqueueLazy(event: StoredEvent, onError: (e: unknown) => void): void {
+    this.queue.push({ event, reject: onError });
+    if (!this.scheduled && !this.lazyTimer) {
+      this.lazyTimer = setTimeout(() => this.flushNow(), LAZY_FLUSH_MS);
+      this.lazyTimer.unref?.();
+    }
+  }
+
   private flushNow(): void {
     this.scheduled = false;
+    if (this.lazyTimer) {
+      clearTimeout(this.lazyTimer);
+      this.lazyTimer = null;
+    }
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
@@ -125,7 +143,7 @@ export class Recorder {
       try {
         await this.store.appendEvents(batch.map((p) => p.event));
         this.metrics.storeAppend((performance.now() - t0) / 1000, batch.length);
-        for (const p of batch) p.resolve();
+        for (const p of batch) p.resolve?.();
       } catch (e) {
         for (const p of batch) p.reject(e);
       }
@@ -143,7 +161,6 @@ export class SessionLog {
   private seq = 0;
   private prev = GENESIS;
   private broken: unknown = null;
-  private last: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly recorder: Recorder,
@@ -162,25 +179,28 @@ export class SessionLog {
    */
   append(type: string, data: Record<string, unknown>): Promise<void> {
     if (this.broken) return Promise.reject(this.broken);
+    const p = this.recorder.enqueue(this.next(type, data)).catch((e) => {
+      this.broken ??= e;
+      throw e;
+    });
+    return p;
+  }
+
+  /** Append without waiting (it joins the next group); a failure still breaks the chain. */
+  appendLater(type: string, data: Record<string, unknown>): void {
+    if (this.broken) return;
+    this.recorder.enqueueLazy(this.next(type, data), (e) => {
+      this.broken ??= e;
+    });
+  }
+
+  /** The next event of the chain. */
+  private next(type: string, data: Record<string, unknown>): StoredEvent {
     const seq = ++this.seq;
     const base = { session: this.session, seq, at: new Date().toISOString(), type, data, prev: this.prev, dataJson: JSON.stringify(data) };
     const event: StoredEvent = { ...base, hash: eventHash(base) };
     this.prev = event.hash;
-    const p = this.recorder.enqueue(event).catch((e) => {
-      this.broken ??= e;
-      throw e;
-    });
-    this.last = p.catch(() => undefined);
-    return p;
+    return event;
   }
 
-  /** Append without waiting; a failure still breaks the chain. */
-  appendLater(type: string, data: Record<string, unknown>): void {
-    this.append(type, data).catch(() => undefined);
-  }
-
-  /** Resolves when every event appended so far has been committed or failed. */
-  settled(): Promise<void> {
-    return this.last;
-  }
 }

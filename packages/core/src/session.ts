@@ -81,7 +81,8 @@ export class CoreSession implements Session {
         return { effect: 'allow', mask: this.masker };
       }
       if (d.effect === 'block') {
-        this.log.appendLater('command', commandEvent(cmd, d));
+        // Nobody waits for a refusal's record, but it goes out with this tick's group.
+        this.log.append('command', commandEvent(cmd, d)).catch(() => undefined);
         if (d.code === 'SLUICE_PARSE_ERROR') return deny('SLUICE_PARSE_ERROR', d.message!, '');
         return deny('SLUICE_POLICY_DENIED', policyMessage(d.policy!, d.message!), d.policy!);
       }

@@ -71,6 +71,16 @@ export interface Upstream {
   framer: BackendFramer;
 }
 
+/**
+ * A socket error without the target's address (the client is told the
+ * connection name, never where it points): 'ECONNREFUSED', 'ETIMEDOUT' …
+ */
+function socketReason(e: Error): string {
+  const code = (e as { code?: string }).code;
+  if (code && /^E[A-Z]+$/.test(code)) return code === 'ECONNREFUSED' ? 'connection refused (ECONNREFUSED)' : code;
+  return e.message.replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, '<target>');
+}
+
 /** An error of the target during connect; `message` never carries the password. */
 export class UpstreamError extends Error {
   constructor(
@@ -234,7 +244,7 @@ async function attempt(
       socket = await openSocket(t, transport, (s) => (current = s));
     } catch (e) {
       current?.destroy();
-      throw e instanceof UpstreamError ? e : new UpstreamError(`cannot connect to the target: ${(e as Error).message}`);
+      throw e instanceof UpstreamError ? e : new UpstreamError(`cannot connect to the target: ${socketReason(e as Error)}`);
     }
     const overTls = 'encrypted' in socket && socket.encrypted === true;
     try {
@@ -276,7 +286,7 @@ function startup(t: TargetSettings, socket: Socket, overTls: boolean, password: 
       settled = true;
       cleanup();
       socket.destroy();
-      reject(e instanceof UpstreamError ? e : new UpstreamError(`cannot connect to the target: ${e.message}`));
+      reject(e instanceof UpstreamError ? e : new UpstreamError(`cannot connect to the target: ${socketReason(e)}`));
     };
     const cleanup = () => {
       socket.off('data', onData);

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import type { Policy } from '@sluice/core';
-import { postgresPlugin } from '@sluice/postgres';
+import { postgresPlugin, type PostgresPluginOptions } from '@sluice/postgres';
 import { PG, serviceSkipReason } from '../support/services.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
@@ -32,7 +32,7 @@ export async function pgSkip(): Promise<string | undefined> {
 }
 
 /** A fresh database on the machine's PostgreSQL, seeded, behind a fresh gateway. */
-export async function setupPg(extraPolicies: Policy[] = []): Promise<PgEnv> {
+export async function setupPg(extraPolicies: Policy[] = [], pluginOpts: PostgresPluginOptions = {}): Promise<PgEnv> {
   const db = `sluice_t_${randomBytes(5).toString('hex')}`;
   const root = new pg.Client({ host: PG.host, port: PG.port, user: PG.user, database: 'postgres' });
   await root.connect();
@@ -49,7 +49,7 @@ export async function setupPg(extraPolicies: Policy[] = []): Promise<PgEnv> {
     INSERT INTO orders SELECT g, 1 + g % 2, g * 1.5 FROM generate_series(1, 20) g;
   `);
   const gw = await startTestGateway({
-    plugin: postgresPlugin(),
+    plugin: postgresPlugin(pluginOpts),
     connections: [
       { name: 'orders', type: 'postgres', target: `postgres://${PG.user}@${PG.host}:${PG.port}/${db}?sslmode=disable`, access: ['agents', 'dba'], secrets: {}, options: {} },
       { name: 'closed', type: 'postgres', target: `postgres://${PG.user}@${PG.host}:${PG.port}/${db}?sslmode=disable`, access: ['nobody'], secrets: {}, options: {} },

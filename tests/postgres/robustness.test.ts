@@ -10,13 +10,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import pg from 'pg';
-import { randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { postgresPlugin, type PostgresPluginOptions } from '@sluice/postgres';
-import { PG } from '../support/services.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
-import { pgSkip, policies } from './fixture.js';
+import type { PostgresPluginOptions } from '@sluice/postgres';
+import type { TestGateway } from '../support/gateway.js';
+import { pgSkip, setupPg } from './fixture.js';
 
 const skip = await pgSkip();
 
@@ -35,48 +33,20 @@ interface RobustEnv {
   close(): Promise<void>;
 }
 
-/** Like fixture.ts's setupPg, but the plugin is created with `pluginOpts`. */
+/** fixture.ts's setupPg with plugin options, plus a count of the gateway's target connections. */
 async function setupRobustPg(pluginOpts: PostgresPluginOptions): Promise<RobustEnv> {
-  const db = `sluice_r_${randomBytes(5).toString('hex')}`;
-  const root = new pg.Client({ host: PG.host, port: PG.port, user: PG.user, database: 'postgres' });
-  await root.connect();
-  await root.query(`CREATE DATABASE ${db}`);
-  await root.end();
-  const admin = new pg.Client({ host: PG.host, port: PG.port, user: PG.user, database: db });
-  await admin.connect();
-  await admin.query(`CREATE TABLE orders (id int PRIMARY KEY, total numeric);
-    INSERT INTO orders SELECT g, g * 1.5 FROM generate_series(1, 20) g;`);
-  const gw = await startTestGateway({
-    plugin: postgresPlugin(pluginOpts),
-    connections: [
-      { name: 'orders', type: 'postgres', target: `postgres://${PG.user}@${PG.host}:${PG.port}/${db}?sslmode=disable`, access: ['agents'], secrets: {}, options: {} },
-    ],
-    policies,
-  });
-  const { secret } = await gw.key('billing-agent', ['agents'], 'alice@example.com');
+  const env = await setupPg([], pluginOpts);
   return {
-    gw,
-    db,
-    admin,
-    secret,
-    async connect() {
-      const c = new pg.Client({ host: '127.0.0.1', port: gw.port, user: 'alice', database: 'orders', password: secret });
-      c.on('error', () => undefined);
-      await c.connect();
-      return c;
-    },
+    gw: env.gw,
+    db: env.db,
+    admin: env.admin,
+    secret: env.agent.secret,
+    connect: () => env.connect(env.agent.secret),
     async upstreamCount() {
-      const r = await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db]);
+      const r = await env.admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [env.db]);
       return r.rows[0].n as number;
     },
-    async close() {
-      await gw.close();
-      await admin.end();
-      const r = new pg.Client({ host: PG.host, port: PG.port, user: PG.user, database: 'postgres' });
-      await r.connect();
-      await r.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-      await r.end();
-    },
+    close: () => env.close(),
   };
 }
 

@@ -11,3 +11,4 @@ export * from './session.js';
 export * from './gateway.js';
 export * from './mask/index.js';
 export * from './relay.js';
+export * from './net.js';

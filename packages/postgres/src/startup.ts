@@ -14,6 +14,7 @@ import {
   type FramedMessage,
 } from './protocol/index.js';
 import { errorMessage } from './errors.js';
+import { isLoopbackAddress } from '@sluice/core';
 
 export interface StartupResult {
   socket: Duplex;
@@ -27,10 +28,6 @@ export interface StartupResult {
 
 export type StartupOutcome = { kind: 'session'; result: StartupResult } | { kind: 'cancel'; packet: CancelRequestPacket } | { kind: 'closed' };
 
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
-}
 
 /** Sends a FATAL error and closes: the client is told why, in its own terms. */
 export function fatal(sock: Duplex, code: Parameters<typeof errorMessage>[0], message: string): void {
@@ -55,7 +52,7 @@ export function runStartup(raw: Socket, secure: SecureContext, deadlineMs: numbe
     let tls = false;
     let startup: StartupMessagePacket | null = null;
     let done = false;
-    const loopback = isLoopback(raw.remoteAddress);
+    const loopback = isLoopbackAddress(raw.remoteAddress);
 
     const finish = (o: StartupOutcome) => {
       if (done) return;

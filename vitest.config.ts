@@ -11,6 +11,8 @@ export default defineConfig({
       { find: /^@sluice\/sql$/, replacement: src('./packages/sql/src/index.ts') },
       { find: /^@sluice\/store-sqlite$/, replacement: src('./packages/store-sqlite/src/index.ts') },
       { find: /^@sluice\/postgres$/, replacement: src('./packages/postgres/src/index.ts') },
+      { find: /^@sluice\/identity-oidc$/, replacement: src('./packages/identity-oidc/src/index.ts') },
+      { find: /^@sluice\/mysql$/, replacement: src('./packages/mysql/src/index.ts') },
     ],
   },
   test: {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Gateway, apiKeyAuthenticator, createApiKey, type ConnectionConfig, type Identity, type Policy, type ProtocolPlugin, type Listener, keyIdentity } from '@sluice/core';
+import { Gateway, apiKeyAuthenticator, type Authenticator, createApiKey, type ConnectionConfig, type Identity, type Policy, type ProtocolPlugin, type Listener, keyIdentity } from '@sluice/core';
 import { openSqliteStore, type SqliteStore } from '@sluice/store-sqlite';
 import selfsigned from 'selfsigned';
 
@@ -27,7 +27,7 @@ export interface TestGateway {
 }
 
 /** A whole gateway in-process: temp SQLite store, self-signed TLS, one plugin on a free port. */
-export async function startTestGateway(opts: { plugin: ProtocolPlugin; connections: ConnectionConfig[]; policies: Policy[]; address?: string }): Promise<TestGateway> {
+export async function startTestGateway(opts: { plugin: ProtocolPlugin; connections: ConnectionConfig[]; policies: Policy[]; address?: string; authenticators?: Authenticator[] }): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
   const store = openSqliteStore({ path: join(dataDir, 'sluice.db'), journal: true });
   const logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -35,7 +35,7 @@ export async function startTestGateway(opts: { plugin: ProtocolPlugin; connectio
     store,
     policies: opts.policies,
     connections: opts.connections,
-    authenticators: [apiKeyAuthenticator(store)],
+    authenticators: [apiKeyAuthenticator(store), ...(opts.authenticators ?? [])],
     hashKey: randomBytes(32),
     tls: await testTls(),
     logger: process.env.SLUICE_TEST_LOG ? { ...console, debug() {} } : logger,

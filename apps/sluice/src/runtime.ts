@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import selfsigned from 'selfsigned';
 import { Gateway, apiKeyAuthenticator, createMasker, type Listener, type Logger, type ProtocolPlugin, type TlsMaterial } from '@sluice/core';
 import { loadSqlParser } from '@sluice/sql';
+import { oidcAuthenticator } from '@sluice/identity-oidc';
 import { postgresPlugin } from '@sluice/postgres';
 import type { GatewayConfig } from './config/index.js';
 import { createMetrics } from './metrics.js';
@@ -55,7 +56,6 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   for (const proto of Object.keys(config.listeners)) {
     if (!plugins.some((p) => p.name === proto)) throw new Error(`listeners.${proto}: this build of Sluice has no ${proto} plugin yet (supported: ${plugins.map((p) => p.name).join(', ')})`);
   }
-  if (config.identity.oidc.length) logger.warn({ issuers: config.identity.oidc.length }, 'identity.oidc is not supported yet: only Sluice API keys are accepted');
   ensureDataDir(config.dataDir);
   await loadSqlParser();
   const store = openStore(config, { journal: true });
@@ -75,7 +75,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     store,
     policies: config.policies,
     connections: config.connections,
-    authenticators: [apiKeyAuthenticator(store)],
+    // API keys first (no network); OIDC tokens from the configured issuers.
+    authenticators: [
+      apiKeyAuthenticator(store),
+      ...(config.identity.oidc.length ? [oidcAuthenticator({ issuers: config.identity.oidc, allowInsecureLocalhost: true })] : []),
+    ],
     hashKey,
     tls,
     logger,

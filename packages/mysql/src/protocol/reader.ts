@@ -1,0 +1,270 @@
+import { ProtocolError } from './errors.js';
+
+const TWO_32 = 0x1_0000_0000;
+
+/**
+ * A bounds-checked little-endian cursor over a packet payload. Every read
+ * that would run past the end throws ProtocolError (never RangeError);
+ * `bytes`, `rest`, `cstringBytes` and `lenencBytes` return views, not copies.
+ */
+export class BufferReader {
+  private pos: number;
+  private readonly end: number;
+
+  /**
+   * @param buf     the bytes to read (usually a packet payload)
+   * @param context a name for error messages ('HandshakeResponse41' …)
+   */
+  constructor(
+    private readonly buf: Buffer,
+    private readonly context = 'packet',
+    start = 0,
+    end = buf.length,
+  ) {
+    this.pos = start;
+    this.end = end;
+  }
+
+  get offset(): number {
+    return this.pos;
+  }
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  /** Throws a ProtocolError naming this reader's context. */
+  fail(what: string): never {
+    throw new ProtocolError(`${this.context}: ${what}`);
+  }
+
+  private need(n: number, what: string): void {
+    if (this.end - this.pos < n) this.fail(`truncated ${what} at offset ${this.pos}`);
+  }
+
+  /** The next byte without consuming it, or -1 at the end. */
+  peek(): number {
+    return this.pos < this.end ? this.buf[this.pos] : -1;
+  }
+
+  skip(n: number): void {
+    this.need(n, `${n}-byte field`);
+    this.pos += n;
+  }
+
+  uint8(): number {
+    this.need(1, 'int<1>');
+    return this.buf[this.pos++];
+  }
+
+  int8(): number {
+    this.need(1, 'int<1>');
+    return this.buf.readInt8(this.pos++);
+  }
+
+  uint16(): number {
+    this.need(2, 'int<2>');
+    const v = this.buf[this.pos] | (this.buf[this.pos + 1] << 8);
+    this.pos += 2;
+    return v;
+  }
+
+  int16(): number {
+    this.need(2, 'int<2>');
+    const v = this.buf.readInt16LE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
+  uint24(): number {
+    this.need(3, 'int<3>');
+    const b = this.buf;
+    const p = this.pos;
+    this.pos += 3;
+    return b[p] | (b[p + 1] << 8) | (b[p + 2] << 16);
+  }
+
+  uint32(): number {
+    this.need(4, 'int<4>');
+    const v = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  int32(): number {
+    this.need(4, 'int<4>');
+    const v = this.buf.readInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  uint64(): bigint {
+    this.need(8, 'int<8>');
+    const v = this.buf.readBigUInt64LE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  int64(): bigint {
+    this.need(8, 'int<8>');
+    const v = this.buf.readBigInt64LE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  float(): number {
+    this.need(4, 'float');
+    const v = this.buf.readFloatLE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  double(): number {
+    this.need(8, 'double');
+    const v = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  /**
+   * A length-encoded integer, or null for the 0xFB NULL marker (only valid
+   * where a value may be NULL: row cells). 0xFF is never a valid prefix.
+   * Values above 2^53 - 1 are refused (use `lenencBig` where they can occur).
+   */
+  lenencIntOrNull(): number | null {
+    const v = this.lenencAny(true);
+    if (typeof v === 'bigint') this.fail(`length-encoded integer ${v} is too large`);
+    return v;
+  }
+
+  /** A length-encoded integer where NULL is not allowed. */
+  lenencInt(): number {
+    const v = this.lenencIntOrNull();
+    if (v === null) this.fail(`unexpected NULL (0xFB) at offset ${this.pos - 1}`);
+    return v;
+  }
+
+  /** A length-encoded integer as a number when it is safe, else a bigint (affected rows, insert ids). */
+  lenencBig(): number | bigint {
+    const v = this.lenencAny(false);
+    return v as number | bigint;
+  }
+
+  private lenencAny(allowNull: boolean): number | bigint | null {
+    this.need(1, 'length-encoded integer');
+    const first = this.buf[this.pos];
+    if (first < 0xfb) {
+      this.pos++;
+      return first;
+    }
+    switch (first) {
+      case 0xfb:
+        if (!allowNull) this.fail(`unexpected NULL (0xFB) at offset ${this.pos}`);
+        this.pos++;
+        return null;
+      case 0xfc: {
+        this.need(3, 'length-encoded integer');
+        const b = this.buf;
+        const p = this.pos;
+        this.pos += 3;
+        return b[p + 1] | (b[p + 2] << 8);
+      }
+      case 0xfd: {
+        this.need(4, 'length-encoded integer');
+        const b = this.buf;
+        const p = this.pos;
+        this.pos += 4;
+        return b[p + 1] | (b[p + 2] << 8) | (b[p + 3] << 16);
+      }
+      case 0xfe: {
+        this.need(9, 'length-encoded integer');
+        const lo = this.buf.readUInt32LE(this.pos + 1);
+        const hi = this.buf.readUInt32LE(this.pos + 5);
+        this.pos += 9;
+        if (hi < 0x200000) return hi * TWO_32 + lo;
+        return (BigInt(hi) << 32n) | BigInt(lo);
+      }
+      default:
+        return this.fail(`invalid length-encoded integer prefix 0xFF at offset ${this.pos}`);
+    }
+  }
+
+  /** A length-encoded string as a view of its bytes. */
+  lenencBytes(): Buffer {
+    return this.bytes(this.lenencInt());
+  }
+
+  /** A length-encoded string as a view, or null for 0xFB. */
+  lenencBytesOrNull(): Buffer | null {
+    const n = this.lenencIntOrNull();
+    return n === null ? null : this.bytes(n);
+  }
+
+  /** A length-encoded string decoded as UTF-8. */
+  lenencString(): string {
+    const n = this.lenencInt();
+    this.need(n, `${n}-byte string`);
+    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+
+  /** Index of the NUL ending the string at the cursor; throws if there is none. */
+  private nul(): number {
+    const at = this.buf.indexOf(0, this.pos);
+    if (at < 0 || at >= this.end) this.fail(`string at offset ${this.pos} has no NUL terminator`);
+    return at;
+  }
+
+  /** A NUL-terminated string decoded as UTF-8. */
+  cstring(): string {
+    const at = this.nul();
+    const s = this.buf.toString('utf8', this.pos, at);
+    this.pos = at + 1;
+    return s;
+  }
+
+  /** A NUL-terminated string as a view of its bytes (without the NUL). */
+  cstringBytes(): Buffer {
+    const at = this.nul();
+    const b = this.buf.subarray(this.pos, at);
+    this.pos = at + 1;
+    return b;
+  }
+
+  /** `n` bytes as a view. */
+  bytes(n: number): Buffer {
+    if (n < 0) this.fail(`negative length ${n}`);
+    this.need(n, `${n}-byte field`);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+
+  /** `n` bytes decoded as UTF-8. */
+  string(n: number): string {
+    this.need(n, `${n}-byte string`);
+    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+
+  /** Everything left, as a view (string<EOF>). */
+  rest(): Buffer {
+    const b = this.buf.subarray(this.pos, this.end);
+    this.pos = this.end;
+    return b;
+  }
+
+  /** Everything left, decoded as UTF-8. */
+  restString(): string {
+    const s = this.buf.toString('utf8', this.pos, this.end);
+    this.pos = this.end;
+    return s;
+  }
+
+  /** Asserts the whole payload was consumed (no trailing garbage). */
+  done(): void {
+    if (this.pos !== this.end) this.fail(`${this.end - this.pos} unexpected trailing byte(s)`);
+  }
+}

@@ -140,7 +140,7 @@ export class SessionPolicy {
    * the policies say (fail closed).
    */
   decide(cmd: Command): Decision {
-    const units = commandUnits(cmd);
+    const units = cmd.parts ? commandUnits(cmd) : [cmd];
     const bad = parseError(units);
     if (bad) {
       return {

@@ -197,8 +197,8 @@ export class SessionLog {
   /** The next event of the chain. */
   private next(type: string, data: Record<string, unknown>): StoredEvent {
     const seq = ++this.seq;
-    const base = { session: this.session, seq, at: new Date().toISOString(), type, data, prev: this.prev, dataJson: JSON.stringify(data) };
-    const event: StoredEvent = { ...base, hash: eventHash(base) };
+    const event: StoredEvent = { session: this.session, seq, at: new Date().toISOString(), type, data, prev: this.prev, hash: '', dataJson: JSON.stringify(data) };
+    event.hash = eventHash(event);
     this.prev = event.hash;
     return event;
   }

@@ -36,7 +36,8 @@ function encodeReplacement(value: string, format: number, typeOID: number, ruleC
  */
 export class RowMasker {
   private readonly cursor = new DataRowCursor();
-  private readonly writer = new BackendWriter(256);
+  /** Made on the first changed row: most results change none. */
+  private writer: BackendWriter | null = null;
 
   constructor(
     readonly rm: ResultMasker,
@@ -77,7 +78,7 @@ export class RowMasker {
       if (cells) cells.push(out === undefined ? payload.subarray(c.offset, c.offset + c.length) : out);
     }
     if (!cells) return raw;
-    return this.writer.dataRow(cells).take();
+    return (this.writer ??= new BackendWriter(256)).dataRow(cells).take();
   }
 }
 

@@ -202,3 +202,15 @@ export class PostgresClassifier {
     return [...this.state.prepared.keys()];
   }
 }
+
+// ---------------------------------------------------------------- MySQL / MariaDB
+
+export {
+  classifyMysql,
+  clearMysqlCache,
+  MYSQL_PROTOCOL,
+  MysqlClassifier,
+  type MysqlClassifyOptions,
+  mysqlCacheStats,
+  mysqlServerOptions,
+} from './mysql.js';

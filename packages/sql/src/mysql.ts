@@ -1,0 +1,215 @@
+/**
+ * MySQL / MariaDB SQL text → Command. The pre-scan (mysqlLex.ts) and the
+ * classification (mysqlClassify.ts) give a template per text, cached by the
+ * exact text (and the lexical mode); the template is turned into a Command
+ * for one session here: `EXECUTE name` becomes the statement prepared under
+ * that name, PREPARE / DEALLOCATE update the session.
+ */
+import type { Command } from '@sluice/core';
+import { GenerationalCache } from './cache.js';
+import { type ClassifyOpts, fullClassifyMysql, type MTpl } from './mysqlClassify.js';
+
+export const MYSQL_PROTOCOL = 'mysql';
+
+export interface MysqlClassifyOptions {
+  /** The server is MariaDB (default true): `/*M! … *\/` is code there, MySQL 5.7+ `/*!5xxxx` versions are skipped. */
+  mariadb?: boolean;
+  /** Server version as MMmmpp (default 101100, MariaDB 10.11): decides which `/*!NNNNN` comments run. */
+  version?: number;
+  /** sql_mode NO_BACKSLASH_ESCAPES is on (default false). */
+  noBackslashEscapes?: boolean;
+}
+
+/** Parse a server version string ('10.11.6-MariaDB-log', '8.0.36') into options. */
+export function mysqlServerOptions(serverVersion: string): MysqlClassifyOptions {
+  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(serverVersion);
+  const mariadb = /mariadb/i.test(serverVersion);
+  if (!m) return { mariadb };
+  // MariaDB 10+ announces itself through MySQL clients as '5.5.5-10.11.6-MariaDB'.
+  const real = /^5\.5\.5-(\d+)\.(\d+)\.(\d+)/.exec(serverVersion) ?? m;
+  return { mariadb, version: Number(real[1]) * 10000 + Number(real[2]) * 100 + Number(real[3]) };
+}
+
+const MAX_KEY_CHARS = 8192;
+
+interface Entry {
+  tpl: MTpl;
+  modeSensitive: boolean;
+}
+
+const cache = new GenerationalCache<Entry>(10_000, 4_000_000);
+
+/** Cache statistics, for benchmarks and metrics. */
+export const mysqlCacheStats = { hits: 0, misses: 0, uncacheable: 0 };
+
+/** Drop every cached MySQL classification (tests, benchmarks). */
+export function clearMysqlCache(): void {
+  cache.clear();
+  mysqlCacheStats.hits = mysqlCacheStats.misses = mysqlCacheStats.uncacheable = 0;
+}
+
+function optsOf(o: MysqlClassifyOptions | undefined): ClassifyOpts {
+  return { mariadb: o?.mariadb ?? true, version: o?.version ?? 101100, backslashEscapes: !(o?.noBackslashEscapes ?? false) };
+}
+
+function lookup(text: string, o: ClassifyOpts): Entry {
+  if (text.length > MAX_KEY_CHARS) {
+    mysqlCacheStats.uncacheable++;
+    return fullClassifyMysql(text, o);
+  }
+  const key = `${o.mariadb ? 'M' : 'Y'}${o.version}${o.backslashEscapes ? 'e' : 'n'}\u0000${text}`;
+  const hit = cache.get(key);
+  if (hit) {
+    mysqlCacheStats.hits++;
+    return hit;
+  }
+  mysqlCacheStats.misses++;
+  const r = fullClassifyMysql(text, o);
+  cache.set(key, r);
+  return r;
+}
+
+// ---------------------------------------------------------------- sessions
+
+interface MState {
+  prepared: Map<string, Command>;
+  onSqlMode?: () => void;
+}
+
+function addAll(into: string[], from: readonly string[]): void {
+  for (const x of from) if (!into.includes(x)) into.push(x);
+}
+
+function cloneCommand(c: Command): Command {
+  const out: Command = { protocol: c.protocol, kind: c.kind, text: c.text, objects: c.objects.slice(), flags: c.flags.slice() };
+  if (c.parts) out.parts = c.parts.map(cloneCommand);
+  if (c.params) out.params = c.params.slice();
+  if (c.error !== undefined) out.error = c.error;
+  return out;
+}
+
+function withoutFlag(c: Command, flag: string): Command {
+  const out = cloneCommand(c);
+  const strip = (x: Command): void => {
+    x.flags = x.flags.filter((f) => f !== flag);
+    x.parts?.forEach(strip);
+  };
+  strip(out);
+  return out;
+}
+
+function refused(text: string, error: string): Command {
+  return { protocol: MYSQL_PROTOCOL, kind: 'UNKNOWN', text, objects: [], flags: ['parse-error'], error };
+}
+
+function instantiate(t: MTpl, text: string, st: MState | null): Command {
+  const myText = t.text ?? text;
+  let cmd: Command;
+  if (t.exec !== undefined) {
+    const known = st?.prepared.get(t.exec);
+    if (known) {
+      cmd = cloneCommand(known);
+      cmd.text = myText;
+    } else cmd = { protocol: MYSQL_PROTOCOL, kind: 'EXECUTE', text: myText, objects: [], flags: ['dynamic-sql'] };
+    addAll(cmd.flags, t.flags);
+  } else {
+    cmd = { protocol: MYSQL_PROTOCOL, kind: t.kind, text: myText, objects: t.objects.slice(), flags: t.flags.slice() };
+    if (t.error !== undefined) cmd.error = t.error;
+    if (t.parts) {
+      const parts: Command[] = [];
+      for (const p of t.parts) {
+        const c = instantiate(p, myText, st);
+        parts.push(c);
+        addAll(cmd.objects, c.objects);
+        addAll(cmd.flags, c.flags);
+      }
+      cmd.parts = parts;
+    }
+  }
+  if (st) {
+    if (t.prepare !== undefined) {
+      // What EXECUTE will run: the prepared text's classification, or (from a variable) unknown SQL.
+      const inner = t.parts?.[0];
+      const remembered =
+        inner !== undefined
+          ? withoutFlag(cmd.parts![0]!, 'multi-statement')
+          : { protocol: MYSQL_PROTOCOL, kind: 'EXECUTE', text: myText, objects: [], flags: ['dynamic-sql'] };
+      st.prepared.set(t.prepare, remembered);
+    }
+    if (t.deallocate !== undefined) st.prepared.delete(t.deallocate);
+    if (t.sqlMode) st.onSqlMode?.();
+  }
+  return cmd;
+}
+
+function classifyWith(text: string, o: ClassifyOpts, uncertain: boolean, st: MState | null): Command {
+  if (text.length === 0) return { protocol: MYSQL_PROTOCOL, kind: 'EMPTY', text, objects: [], flags: [] };
+  const e = lookup(text, o);
+  if (uncertain && e.modeSensitive) {
+    return refused(text, "a string literal holds \\' while sql_mode may be changing; retry once the statement before it has completed");
+  }
+  return instantiate(e.tpl, text, st);
+}
+
+/**
+ * Classify a MySQL/MariaDB text (one statement or several) without session
+ * state: `EXECUTE name` is dynamic SQL unless the same text PREPAREs it.
+ */
+export function classifyMysql(text: string, opts?: MysqlClassifyOptions): Command {
+  return classifyWith(text, optsOf(opts), false, { prepared: new Map() });
+}
+
+/**
+ * One per client session: remembers prepared statements (SQL PREPARE, and
+ * protocol-level ones registered with `remember`) so that `EXECUTE name` is
+ * judged as the statement it runs.
+ *
+ * Keep `noBackslashEscapes` in step with the server: assign it from the
+ * SERVER_STATUS_NO_BACKSLASH_ESCAPES bit of every OK / EOF packet. After a
+ * statement that may change sql_mode, texts whose reading depends on it (a
+ * '…' literal holding \') are refused until it is assigned again.
+ */
+export class MysqlClassifier {
+  private opts: ClassifyOpts;
+  private uncertain = false;
+  private readonly state: MState;
+
+  constructor(opts?: MysqlClassifyOptions) {
+    this.opts = optsOf(opts);
+    this.state = {
+      prepared: new Map(),
+      onSqlMode: () => {
+        this.uncertain = true;
+      },
+    };
+  }
+
+  get noBackslashEscapes(): boolean {
+    return !this.opts.backslashEscapes;
+  }
+
+  set noBackslashEscapes(value: boolean) {
+    this.opts = { ...this.opts, backslashEscapes: !value };
+    this.uncertain = false;
+  }
+
+  classify(text: string): Command {
+    return classifyWith(text, this.opts, this.uncertain, this.state);
+  }
+
+  /** Register a prepared statement (re-preparing a name replaces it, as the server does). */
+  remember(name: string, cmd: Command): void {
+    this.state.prepared.set(name.toLowerCase(), withoutFlag(cmd, 'multi-statement'));
+  }
+
+  /** Forget one prepared statement, or all of them (no name: COM_RESET_CONNECTION, COM_CHANGE_USER). */
+  forget(name?: string): void {
+    if (name === undefined) this.state.prepared.clear();
+    else this.state.prepared.delete(name.toLowerCase());
+  }
+
+  /** Names of the prepared statements this session knows. */
+  get preparedNames(): string[] {
+    return [...this.state.prepared.keys()];
+  }
+}

@@ -1,1 +1,3 @@
 export * from './protocol/index.js';
+export { mysqlPlugin, type MysqlPluginOptions } from './plugin.js';
+export { parseMysqlTarget, connectUpstream, type MysqlTarget, type MysqlUpstream } from './upstream.js';

@@ -1,0 +1,149 @@
+import { createServer, type Socket, type AddressInfo } from 'node:net';
+import { MessageRelay, PUBLIC_MESSAGES, isSluiceError, type GatewayContext, type Listener, type ProtocolPlugin, type Session } from '@sluice/core';
+import { loadSqlParser } from '@sluice/sql';
+import { BufferWriter, Capability, Packet, writeOk } from './protocol/index.js';
+import { refuse, runStartup, secureContext, type StartupResult } from './startup.js';
+import { connectUpstream, parseMysqlTarget, type MysqlUpstream } from './upstream.js';
+import { MySessionRelay } from './session-relay.js';
+import { errPacket } from './errors.js';
+
+export interface MysqlPluginOptions {
+  /** A client must finish the connection phase within this (default 10 s). */
+  startupTimeoutMs?: number;
+  /** Largest logical client packet accepted (default 64 MiB). */
+  maxPacketSize?: number;
+  /** Connect timeout to the target (default 10 s). */
+  upstreamTimeoutMs?: number;
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
+}
+
+/**
+ * The MySQL / MariaDB protocol plugin. The database name selects the
+ * connection; the password carries the Sluice credential, obtained in
+ * cleartext through an auth switch to mysql_clear_password (TLS required
+ * unless the client is on loopback). Clients:
+ *
+ *   MariaDB CLI   mysql -h gw -P 13306 -u alice --password=sk_… --ssl orders
+ *                 (cleartext is allowed by default; --enable-cleartext-plugin is accepted but obsolete)
+ *   Oracle MySQL  mysql … --enable-cleartext-plugin --ssl-mode=REQUIRED orders
+ *   mysql2        { database: 'orders', password, ssl: {…},
+ *                   authPlugins: { mysql_clear_password: () => () => Buffer.from(password + '\0') } }
+ *
+ * Upstream: one connection per session, as the connection's own account
+ * (mysql_native_password or caching_sha2_password; TLS per `?ssl=`).
+ */
+export function mysqlPlugin(opts: MysqlPluginOptions = {}): ProtocolPlugin {
+  const startupTimeoutMs = opts.startupTimeoutMs ?? 10_000;
+  const maxPacketSize = opts.maxPacketSize ?? 64 * 1024 * 1024;
+  return {
+    name: 'mysql',
+    async listen(ctx: GatewayContext, address: string): Promise<Listener> {
+      await loadSqlParser();
+      const secure = secureContext(ctx.tls.cert, ctx.tls.key);
+      const starting = new Set<Socket>();
+
+      const serve = async (raw: Socket): Promise<void> => {
+        raw.setNoDelay(true);
+        const outcome = await runStartup(raw, secure, startupTimeoutMs, maxPacketSize);
+        starting.delete(raw);
+        if (outcome.kind !== 'session') return;
+        await startSession(ctx, raw, outcome.result, opts.upstreamTimeoutMs ?? 10_000);
+      };
+
+      const server = createServer((raw) => {
+        starting.add(raw);
+        raw.on('close', () => starting.delete(raw));
+        raw.on('error', () => undefined);
+        serve(raw).catch((e: unknown) => {
+          ctx.logger.error({ err: (e as Error).message }, 'mysql: connection failed');
+          raw.destroy();
+        });
+      });
+      const { host, port } = splitAddress(address);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const a = server.address() as AddressInfo;
+      return {
+        address: `${a.address}:${a.port}`,
+        port: a.port,
+        close: () =>
+          new Promise<void>((resolve) => {
+            server.close();
+            for (const s of starting) s.destroy();
+            resolve();
+          }),
+      };
+    },
+  };
+}
+
+async function startSession(ctx: GatewayContext, raw: Socket, st: StartupResult, upstreamTimeoutMs: number): Promise<void> {
+  const sock = st.socket;
+  const seq = (st.lastSeq + 1) & 0xff;
+  const user = st.response.username;
+  const host = raw.remoteAddress ?? '';
+  const identity = await ctx.authenticate(st.password);
+  if (!identity) return refuse(sock, 'SLUICE_AUTH_FAILED', `Access denied for user '${user}'@'${host}' (using password: ${st.password ? 'YES' : 'NO'})`, seq);
+
+  let session: Session;
+  try {
+    session = await ctx.openSession(identity, st.database, { address: `${raw.remoteAddress}:${raw.remotePort}`, application: st.response.attributes?.find(([k]) => k === 'program_name')?.[1], tls: st.tls }, 'mysql');
+  } catch (e) {
+    const why = isSluiceError(e) && e.code !== 'SLUICE_CONNECTION_REFUSED' ? e.message : PUBLIC_MESSAGES.connectionRefused;
+    return refuse(sock, isSluiceError(e) ? e.code : 'SLUICE_CONNECTION_REFUSED', `Access denied for user '${user}'@'${host}' to database '${st.database}': ${why}`, seq);
+  }
+
+  let upstream: MysqlUpstream;
+  let database: string;
+  try {
+    const target = parseMysqlTarget(session.connection.target, session.connection.options.caFile as string | undefined);
+    database = target.database;
+    upstream = await connectUpstream(target, session.connection.secrets.password, st.capabilities, st.response.charset, upstreamTimeoutMs);
+    if ((upstream.capabilities & Capability.DeprecateEof) !== (st.capabilities & Capability.DeprecateEof)) {
+      upstream.socket.destroy();
+      throw new Error('the target and the client disagree on CLIENT_DEPRECATE_EOF');
+    }
+  } catch (e) {
+    ctx.logger.warn({ connection: session.connection.name, err: (e as Error).message }, 'mysql: target unavailable');
+    refuse(sock, 'SLUICE_UPSTREAM_UNAVAILABLE', `Sluice could not connect to "${session.connection.name}": ${(e as Error).message}`, seq);
+    await session.close('target unavailable');
+    return;
+  }
+
+  const w = new BufferWriter(64);
+  writeOk(w, seq, { status: upstream.status }, st.capabilities);
+  sock.write(w.take());
+
+  const abort = new AbortController();
+  const handlers = new MySessionRelay(session, st.capabilities, database, upstream.handshake.serverVersion, upstream.status, abort.signal, (reason) => {
+    abort.abort();
+    void session.close(reason);
+  });
+  // The client framer carried over from the connection phase (it may hold the start of the first command).
+  const clientFramer = st.framer;
+  const relay = new MessageRelay<Packet, Packet>(sock, upstream.socket, clientFramer, upstream.framer, {
+    client: (m, out) => handlers.client(m, out),
+    server: (m, out) => handlers.server(m, out),
+    protocolError: (err, side, out) => {
+      if (side === 'client') out.toClient(errPacket('SLUICE_PROTOCOL_VIOLATION', `Sluice: malformed packet: ${err.message}`, 1));
+      else out.toClient(errPacket('SLUICE_PROTOCOL_VIOLATION', `Sluice closed the connection: ${err.message}`, 1));
+    },
+    closed: (reason) => handlers.closed(reason),
+  }, { onBytes: (dir, n) => ctx.metrics.bytesRelayed(dir, n, 'mysql') });
+  session.onKill((reason) => {
+    relay.out.toClient(errPacket('SLUICE_SESSION_KILLED', `Connection was killed: ${reason}`, 1));
+    relay.close(reason);
+  });
+  relay.start(st.pending, upstream.leftover);
+  sock.resume();
+  upstream.socket.resume();
+}

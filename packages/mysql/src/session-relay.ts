@@ -1,0 +1,550 @@
+import type { ApprovalNotice, Command, Masker, RelayHandlers, RelayOut, ResultMasker, Session, Verdict } from '@sluice/core';
+import {
+  BinaryRowCursor,
+  BufferWriter,
+  Capability,
+  ColumnType,
+  Command as Com,
+  ServerStatus,
+  TextRowCursor,
+  Packet,
+  ProtocolError,
+  isResultSetEnd,
+  maskedColumnDefinition,
+  parseColumnCount,
+  parseColumnDefinition,
+  parseComInitDb,
+  parseComQuery,
+  parseComStmtClose,
+  parseComStmtExecute,
+  parseComStmtPrepare,
+  parseComStmtSendLongData,
+  parseEof,
+  parseErr,
+  parseOk,
+  parseStmtPrepareOk,
+  stmtExecuteStatementId,
+  writeBinaryRow,
+  writeColumnDefinition,
+  writeCommand,
+  writeTextRow,
+  type BinaryColumn,
+  type BinaryRowCell,
+  type ColumnDefinition,
+  type ParamType,
+} from './protocol/index.js';
+import { MysqlClassifier, mysqlServerOptions } from '@sluice/sql';
+import { MyErr, errPacket } from './errors.js';
+
+/** Larger statements are refused: parsing megabytes would stall every session. */
+export const MAX_STATEMENT_BYTES = 1024 * 1024;
+
+interface Stmt {
+  cmd: Command;
+  paramCount: number;
+  columnCount: number;
+  types?: ParamType[];
+  longData: Set<number>;
+}
+
+type Phase = 'first' | 'cols' | 'colsEof' | 'rows' | 'params' | 'paramsEof' | 'prepCols' | 'prepColsEof';
+
+/** What the next upstream response belongs to, one per forwarded command that has a response. */
+type Expect =
+  | { t: 'query'; binary: boolean; mask: Masker | null; start: number }
+  | { t: 'prepare'; cmd: Command }
+  | { t: 'simple'; onOk?: () => void }
+  | { t: 'fieldlist' }
+  | { t: 'inject'; bytes: Buffer };
+
+/** Column types whose binary form is a length-encoded string (a masked text fits). */
+const STRINGY = new Set<number>([
+  ColumnType.VarChar,
+  ColumnType.VarString,
+  ColumnType.String,
+  ColumnType.TinyBlob,
+  ColumnType.MediumBlob,
+  ColumnType.LongBlob,
+  ColumnType.Blob,
+  ColumnType.Json,
+  ColumnType.Enum,
+  ColumnType.Set,
+  ColumnType.Decimal,
+  ColumnType.NewDecimal,
+]);
+
+/** `USE db` as the first statement word: the database named (unquoted), else null. */
+function useTarget(text: string): string | null {
+  const m = /^\s*(?:\/\*[\s\S]*?\*\/\s*)*use\s+(`(?:[^`]|``)+`|[^\s;]+)/i.exec(text);
+  if (!m) return null;
+  const n = m[1]!;
+  return n.startsWith('`') ? n.slice(1, -1).replace(/``/g, '`') : n;
+}
+
+function isLocalLoad(cmd: Command): boolean {
+  const one = (c: Command) => c.flags.includes('file-access') || (c.kind === 'LOAD' && /\blocal\b/i.test(c.text));
+  return one(cmd) || (cmd.parts ?? []).some(one);
+}
+
+/**
+ * The MySQL side of one session: turns client commands into Commands for
+ * core, answers refusals in place (ERR, sequence id 1), and masks and
+ * summarises what comes back. MySQL is request/response: every command
+ * starts a new exchange at sequence id 0.
+ */
+export class MySessionRelay implements RelayHandlers<Packet, Packet> {
+  private readonly classifier: MysqlClassifier;
+  private readonly stmts = new Map<number, Stmt>();
+  private lastPrepared = -1;
+  private expect: Expect[] = [];
+  private head = 0;
+  private readonly deprecateEof: boolean;
+  // current response
+  private phase: Phase = 'first';
+  private count = 0;
+  private cols: ColumnDefinition[] = [];
+  private colRaw: Packet[] = [];
+  private prepStmt: Stmt | null = null;
+  /** Renumber the next response packet (after a LOCAL INFILE request answered by the gateway). */
+  private renumber = false;
+  private rows = 0;
+  private rm: ResultMasker | null = null;
+  private binCols: BinaryColumn[] = [];
+  private outCols: BinaryColumn[] = [];
+  private readonly text = new TextRowCursor();
+  private readonly bin = new BinaryRowCursor();
+  private readonly w = new BufferWriter(1024);
+
+  constructor(
+    private readonly session: Session,
+    private readonly capabilities: number,
+    /** The target's database: the session may not leave it. */
+    private readonly database: string,
+    /** The target's version string (which version comments run) and its status at login (sql_mode). */
+    serverVersion: string,
+    initialStatus: number,
+    private readonly abortSignal: AbortSignal,
+    private readonly onClosed: (reason: string) => void,
+  ) {
+    this.deprecateEof = (capabilities & Capability.DeprecateEof) !== 0;
+    this.classifier = new MysqlClassifier({ ...mysqlServerOptions(serverVersion), noBackslashEscapes: (initialStatus & ServerStatus.NoBackslashEscapes) !== 0 });
+  }
+
+  /** Keep the classifier's reading of string literals in step with the server's sql_mode. */
+  private status(status: number): void {
+    this.classifier.noBackslashEscapes = (status & ServerStatus.NoBackslashEscapes) !== 0;
+  }
+
+  // ------------------------------------------------------------ client → target
+
+  client(p: Packet, out: RelayOut): void | Promise<void> {
+    if (p.seq !== 0) throw new ProtocolError(`command packet with sequence id ${p.seq}, expected 0`);
+    const payload = p.payload;
+    if (payload.length === 0) throw new ProtocolError('empty command packet');
+    switch (payload[0]) {
+      case Com.Query:
+        return this.onQuery(p, out);
+      case Com.InitDb: {
+        const { schema } = parseComInitDb(payload);
+        // `use orders` (the connection's own name) means its target database.
+        if (this.database && schema === this.session.connection.name && schema !== this.database) return this.forward(this.initDb(), out, { t: 'simple' });
+        if (this.database && schema !== this.database) return this.deny(out, MyErr.dbAccessDenied, `Access denied: connection "${this.session.connection.name}" is bound to database '${this.database}'; Sluice does not switch to '${schema}'`);
+        return this.forward(p, out, { t: 'simple' });
+      }
+      case Com.Ping:
+      case Com.Statistics:
+      case Com.SetOption:
+        return this.forward(p, out, { t: 'simple' });
+      case Com.ResetConnection:
+        this.stmts.clear();
+        this.classifier.forget();
+        return this.forward(p, out, { t: 'simple' });
+      case Com.Quit:
+        out.toServer(p.raw);
+        return;
+      case Com.FieldList:
+        return this.forward(p, out, { t: 'fieldlist' });
+      case Com.StmtPrepare:
+        return this.onPrepare(p, out);
+      case Com.StmtExecute:
+        return this.onExecute(p, out);
+      case Com.StmtClose: {
+        const { statementId } = parseComStmtClose(payload);
+        this.stmts.delete(statementId);
+        out.toServer(p.raw);
+        return;
+      }
+      case Com.StmtReset: {
+        const id = stmtExecuteStatementIdLike(payload);
+        this.stmts.get(id)?.longData.clear();
+        return this.forward(p, out, { t: 'simple' });
+      }
+      case Com.StmtSendLongData: {
+        const d = parseComStmtSendLongData(payload);
+        this.stmts.get(d.statementId)?.longData.add(d.paramId);
+        out.toServer(p.raw);
+        return;
+      }
+      case Com.StmtFetch:
+        return this.deny(out, MyErr.notSupported, 'Sluice does not support server-side cursors (COM_STMT_FETCH)');
+      case Com.ChangeUser:
+        return this.deny(out, MyErr.accessDenied, 'COM_CHANGE_USER is not supported through Sluice; reconnect with the other credential');
+      default:
+        return this.deny(out, MyErr.unknownCommand, `command 0x${payload[0]!.toString(16)} is not supported through Sluice`);
+    }
+  }
+
+  /** COM_INIT_DB of the target's database, as a packet. */
+  private initDb(): Packet {
+    writeCommand(this.w, Com.InitDb, this.database);
+    const b = this.w.take();
+    return new Packet(0, 0, b, 4, b.length);
+  }
+
+  private forward(p: Packet, out: RelayOut, e: Expect): void {
+    this.expect.push(e);
+    out.toServer(p.raw);
+  }
+
+  /** Our own answer (sequence id 1), after every response still owed. */
+  private answer(out: RelayOut, bytes: Buffer): void {
+    if (this.head >= this.expect.length) out.toClient(bytes);
+    else this.expect.push({ t: 'inject', bytes });
+  }
+
+  private deny(out: RelayOut, err: readonly [number, string], message: string): void {
+    this.answer(out, errPacket(err[0], message, 1, err[1]));
+  }
+
+  private refuse(out: RelayOut, v: Extract<Verdict, { effect: 'deny' }>, held?: ApprovalNotice): void {
+    // MySQL has no asynchronous notices: a statement held for approval learns about it after the fact.
+    const extra = held ? ` [held for approval by ${held.approvers.join(', ')} for up to ${Math.round(held.timeoutMs / 1000)}s]` : '';
+    this.answer(out, errPacket(v.code, v.reason + extra, 1));
+  }
+
+  /** Authorize, remembering an approval hold for the error message. */
+  private async authorize(cmd: Command): Promise<[Verdict, ApprovalNotice | undefined]> {
+    let held: ApprovalNotice | undefined;
+    const v = await this.session.authorize(cmd, (n) => (held = n), this.abortSignal);
+    return [v, held];
+  }
+
+  private classify(sql: string): Command {
+    if (sql.length > MAX_STATEMENT_BYTES) {
+      return { protocol: 'mysql', kind: 'UNKNOWN', text: sql.slice(0, 200) + '…', objects: [], flags: ['parse-error'], error: `statement larger than ${MAX_STATEMENT_BYTES} bytes` };
+    }
+    return this.classifier.classify(sql);
+  }
+
+  /** Refusals the plugin makes whatever the policies say. */
+  private pluginRefusal(cmd: Command): readonly [readonly [number, string], string] | null {
+    if (isLocalLoad(cmd)) return [[1148, '42000'], 'LOAD DATA LOCAL INFILE is not allowed through Sluice'];
+    for (const c of [cmd, ...(cmd.parts ?? [])]) {
+      const db = c.kind === 'USE' || /^\s*use\s/i.test(c.text) ? useTarget(c.text) : null;
+      if (db !== null && this.database && db !== this.database) {
+        return [MyErr.dbAccessDenied, `Access denied: connection "${this.session.connection.name}" is bound to database '${this.database}'; Sluice does not switch to '${db}'`];
+      }
+    }
+    return null;
+  }
+
+  private async onQuery(p: Packet, out: RelayOut): Promise<void> {
+    const q = parseComQuery(p.payload, this.capabilities);
+    const cmd = this.classify(q.sql);
+    // `USE orders` (the connection's own name) means its target database.
+    const useOwn = !!this.database && !cmd.parts && useTarget(q.sql) === this.session.connection.name && /^\s*use\s+`?[^`\s;]+`?\s*;?\s*$/i.test(q.sql);
+    const own = useOwn ? null : this.pluginRefusal(cmd);
+    if (own) return this.deny(out, own[0], own[1]);
+    const [v, held] = await this.authorize(cmd);
+    if (v.effect === 'deny') return this.refuse(out, v, held);
+    if (useOwn) return this.forward(this.initDb(), out, { t: 'simple' });
+    this.forward(p, out, { t: 'query', binary: false, mask: v.mask, start: performance.now() });
+  }
+
+  /** Judge at prepare: a statement policy blocks is refused (and recorded) here; the rest is enforced at execute. */
+  private onPrepare(p: Packet, out: RelayOut): void | Promise<void> {
+    const { sql } = parseComStmtPrepare(p.payload);
+    const cmd = this.classify(sql);
+    const own = this.pluginRefusal(cmd);
+    if (own) return this.deny(out, own[0], own[1]);
+    if (this.session.preview(cmd) === 'block') {
+      return this.session.authorize(cmd, undefined, this.abortSignal).then((v) => {
+        if (v.effect === 'deny') return this.refuse(out, v);
+        this.forward(p, out, { t: 'prepare', cmd });
+      });
+    }
+    this.forward(p, out, { t: 'prepare', cmd });
+  }
+
+  /** Enforce at execute: every execution is authorized and recorded with its parameters. */
+  private onExecute(p: Packet, out: RelayOut): void | Promise<void> {
+    let id = stmtExecuteStatementId(p.payload);
+    if (id === 0xffffffff) id = this.lastPrepared;
+    const st = this.stmts.get(id);
+    if (!st) return this.forward(p, out, { t: 'query', binary: true, mask: this.session.masker, start: performance.now() }); // the target refuses it
+    const e = parseComStmtExecute(p.payload, { paramCount: st.paramCount, capabilities: this.capabilities, previousTypes: st.types, longData: st.longData });
+    if (e.flags & 0x07) return this.deny(out, MyErr.notSupported, 'Sluice does not support server-side cursors; execute without a cursor');
+    if (e.newParamsBound) st.types = e.params.map((x) => ({ type: x.type, unsigned: x.unsigned }));
+    const params = e.params.map((x) => (x.longData ? '<long data>' : x.value === null ? null : x.value.length > 4096 ? x.value.slice(0, 4096) + '…' : x.value));
+    st.longData.clear();
+    const cmd: Command = { ...st.cmd, params };
+    return this.authorize(cmd).then(([v, held]) => {
+      if (v.effect === 'deny') return this.refuse(out, v, held);
+      this.forward(p, out, { t: 'query', binary: true, mask: v.mask, start: performance.now() });
+    });
+  }
+
+  // ------------------------------------------------------------ target → client
+
+  private get current(): Expect | undefined {
+    return this.expect[this.head];
+  }
+
+  private pop(out: RelayOut): void {
+    this.head++;
+    this.phase = 'first';
+    if (this.head > 64 && this.head * 2 > this.expect.length) {
+      this.expect = this.expect.slice(this.head);
+      this.head = 0;
+    }
+    for (let e = this.current; e && e.t === 'inject'; e = this.current) {
+      out.toClient(e.bytes);
+      this.head++;
+    }
+  }
+
+  server(p: Packet, out: RelayOut): void {
+    const e = this.current;
+    if (!e || e.t === 'inject') {
+      // Unsolicited (the target closing the connection with an ERR).
+      out.toClient(p.raw);
+      return;
+    }
+    switch (e.t) {
+      case 'simple':
+        if (p.first === 0x00) this.status(parseOk(p.payload, this.capabilities).status);
+        out.toClient(p.raw);
+        return this.pop(out);
+      case 'fieldlist':
+        out.toClient(p.raw);
+        if (p.first === 0xff || isResultSetEnd(p.payload, this.capabilities)) this.pop(out);
+        return;
+      case 'prepare':
+        return this.onPrepareResponse(e, p, out);
+      case 'query':
+        return this.onResult(e, p, out);
+    }
+  }
+
+  private onPrepareResponse(e: Extract<Expect, { t: 'prepare' }>, p: Packet, out: RelayOut): void {
+    out.toClient(p.raw);
+    const next = () => {
+      const st = this.prepStmt!;
+      if (st.columnCount > 0) {
+        this.phase = 'prepCols';
+        this.count = 0;
+      } else this.pop(out);
+    };
+    switch (this.phase) {
+      case 'first': {
+        if (p.first === 0xff) return this.pop(out);
+        const ok = parseStmtPrepareOk(p.payload, this.capabilities);
+        const st: Stmt = { cmd: e.cmd, paramCount: ok.paramCount, columnCount: ok.columnCount, longData: new Set() };
+        this.stmts.set(ok.statementId, st);
+        this.lastPrepared = ok.statementId;
+        this.prepStmt = st;
+        this.count = 0;
+        if (ok.paramCount > 0) this.phase = 'params';
+        else next();
+        return;
+      }
+      case 'params':
+        if (++this.count === this.prepStmt!.paramCount) {
+          if (!this.deprecateEof) this.phase = 'paramsEof';
+          else next();
+        }
+        return;
+      case 'paramsEof':
+        return next();
+      case 'prepCols':
+        if (++this.count === this.prepStmt!.columnCount) {
+          if (!this.deprecateEof) this.phase = 'prepColsEof';
+          else this.pop(out);
+        }
+        return;
+      case 'prepColsEof':
+        return this.pop(out);
+      default:
+        throw new ProtocolError('unexpected packet in a prepare response');
+    }
+  }
+
+  private endOfResult(e: Extract<Expect, { t: 'query' }>, out: RelayOut, status: number): void {
+    if (status & ServerStatus.MoreResultsExist) {
+      this.phase = 'first';
+      e.start = performance.now();
+    } else this.pop(out);
+  }
+
+  private onResult(e: Extract<Expect, { t: 'query' }>, p: Packet, out: RelayOut): void {
+    if (this.renumber) {
+      // The answer after a refused LOCAL INFILE request: the client never saw the exchange, so it is sequence id 1 to it.
+      this.renumber = false;
+      const raw = Buffer.from(p.raw);
+      raw[3] = 1;
+      p = new Packet(1, 1, raw, 4, raw.length);
+    }
+    const first = p.first;
+    switch (this.phase) {
+      case 'first': {
+        if (first === 0x00) {
+          const ok = parseOk(p.payload, this.capabilities);
+          this.status(ok.status);
+          this.session.result({ affected: Number(ok.affectedRows), ms: this.ms(e) });
+          out.toClient(p.raw);
+          return this.endOfResult(e, out, ok.status);
+        }
+        if (first === 0xff) {
+          this.session.result({ error: parseErr(p.payload).message, ms: this.ms(e) });
+          out.toClient(p.raw);
+          return this.pop(out);
+        }
+        if (first === 0xfb) {
+          // LOAD DATA LOCAL: never hand the server's file request to the client; an empty packet makes the server fail it.
+          out.toServer(this.w.packet((p.lastSeq + 1) & 0xff, Buffer.alloc(0)).take());
+          this.renumber = true;
+          return;
+        }
+        this.count = parseColumnCount(p.payload, this.capabilities).count;
+        this.cols = [];
+        this.colRaw = [];
+        this.rows = 0;
+        this.rm = null;
+        this.phase = 'cols';
+        out.toClient(p.raw);
+        return;
+      }
+      case 'cols': {
+        this.cols.push(parseColumnDefinition(p.payload));
+        this.colRaw.push(p);
+        if (this.cols.length === this.count) this.emitColumns(e, out);
+        return;
+      }
+      case 'colsEof':
+        this.phase = 'rows';
+        out.toClient(p.raw);
+        return;
+      case 'rows': {
+        if (first === 0xff) {
+          this.session.result({ rows: this.rows, masked: this.rm?.masked ?? 0, error: parseErr(p.payload).message, ms: this.ms(e) });
+          this.rm = null;
+          out.toClient(p.raw);
+          return this.pop(out);
+        }
+        if (isResultSetEnd(p.payload, this.capabilities)) {
+          const status = this.deprecateEof ? parseOk(p.payload, this.capabilities).status : parseEof(p.payload).status;
+          this.status(status);
+          this.session.result({ rows: this.rows, masked: this.rm?.masked ?? 0, ms: this.ms(e) });
+          this.rm = null;
+          out.toClient(p.raw);
+          return this.endOfResult(e, out, status);
+        }
+        this.rows++;
+        out.toClient(this.rm ? (e.binary ? this.maskBinary(p) : this.maskText(p)) : p.raw);
+        return;
+      }
+      default:
+        throw new ProtocolError('unexpected packet in a result');
+    }
+  }
+
+  private ms(e: { start: number }): number {
+    return Math.round((performance.now() - e.start) * 100) / 100;
+  }
+
+  /** All column definitions are in: plan the masking, retype rule columns, send them on. */
+  private emitColumns(e: Extract<Expect, { t: 'query' }>, out: RelayOut): void {
+    const mask = e.mask;
+    let rule: ReadonlySet<number> = new Set();
+    if (mask) {
+      const rm = mask.forResult(this.cols.map((c) => ({ name: c.name, table: c.orgTable || c.table || undefined, column: c.orgName || undefined })));
+      if (rm.active) this.rm = rm;
+      rule = rm.ruleColumns;
+    }
+    this.binCols = this.cols.map((c) => ({ type: c.type, flags: c.flags }));
+    this.outCols = this.binCols.slice();
+    for (let i = 0; i < this.cols.length; i++) {
+      const p = this.colRaw[i]!;
+      if (rule.has(i)) {
+        const m = maskedColumnDefinition(this.cols[i]!);
+        this.outCols[i] = { type: m.type, flags: m.flags };
+        writeColumnDefinition(this.w, p.seq, m);
+        out.toClient(this.w.take());
+      } else out.toClient(p.raw);
+    }
+    this.colRaw = [];
+    this.phase = this.deprecateEof ? 'rows' : 'colsEof';
+  }
+
+  private maskText(p: Packet): Buffer {
+    const rm = this.rm!;
+    const c = this.text;
+    c.resetPacket(p, this.count);
+    const cells: (string | Buffer | null)[] = new Array(this.count);
+    let changed = false;
+    while (c.next()) {
+      const i = c.index;
+      if (c.length < 0) {
+        cells[i] = null;
+        continue;
+      }
+      const m = rm.cell(i, c.buffer.toString('utf8', c.offset, c.offset + c.length));
+      if (m !== null) {
+        changed = true;
+        cells[i] = m;
+      } else cells[i] = c.value();
+    }
+    if (!changed) return p.raw;
+    writeTextRow(this.w, p.seq, cells);
+    return this.w.take();
+  }
+
+  private maskBinary(p: Packet): Buffer {
+    const rm = this.rm!;
+    const c = this.bin;
+    c.resetPacket(p, this.binCols);
+    const cells: BinaryRowCell[] = new Array(this.binCols.length);
+    let changed = false;
+    while (c.next()) {
+      const i = c.index;
+      if (c.length < 0) {
+        cells[i] = null;
+        continue;
+      }
+      const isRule = rm.ruleColumns.has(i);
+      const text = c.text();
+      const m = text === null ? (isRule ? '' : null) : rm.cell(i, text);
+      if (m === null) {
+        cells[i] = { encoded: c.encoded()! };
+        continue;
+      }
+      changed = true;
+      // A detector hit in a numeric or temporal column cannot be written as text: never leak it.
+      cells[i] = isRule || STRINGY.has(this.binCols[i]!.type) ? m : null;
+    }
+    if (!changed) return p.raw;
+    writeBinaryRow(this.w, p.seq, this.outCols, cells);
+    return this.w.take();
+  }
+
+  closed(reason: string): void {
+    this.onClosed(reason);
+  }
+}
+
+/** The statement id of COM_STMT_RESET. */
+function stmtExecuteStatementIdLike(payload: Buffer): number {
+  if (payload.length < 5) throw new ProtocolError('COM_STMT_RESET: truncated');
+  return payload.readUInt32LE(1);
+}
+

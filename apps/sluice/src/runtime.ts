@@ -6,13 +6,14 @@ import { Gateway, apiKeyAuthenticator, createMasker, type Listener, type Logger,
 import { loadSqlParser } from '@sluice/sql';
 import { oidcAuthenticator } from '@sluice/identity-oidc';
 import { postgresPlugin } from '@sluice/postgres';
+import { mysqlPlugin } from '@sluice/mysql';
 import type { GatewayConfig } from './config/index.js';
 import { createMetrics } from './metrics.js';
 import { startAdmin, type AdminServer } from './admin.js';
 import { ensureDataDir, openStore } from './store.js';
 
 /** The plugin list: adding a protocol adds one line here. */
-export const plugins: ProtocolPlugin[] = [postgresPlugin()];
+export const plugins: ProtocolPlugin[] = [postgresPlugin(), mysqlPlugin()];
 
 export { ensureDataDir, openStore } from './store.js';
 

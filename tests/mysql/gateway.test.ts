@@ -167,6 +167,10 @@ describe.skipIf(!!skip)(`mysql gateway${skip ? ` (skipped: ${skip})` : ''}`, () 
     } finally {
       await c.end();
     }
+    // the refusal is in the audit trail
+    const [s] = await env.gw.store.listSessions({ limit: 1 });
+    const cmds = (await env.gw.store.getEvents(s!.id)).filter((x) => x.type === 'command').map((x) => x.data as { text: string; decision: string });
+    expect(cmds.find((x) => x.text.includes('LOAD DATA'))?.decision).toBe('block');
   });
 
   it('multi-statement results are each masked', async () => {

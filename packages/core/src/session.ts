@@ -125,6 +125,11 @@ export class CoreSession implements Session {
     }
   }
 
+  refuse(cmd: Command, reason: string): void {
+    this.deps.metrics.command(this.protocol, 'block');
+    if (!this.closing) this.log.append('command', { ...commandEvent(cmd, { effect: 'block', policy: null }), reason }).catch(() => undefined);
+  }
+
   result(r: ResultSummary): void {
     if (r.masked) this.deps.metrics.maskedCells(this.protocol, r.masked);
     if (!this.closing) this.log.appendLater('result', { ...r });

@@ -216,6 +216,13 @@ export interface Session {
    * enforces at Execute). Enforcement must still go through `authorize`.
    */
   preview(cmd: Command): 'allow' | 'block' | 'approve';
+  /**
+   * Records a refusal the plugin makes on protocol grounds whatever the
+   * policies say (a command the gateway cannot judge or does not support),
+   * so the audit trail holds every refused command. The plugin answers the
+   * client itself.
+   */
+  refuse(cmd: Command, reason: string): void;
   /** The outcome of the last allowed command. Batched, flushed before session end. */
   result(r: ResultSummary): void;
   /** Terminal bytes (stream protocols). */

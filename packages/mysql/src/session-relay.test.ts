@@ -15,6 +15,7 @@ function stubSession(verdict: Verdict = { effect: 'allow', mask: null }): Sessio
     masker: null,
     authorize: async () => verdict,
     preview: () => 'allow',
+    refuse: () => undefined,
     result: () => undefined,
     output: () => undefined,
     close: async () => undefined,

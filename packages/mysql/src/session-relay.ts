@@ -148,7 +148,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
         const { schema } = parseComInitDb(payload);
         // `use orders` (the connection's own name) means its target database.
         if (this.database && schema === this.session.connection.name && schema !== this.database) return this.forward(this.initDb(), out, { t: 'simple' });
-        if (this.database && schema !== this.database) return this.deny(out, MyErr.dbAccessDenied, `Access denied: connection "${this.session.connection.name}" is bound to database '${this.database}'; Sluice does not switch to '${schema}'`);
+        if (this.database && schema !== this.database) return this.deny(out, MyErr.dbAccessDenied, `Access denied: connection "${this.session.connection.name}" is bound to database '${this.database}'; Sluice does not switch to '${schema}'`, this.request('USE', `COM_INIT_DB ${schema}`, [schema]));
         return this.forward(p, out, { t: 'simple' });
       }
       case Com.Ping:
@@ -186,11 +186,11 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
         return;
       }
       case Com.StmtFetch:
-        return this.deny(out, MyErr.notSupported, 'Sluice does not support server-side cursors (COM_STMT_FETCH)');
+        return this.deny(out, MyErr.notSupported, 'Sluice does not support server-side cursors (COM_STMT_FETCH)', this.request('FETCH', 'COM_STMT_FETCH'));
       case Com.ChangeUser:
-        return this.deny(out, MyErr.accessDenied, 'COM_CHANGE_USER is not supported through Sluice; reconnect with the other credential');
+        return this.deny(out, MyErr.accessDenied, 'COM_CHANGE_USER is not supported through Sluice; reconnect with the other credential', this.request('CHANGE_USER', 'COM_CHANGE_USER'));
       default:
-        return this.deny(out, MyErr.unknownCommand, `command 0x${payload[0]!.toString(16)} is not supported through Sluice`);
+        return this.deny(out, MyErr.unknownCommand, `command 0x${payload[0]!.toString(16)} is not supported through Sluice`, this.request('UNKNOWN', `command 0x${payload[0]!.toString(16)}`));
     }
   }
 
@@ -212,8 +212,15 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     else this.expect.push({ t: 'inject', bytes });
   }
 
-  private deny(out: RelayOut, err: readonly [number, string], message: string): void {
+  /** A refusal on protocol grounds: recorded through core, answered in MySQL's terms. */
+  private deny(out: RelayOut, err: readonly [number, string], message: string, cmd: Command): void {
+    this.session.refuse(cmd, message);
     this.answer(out, errPacket(err[0], message, 1, err[1]));
+  }
+
+  /** A Command for a protocol-level request that carries no SQL. */
+  private request(kind: string, text: string, objects: string[] = []): Command {
+    return { protocol: 'mysql', kind, text, objects, flags: [] };
   }
 
   private refuse(out: RelayOut, v: Extract<Verdict, { effect: 'deny' }>, held?: ApprovalNotice): void {
@@ -254,7 +261,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     // `USE orders` (the connection's own name) means its target database.
     const useOwn = !!this.database && !cmd.parts && useTarget(q.sql) === this.session.connection.name && /^\s*use\s+`?[^`\s;]+`?\s*;?\s*$/i.test(q.sql);
     const own = useOwn ? null : this.pluginRefusal(cmd);
-    if (own) return this.deny(out, own[0], own[1]);
+    if (own) return this.deny(out, own[0], own[1], cmd);
     const [v, held] = await this.authorize(cmd);
     if (v.effect === 'deny') return this.refuse(out, v, held);
     if (useOwn) return this.forward(this.initDb(), out, { t: 'simple' });
@@ -266,7 +273,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     const { sql } = parseComStmtPrepare(p.payload);
     const cmd = this.classify(sql);
     const own = this.pluginRefusal(cmd);
-    if (own) return this.deny(out, own[0], own[1]);
+    if (own) return this.deny(out, own[0], own[1], cmd);
     if (this.session.preview(cmd) === 'block') {
       return this.session.authorize(cmd, undefined, this.abortSignal).then((v) => {
         if (v.effect === 'deny') return this.refuse(out, v);
@@ -283,7 +290,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     const st = this.stmts.get(id);
     if (!st) return this.forward(p, out, { t: 'query', binary: true, mask: this.session.masker, start: performance.now() }); // the target refuses it
     const e = parseComStmtExecute(p.payload, { paramCount: st.paramCount, capabilities: this.capabilities, previousTypes: st.types, longData: st.longData });
-    if (e.flags & 0x07) return this.deny(out, MyErr.notSupported, 'Sluice does not support server-side cursors; execute without a cursor');
+    if (e.flags & 0x07) return this.deny(out, MyErr.notSupported, 'Sluice does not support server-side cursors; execute without a cursor', { ...st.cmd, flags: [...st.cmd.flags, 'cursor'] });
     if (e.newParamsBound) st.types = e.params.map((x) => ({ type: x.type, unsigned: x.unsigned }));
     const params = e.params.map((x) => (x.longData ? '<long data>' : x.value === null ? null : x.value.length > 4096 ? x.value.slice(0, 4096) + '…' : x.value));
     st.longData.clear();

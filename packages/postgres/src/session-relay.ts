@@ -173,6 +173,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       case FrontendCode.FunctionCall:
         // The fast-path function call runs a function by OID, around the SQL
         // parser (lo_import …): never forwarded.
+        this.session.refuse({ protocol: 'postgres', kind: 'FUNCTION CALL', text: `fast-path function call (oid ${m.payload.length >= 4 ? m.payload.readUInt32BE(0) : '?'})`, objects: [], flags: [] }, 'the function-call protocol is not allowed through Sluice');
         this.answer(out, Buffer.concat([errorMessage('SLUICE_POLICY_DENIED', 'the function-call protocol is not allowed through Sluice'), this.w.readyForQuery(this.txStatus).take()]));
         return;
       default:

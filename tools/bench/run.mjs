@@ -9,10 +9,17 @@
 // 2. Large result: 1,000,000 rows (and 100,000) streamed through each endpoint
 //    with masking active in Sluice; wall time, rows/s and the gateway's peak RSS.
 //
+// 3. MySQL throughput: point selects from a small mysql2 load generator
+//    (lib/myload.mjs; query() and execute()) against MariaDB direct, the relay
+//    and Sluice's mysql listener, runs interleaved, median queries/s.
+//
 // Not a test: it prints figures and exits non-zero only when a run fails.
 // Needs: a built gateway (`pnpm build`), PostgreSQL on 127.0.0.1:5432 with
-// trust auth for user postgres, and pgbench on PATH.
+// trust auth for user postgres, and pgbench on PATH; for the MySQL part,
+// MariaDB/MySQL on 127.0.0.1:3306 (root, empty password) and mysql2 in
+// packages/mysql/node_modules.
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, closeSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -31,6 +38,12 @@ const PG = { host: '127.0.0.1', port: 5432, user: 'postgres', admin: 'postgres' 
 const BENCH_DB = 'sluice_bench';
 const CONNECTION = 'bench';
 const ALL_MODES = ['prepared', 'extended', 'simple'];
+/** MySQL part: root (empty password) creates the database, table and a bench account that everyone uses. */
+const MY = { host: '127.0.0.1', port: 3306, admin: 'root', adminPassword: '', user: 'sluice_bench', password: 'sluice-bench', database: 'sluice_bench_my', rows: 100000 };
+const MY_CONNECTION = 'bench_my';
+const MY_PASSWORD_ENV = 'SLUICE_BENCH_MY_PASSWORD';
+// The gateway's config refers to the target password by reference (config check, keys create and start read it).
+process.env[MY_PASSWORD_ENV] = MY.password;
 /** Other processes using more than this many cores during a run make it noisy. */
 const BUSY_CORES = 0.15;
 
@@ -43,7 +56,7 @@ const HELP = `usage: node tools/bench/run.mjs [options]      (or: pnpm bench [op
   --runs N          pgbench runs per endpoint × mode, interleaved; median reported (default 3)
   --modes LIST      pgbench query modes (default prepared,extended,simple)
   --warmup S        seconds of unrecorded pgbench per endpoint × mode before round 1 (default 2; 0 = none)
-  --only WHAT       pgbench | large (default: both)
+  --only WHAT       pgbench | large | mysql (default: all three)
   --rows N          rows of the large result (default 1000000); also runs N/10 for the RSS comparison
   --large-runs N    repetitions of each large-result run (default 2)
   --scale N         pgbench -i scale of the ${BENCH_DB} database when it is created (default 10)
@@ -116,12 +129,14 @@ for (const m of MODES) {
     process.exit(2);
   }
 }
-if (opts.only && !['pgbench', 'large'].includes(opts.only)) {
-  console.error(`bench: --only must be pgbench or large (got "${opts.only}")`);
+if (opts.only && !['pgbench', 'large', 'mysql'].includes(opts.only)) {
+  console.error(`bench: --only must be pgbench, large or mysql (got "${opts.only}")`);
   process.exit(2);
 }
-const DO_PGBENCH = opts.only !== 'large';
-const DO_LARGE = opts.only !== 'pgbench';
+const DO_PGBENCH = !opts.only || opts.only === 'pgbench';
+const DO_LARGE = !opts.only || opts.only === 'large';
+const DO_MYSQL = !opts.only || opts.only === 'mysql';
+const DO_PG = DO_PGBENCH || DO_LARGE;
 
 // ----------------------------------------------------------------- output
 
@@ -170,8 +185,8 @@ function directEndpoint() {
 }
 
 /** @returns {Promise<Endpoint>} */
-async function startRelay() {
-  const child = spawn(process.execPath, [join(HERE, 'relay.mjs'), '0', PG.host, String(PG.port)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+async function startRelay(target = PG) {
+  const child = spawn(process.execPath, [join(HERE, 'relay.mjs'), '0', target.host, String(target.port)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
   const port = await new Promise((resolve, reject) => {
@@ -197,7 +212,7 @@ async function startRelay() {
   return { name: 'relay', host: '127.0.0.1', port, user: PG.user, database: BENCH_DB, pid: child.pid, child };
 }
 
-function sluiceConfig({ dataDir, pgPort, adminPort }) {
+function sluiceConfig({ dataDir, pgPort, myPort, adminPort }) {
   return `# written by tools/bench/run.mjs
 dataDir: ${JSON.stringify(dataDir)}
 admin:
@@ -205,12 +220,21 @@ admin:
   groups: [admins]
 listeners:
   postgres: 127.0.0.1:${pgPort}
-connections:
+${myPort ? `  mysql: 127.0.0.1:${myPort}\n` : ''}connections:
   - name: ${CONNECTION}
     type: postgres
     target: postgres://${PG.user}@${PG.host}:${PG.port}/${BENCH_DB}?sslmode=disable
     access: [bench]
-policies:
+${
+  myPort
+    ? `  - name: ${MY_CONNECTION}
+    type: mysql
+    target: mysql://${MY.user}@${MY.host}:${MY.port}/${MY.database}?ssl=disabled
+    password: \${env:${MY_PASSWORD_ENV}}
+    access: [bench]
+`
+    : ''
+}policies:
   - name: bench-pii
     mask:
       detectors: [credit_card, email]
@@ -223,9 +247,10 @@ policies:
 async function startSluice() {
   if (!existsSync(CLI)) throw new Error(`${CLI} not found: run \`pnpm build\` first`);
   const [pgPort, adminPort] = [await freePort(), await freePort()];
+  const myPort = DO_MYSQL ? await freePort() : 0;
   const dataDir = join(tmp, 'data');
   const cfgPath = join(tmp, 'sluice.yaml');
-  writeFileSync(cfgPath, sluiceConfig({ dataDir, pgPort, adminPort }));
+  writeFileSync(cfgPath, sluiceConfig({ dataDir, pgPort, myPort, adminPort }));
 
   const check = await run(process.execPath, [CLI, 'config', 'check', '-c', cfgPath], { cwd: tmp });
   if (check.code !== 0) throw new Error(`\`sluice config check -c ${cfgPath}\` failed (exit ${check.code}):\n${check.stderr}${check.stdout}\nconfig:\n${readFileSync(cfgPath, 'utf8')}`);
@@ -254,11 +279,12 @@ async function startSluice() {
     children.delete(child);
     exited = { code, signal };
   });
-  const ep = { name: 'sluice', host: '127.0.0.1', port: pgPort, user: 'bench', database: CONNECTION, password: key.secret, pid: child.pid, child, log, cfgPath, adminPort, startCmd: `node ${args.join(' ')}` };
+  const ep = { name: 'sluice', host: '127.0.0.1', port: pgPort, myPort, user: 'bench', database: CONNECTION, password: key.secret, pid: child.pid, child, log, cfgPath, adminPort, startCmd: `node ${args.join(' ')}` };
   ep.state = () => (exited ? `sluice process (pid ${child.pid}) has EXITED: code ${exited.code}, signal ${exited.signal}` : `sluice process (pid ${child.pid}) is still running`);
   const deadErr = () => (exited ? new Error(`sluice exited (code ${exited.code}, signal ${exited.signal}) during start-up:\n${tail(readFileSync(log, 'utf8'))}`) : null);
   try {
     await waitForPort('127.0.0.1', pgPort, 30000, deadErr);
+    if (myPort) await waitForPort('127.0.0.1', myPort, 30000, deadErr);
   } catch (e) {
     throw new Error(`${e.message}\ncommand: ${ep.startCmd}\nlog (${log}):\n${tail(readFileSync(log, 'utf8'))}`);
   }
@@ -598,6 +624,206 @@ function printLarge(res) {
   if (res.sample) out(`sample row through sluice (masking): ${JSON.stringify(res.sample)}`);
 }
 
+
+// ------------------------------------------------------------ MySQL throughput
+
+/** mysql2, from the mysql plugin's dev dependencies (the bench has no package of its own). */
+function mysql2() {
+  const req = createRequire(join(ROOT, 'packages/mysql/package.json'));
+  return req('mysql2/promise');
+}
+
+/** Connection options for mysql2; through Sluice the key goes as the cleartext password. */
+function myOptions(ep) {
+  const o = { host: ep.host, port: ep.port, user: ep.user, password: ep.password ?? '', database: ep.database, connectTimeout: 15000 };
+  if (ep.name === 'sluice') o.authPlugins = { mysql_clear_password: () => () => Buffer.from(`${ep.password}\0`) };
+  return o;
+}
+
+/** Creates (once) the database, a 100k-row table and the bench account; returns the server version. */
+async function ensureMyDb() {
+  const mysql = mysql2();
+  const admin = await mysql.createConnection({ host: MY.host, port: MY.port, user: MY.admin, password: MY.adminPassword, multipleStatements: true }).catch((e) => {
+    throw new Error(`cannot connect to MySQL/MariaDB at ${MY.host}:${MY.port} as ${MY.admin} (empty password): ${e.message}`);
+  });
+  try {
+    const [[v]] = await admin.query('SELECT VERSION() AS v');
+    await admin.query(`CREATE DATABASE IF NOT EXISTS ${MY.database}`);
+    await admin.query(`CREATE TABLE IF NOT EXISTS ${MY.database}.t (id INT PRIMARY KEY, v VARCHAR(32) NOT NULL, email VARCHAR(64) NOT NULL) ENGINE=InnoDB`);
+    const [[c]] = await admin.query(`SELECT COUNT(*) AS n FROM ${MY.database}.t`);
+    if (Number(c.n) !== MY.rows) {
+      out(`filling ${MY.database}.t with ${fmt(MY.rows)} rows`);
+      await admin.query(`TRUNCATE ${MY.database}.t`);
+      // Batches of 10,000 (no dependency on MariaDB's sequence engine).
+      for (let i = 1; i <= MY.rows; i += 10000) {
+        const vals = [];
+        for (let id = i; id < Math.min(i + 10000, MY.rows + 1); id++) vals.push(`(${id},'row-${id}','user${id}@example.com')`);
+        await admin.query(`INSERT INTO ${MY.database}.t VALUES ${vals.join(',')}`);
+      }
+    } else out(`reusing ${MY.database}.t (${fmt(MY.rows)} rows)`);
+    // A password-protected account, so the gateway's upstream authentication is exercised as in production.
+    await admin.query(`CREATE USER IF NOT EXISTS '${MY.user}'@'127.0.0.1' IDENTIFIED BY '${MY.password}'`);
+    await admin.query(`ALTER USER '${MY.user}'@'127.0.0.1' IDENTIFIED BY '${MY.password}'`);
+    await admin.query(`GRANT SELECT ON ${MY.database}.* TO '${MY.user}'@'127.0.0.1'`);
+    return v.v;
+  } finally {
+    await admin.end().catch(() => {});
+  }
+}
+
+/** Proves a MySQL endpoint answers; through Sluice also that masking applies. Returns the row. */
+async function smokeMy(ep) {
+  let c;
+  try {
+    c = await mysql2().createConnection(myOptions(ep));
+    const [rows] = await c.query('SELECT id, v, email FROM t WHERE id = 1');
+    if (rows.length !== 1) throw new Error(`expected 1 row, got ${rows.length}`);
+    if (ep.name === 'sluice' && rows[0].email === 'user1@example.com') throw new Error(`masking is not active: ${JSON.stringify(rows[0])}`);
+    return rows[0];
+  } catch (e) {
+    let more = '';
+    if (ep.log) more = `\n${ep.state()}; log (${ep.log}), last lines:\n${tail(readFileSync(ep.log, 'utf8'), 20)}`;
+    throw new Error(`${ep.name} (127.0.0.1:${ep.port}, db ${ep.database}) does not answer a MySQL query: ${e.message}${more}`);
+  } finally {
+    await c?.end().catch(() => {});
+  }
+}
+
+const MY_MODES = ['query', 'execute'];
+const myQuerySql = 'SELECT v FROM t WHERE id = <random 1..100000>';
+const MYLOAD = join(HERE, 'lib/myload.mjs');
+
+/** One load run: lib/myload.mjs in its own process (its CPU is not background load). */
+async function myload(ep, mode, seconds) {
+  const spec = { host: ep.host, port: ep.port, user: ep.user, password: ep.password ?? '', database: ep.database, clear: ep.name === 'sluice', mode, seconds, clients: CLIENTS, rows: MY.rows };
+  const shown = `node tools/bench/lib/myload.mjs '${JSON.stringify({ ...spec, password: ep.name === 'sluice' ? '<bench key>' : '…' })}'`;
+  const s0 = ep.pid ? snapshot(ep.pid) : null;
+  const child = spawn(process.execPath, [MYLOAD, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  ownPids.add(child.pid);
+  const r = await new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    const t = setTimeout(() => child.kill('SIGKILL'), (seconds + 60) * 1000);
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.once('close', (code, signal) => {
+      clearTimeout(t);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  ownPids.delete(child.pid);
+  const d = ep.pid ? diff(s0, snapshot(ep.pid)) : null;
+  let res = null;
+  try {
+    res = JSON.parse(r.stdout.trim().split('\n').at(-1));
+  } catch {
+    /* reported below */
+  }
+  if (r.code !== 0 || !res || res.errors > 0 || !(res.queries > 0)) {
+    let detail = `command: ${shown}\nexit: ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}\n${tail(r.stderr, 15)}\n${tail(r.stdout, 15)}`;
+    if (ep.log) detail += `\n${ep.state()}; log (${ep.log}), last lines:\n${tail(readFileSync(ep.log, 'utf8'), 15)}`;
+    return { ok: false, detail, command: shown };
+  }
+  const n = res.queries;
+  const cpu = d ? d.user + d.sys : NaN;
+  const x = (v) => (d ? v / n : NaN);
+  return {
+    ok: true,
+    tps: n / res.secs, // queries per second (named like the pgbench results)
+    txns: n,
+    secs: res.secs,
+    latencyMs: (res.secs * 1000 * CLIENTS) / n,
+    cpuSec: cpu,
+    cpuUsPerTxn: (cpu * 1e6) / n,
+    userUsPerTxn: x(d?.user * 1e6),
+    sysUsPerTxn: x(d?.sys * 1e6),
+    readsPerTxn: x(d?.syscr),
+    writesPerTxn: x(d?.syscw),
+    diskBytesPerTxn: x(d?.write_bytes),
+    command: shown,
+  };
+}
+
+async function myThroughput(endpoints) {
+  out(`\n== 3. MySQL throughput: mysql2 load generator (lib/myload.mjs, own process), ${CLIENTS} connections, ${myQuerySql}, query() and execute(), ${DURATION} s per run, ${RUNS} run(s) per endpoint × mode, interleaved`);
+  const results = Object.fromEntries(MY_MODES.map((m) => [m, Object.fromEntries(endpoints.map((e) => [e.name, []]))]));
+  const dead = new Set();
+  if (WARMUP > 0) {
+    out(`warm-up (${WARMUP} s each, not recorded)`);
+    for (const mode of MY_MODES) {
+      for (const ep of endpoints) {
+        const r = await myload(ep, mode, WARMUP);
+        if (!r.ok) {
+          fail(`MySQL warm-up, ${ep.name}, ${mode}`, r.detail);
+          dead.add(ep.name);
+        }
+      }
+    }
+  }
+  const total = RUNS * MY_MODES.length * endpoints.length;
+  let i = 0;
+  for (let round = 0; round < RUNS; round++) {
+    for (let mi = 0; mi < MY_MODES.length; mi++) {
+      const mode = MY_MODES[mi];
+      const k = (round + mi) % endpoints.length;
+      const order = [...endpoints.slice(k), ...endpoints.slice(0, k)];
+      for (const ep of order) {
+        i++;
+        if (dead.has(ep.name)) continue;
+        const r = await measured(() => myload(ep, mode, DURATION));
+        const label = `[${lpad(i, String(total).length)}/${total}] ${pad(mode, 9)} ${pad(ep.name, 7)}`;
+        if (!r.ok) {
+          out(label);
+          fail(`MySQL load ${ep.name} ${mode}`, r.detail);
+          dead.add(ep.name);
+          continue;
+        }
+        results[mode][ep.name].push(r);
+        const cpu = Number.isFinite(r.cpuUsPerTxn)
+          ? `   ${ep.name}: ${fmt((100 * r.cpuSec) / r.secs)}% of a core, per query ${fmt(r.cpuUsPerTxn, 1)} µs CPU (usr ${fmt(r.userUsPerTxn, 1)} sys ${fmt(r.sysUsPerTxn, 1)}), ${fmt(r.readsPerTxn, 2)} read + ${fmt(r.writesPerTxn, 2)} write syscalls`
+          : '';
+        out(`${label} ${lpad(fmt(r.tps), 7)} q/s   latency ${r.latencyMs.toFixed(3)} ms   bg ${r.bgCores.toFixed(2)} cores${mark(r)}${cpu}`);
+      }
+    }
+  }
+  return results;
+}
+
+function printMy(results) {
+  const names = ['direct', 'relay', 'sluice'];
+  const runsOf = (m, n) => results[m][n] ?? [];
+  const med = (m, n) => median(runsOf(m, n).map((r) => r.tps));
+  out(`\nMySQL queries/s (point selects, ${CLIENTS} connections), median of ${RUNS} (individual runs in brackets; * = other processes used > ${BUSY_CORES} cores meanwhile)`);
+  const w = 11 + RUNS * 8;
+  out(`${pad('mode', 10)}${names.map((n) => pad(n, w)).join('')}${['sluice/direct', 'sluice/relay', 'relay/direct'].map((h) => lpad(h, 14)).join('')}`);
+  for (const m of MY_MODES) {
+    const cells = names.map((n) => {
+      const rs = runsOf(m, n);
+      if (!rs.length) return pad('     FAILED', w);
+      return pad(`${lpad(fmt(med(m, n)), 7)} [${rs.map((r) => Math.round(r.tps) + mark(r)).join(' ')}]`, w);
+    });
+    const [d, r, s] = names.map((n) => med(m, n));
+    out(`${pad(m, 10)}${cells.join('')}${lpad(ratio(s, d), 14)}${lpad(ratio(s, r), 14)}${lpad(ratio(r, d), 14)}`);
+  }
+  out(`\nProxy process cost per query, median`);
+  const cols = [
+    ['CPU µs', 'cpuUsPerTxn', 1],
+    ['usr µs', 'userUsPerTxn', 1],
+    ['sys µs', 'sysUsPerTxn', 1],
+    ['reads', 'readsPerTxn', 2],
+    ['writes', 'writesPerTxn', 2],
+    ['disk B', 'diskBytesPerTxn', 0],
+  ];
+  out(`${pad('mode', 10)}${pad('proxy', 8)}${cols.map(([h]) => lpad(h, 9)).join('')}`);
+  for (const m of MY_MODES) {
+    for (const n of ['relay', 'sluice']) {
+      const rs = runsOf(m, n);
+      if (!rs.length) continue;
+      out(`${pad(m, 10)}${pad(n, 8)}${cols.map(([, k, dp]) => lpad(fmt(median(rs.map((r) => r[k])), dp), 9)).join('')}`);
+    }
+  }
+}
+
 // ------------------------------------------------------------------- main
 
 function gitState() {
@@ -627,25 +853,49 @@ async function main() {
   out(`temp dir: ${tmp}`);
   if (opts['cpu-prof']) out('NOTE: the Sluice child runs under --cpu-prof; its figures include profiler overhead.');
 
-  let scale;
-  try {
-    scale = await ensureBenchDb();
-  } catch (e) {
-    fail('preparing the bench database', e.message);
-    return;
+  let pgOk = DO_PG;
+  if (DO_PG) {
+    try {
+      const scale = await ensureBenchDb();
+      out(`PostgreSQL ${PG.version ?? '?'} at ${PG.host}:${PG.port}, database ${BENCH_DB}, scale ${scale}`);
+    } catch (e) {
+      fail('preparing the bench database', e.message);
+      pgOk = false;
+    }
   }
-  out(`PostgreSQL ${PG.version ?? '?'} at ${PG.host}:${PG.port}, database ${BENCH_DB}, scale ${scale}`);
+  let myOk = DO_MYSQL;
+  if (DO_MYSQL) {
+    try {
+      const v = await ensureMyDb();
+      out(`MySQL/MariaDB ${v} at ${MY.host}:${MY.port}, database ${MY.database}, user ${MY.user}`);
+    } catch (e) {
+      fail('preparing the MySQL bench database', e.message);
+      myOk = false;
+    }
+  }
+  if (!pgOk && !myOk) return;
 
-  const endpoints = [directEndpoint()];
-  try {
-    endpoints.push(await startRelay());
-  } catch (e) {
-    fail('starting the TCP relay', e.message);
+  const endpoints = pgOk ? [directEndpoint()] : [];
+  const myEndpoints = myOk ? [{ name: 'direct', host: MY.host, port: MY.port, user: MY.user, password: MY.password, database: MY.database }] : [];
+  if (pgOk) {
+    try {
+      endpoints.push(await startRelay());
+    } catch (e) {
+      fail('starting the TCP relay', e.message);
+    }
+  }
+  if (myOk) {
+    try {
+      myEndpoints.push({ ...(await startRelay(MY)), user: MY.user, password: MY.password, database: MY.database });
+    } catch (e) {
+      fail('starting the TCP relay for MySQL', e.message);
+    }
   }
   let sluice = null;
   try {
     sluice = await startSluice();
-    endpoints.push(sluice);
+    if (pgOk) endpoints.push(sluice);
+    if (myOk) myEndpoints.push({ ...sluice, port: sluice.myPort, database: MY_CONNECTION });
   } catch (e) {
     fail('starting sluice', e.message);
   }
@@ -657,18 +907,35 @@ async function main() {
       endpoints.splice(endpoints.indexOf(ep), 1);
     }
   }
-  out(`endpoints: ${endpoints.map((e) => `${e.name} 127.0.0.1:${e.port}${e.pid ? ` (pid ${e.pid})` : ''}`).join(', ')}`);
+  let mySample = null;
+  for (const ep of [...myEndpoints]) {
+    try {
+      const row = await smokeMy(ep);
+      if (ep.name === 'sluice') mySample = row;
+    } catch (e) {
+      fail(`MySQL smoke query via ${ep.name}`, e.message);
+      myEndpoints.splice(myEndpoints.indexOf(ep), 1);
+    }
+  }
+  if (endpoints.length) out(`endpoints: ${endpoints.map((e) => `${e.name} 127.0.0.1:${e.port}${e.pid ? ` (pid ${e.pid})` : ''}`).join(', ')}`);
+  if (myEndpoints.length) out(`MySQL endpoints: ${myEndpoints.map((e) => `${e.name} 127.0.0.1:${e.port}${e.pid ? ` (pid ${e.pid})` : ''}`).join(', ')}`);
+  if (mySample) out(`MySQL row through sluice (masking): ${JSON.stringify(mySample)}`);
   if (sluice) out(`sluice: ${sluice.startCmd}  (config ${sluice.cfgPath}, log ${sluice.log})`);
 
   let tput = null;
   let large = null;
-  if (DO_PGBENCH) {
+  let my = null;
+  if (DO_PGBENCH && endpoints.length) {
     tput = await throughput(endpoints);
     printThroughput(tput, endpoints);
   }
-  if (DO_LARGE) {
+  if (DO_LARGE && endpoints.length) {
     large = await largeResult(endpoints);
     printLarge(large);
+  }
+  if (DO_MYSQL && myEndpoints.length) {
+    my = await myThroughput(myEndpoints);
+    printMy(my);
   }
 
   // Profile: stop Sluice gracefully so V8 writes the profile.
@@ -723,7 +990,21 @@ async function main() {
       out(`sluice peak RSS: ${mb(p0)} at ${fmt(SMALL_ROWS)} rows vs ${mb(p1)} at ${fmt(ROWS)} rows (${p1 - p0 > Math.max(32768, 0.25 * p0) ? 'GROWS with the result size' : 'flat'}); idle before: ${mb(median(s10.map((r) => r.baseRssKb)))}`);
     }
   }
-  const all = [...(tput ? MODES.flatMap((m) => Object.values(tput[m]).flat()) : []), ...(large ? Object.entries(large).filter(([k]) => k !== 'sample').flatMap(([, v]) => v) : [])];
+  if (my) {
+    for (const m of MY_MODES) {
+      const [d, r, s] = ['direct', 'relay', 'sluice'].map((n) => median((my[m][n] ?? []).map((x) => x.tps)));
+      const verdict = Number.isFinite(s) && Number.isFinite(r) ? (s >= 0.85 * r ? 'meets' : 'MISSES') + ' the ≥ 0.85 × relay target' : '';
+      out(`mysql2 ${pad(m, 9)}        direct ${lpad(fmt(d), 7)}  relay ${lpad(fmt(r), 7)}  sluice ${lpad(fmt(s), 7)} q/s   sluice/relay ${ratio(s, r)}  sluice/direct ${ratio(s, d)}  ${verdict}`);
+    }
+    const c = (m, n) => median((my[m][n] ?? []).map((x) => x.cpuUsPerTxn));
+    const parts = MY_MODES.map((m) => [m, c(m, 'relay'), c(m, 'sluice')]).filter(([, r, s]) => Number.isFinite(r) && Number.isFinite(s));
+    if (parts.length) out(`MySQL proxy CPU per query: ${parts.map(([m, r, s]) => `${m} relay ${fmt(r, 1)} µs, sluice ${fmt(s, 1)} µs (${(s / r).toFixed(1)}×)`).join('; ')}`);
+  }
+  const all = [
+    ...(tput ? MODES.flatMap((m) => Object.values(tput[m]).flat()) : []),
+    ...(large ? Object.entries(large).filter(([k]) => k !== 'sample').flatMap(([, v]) => v) : []),
+    ...(my ? MY_MODES.flatMap((m) => Object.values(my[m]).flat()) : []),
+  ];
   const noisy = all.filter((r) => r.bgCores > BUSY_CORES);
   out(
     `background load: ${noisy.length} of ${all.length} runs had other processes using > ${BUSY_CORES} cores (median over all runs ${median(all.map((r) => r.bgCores)).toFixed(2)}, max ${Math.max(0, ...all.map((r) => r.bgCores)).toFixed(2)})` +

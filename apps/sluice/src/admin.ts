@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { mayApprove, type Gateway, type Identity, type SessionRecord } from '@sluice/core';
+import { mayApprove, splitHostPort, type Gateway, type Identity, type SessionRecord } from '@sluice/core';
 
 export interface AdminOptions {
   gateway: Gateway;
@@ -31,11 +31,6 @@ export function describeIdentity(i: { subject: string; actors: string[] }): stri
   return i.actors.length ? `${i.actors.join(' via ')} for ${i.subject}` : i.subject;
 }
 
-export function splitHostPort(addr: string): { host: string; port: number } {
-  const i = addr.lastIndexOf(':');
-  if (i < 0) throw new Error(`invalid address "${addr}" (expected host:port)`);
-  return { host: addr.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(addr.slice(i + 1)) };
-}
 
 function sessionJson(s: SessionRecord, live: boolean) {
   return { ...s, live, who: describeIdentity(s) };

@@ -1,3 +1,6 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import type { Listener, Logger } from './types.js';
+
 /**
  * Whether a client address is this machine (IPv4 127/8, ::1, or IPv4-mapped
  * loopback). Every protocol requires TLS from clients that are not: the
@@ -6,4 +9,55 @@
 export function isLoopbackAddress(address: string | undefined): boolean {
   if (!address) return false;
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+/** 'host:port' (IPv6 hosts may be bracketed) → parts. */
+export function splitHostPort(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  if (i < 0) throw new Error(`invalid address "${address}" (expected host:port)`);
+  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
+}
+
+/**
+ * The TCP side every protocol plugin shares: accepts clients (TCP_NODELAY),
+ * runs `serve` for each — a rejection is logged and the socket destroyed,
+ * never crashing the gateway — and tracks clients still in their start-up
+ * phase. `serve` calls `started()` once the client has got past start-up.
+ * `close()` stops accepting and drops clients still starting; established
+ * sessions are the gateway's to drain or end.
+ */
+export async function listenTcp(
+  address: string,
+  logger: Logger,
+  protocol: string,
+  serve: (socket: Socket, started: () => void) => Promise<void>,
+): Promise<Listener> {
+  const starting = new Set<Socket>();
+  const server = createServer((raw) => {
+    starting.add(raw);
+    raw.setNoDelay(true);
+    raw.on('close', () => starting.delete(raw));
+    raw.on('error', () => undefined);
+    serve(raw, () => starting.delete(raw)).catch((e: unknown) => {
+      logger.error({ err: (e as Error).message }, `${protocol}: connection failed`);
+      raw.destroy();
+    });
+  });
+  const { host, port } = splitHostPort(address);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const a = server.address() as AddressInfo;
+  return {
+    address: `${a.address}:${a.port}`,
+    port: a.port,
+    async close() {
+      server.close();
+      for (const s of starting) s.destroy();
+    },
+  };
 }

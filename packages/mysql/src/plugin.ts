@@ -1,5 +1,5 @@
-import { createServer, type Socket, type AddressInfo } from 'node:net';
-import { MessageRelay, PUBLIC_MESSAGES, isSluiceError, type GatewayContext, type Listener, type ProtocolPlugin, type Session } from '@sluice/core';
+import type { Socket } from 'node:net';
+import { MessageRelay, PUBLIC_MESSAGES, isSluiceError, listenTcp, type GatewayContext, type Listener, type ProtocolPlugin, type Session } from '@sluice/core';
 import { loadSqlParser } from '@sluice/sql';
 import { BufferWriter, Capability, Packet, writeOk } from './protocol/index.js';
 import { refuse, runStartup, secureContext, type StartupResult } from './startup.js';
@@ -14,11 +14,6 @@ export interface MysqlPluginOptions {
   maxPacketSize?: number;
   /** Connect timeout to the target (default 10 s). */
   upstreamTimeoutMs?: number;
-}
-
-function splitAddress(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
 }
 
 /**
@@ -44,44 +39,12 @@ export function mysqlPlugin(opts: MysqlPluginOptions = {}): ProtocolPlugin {
     async listen(ctx: GatewayContext, address: string): Promise<Listener> {
       await loadSqlParser();
       const secure = secureContext(ctx.tls.cert, ctx.tls.key);
-      const starting = new Set<Socket>();
-
-      const serve = async (raw: Socket): Promise<void> => {
-        raw.setNoDelay(true);
+      return listenTcp(address, ctx.logger, 'mysql', async (raw, started) => {
         const outcome = await runStartup(raw, secure, startupTimeoutMs, maxPacketSize);
-        starting.delete(raw);
+        started();
         if (outcome.kind !== 'session') return;
         await startSession(ctx, raw, outcome.result, opts.upstreamTimeoutMs ?? 10_000);
-      };
-
-      const server = createServer((raw) => {
-        starting.add(raw);
-        raw.on('close', () => starting.delete(raw));
-        raw.on('error', () => undefined);
-        serve(raw).catch((e: unknown) => {
-          ctx.logger.error({ err: (e as Error).message }, 'mysql: connection failed');
-          raw.destroy();
-        });
       });
-      const { host, port } = splitAddress(address);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      const a = server.address() as AddressInfo;
-      return {
-        address: `${a.address}:${a.port}`,
-        port: a.port,
-        close: () =>
-          new Promise<void>((resolve) => {
-            server.close();
-            for (const s of starting) s.destroy();
-            resolve();
-          }),
-      };
     },
   };
 }

@@ -1,7 +1,6 @@
-import { createServer, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { Socket } from 'node:net';
 import { randomBytes, randomInt } from 'node:crypto';
-import { MessageRelay, isSluiceError, PUBLIC_MESSAGES, type GatewayContext, type Listener, type ProtocolPlugin, type Session } from '@sluice/core';
+import { MessageRelay, isSluiceError, listenTcp, PUBLIC_MESSAGES, type GatewayContext, type Listener, type ProtocolPlugin, type Session } from '@sluice/core';
 import { loadSqlParser } from '@sluice/sql';
 import { BackendFramer, BackendWriter, FrontendFramer, type FramedMessage, type CancelRequestPacket } from './protocol/index.js';
 import { runStartup, secureContext, fatal, type StartupResult } from './startup.js';
@@ -25,11 +24,6 @@ interface CancelEntry {
   secretKey: Buffer;
 }
 
-function splitAddress(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
-}
-
 /**
  * The PostgreSQL protocol plugin. Clients connect with any PostgreSQL client;
  * the database name selects the connection and the password carries the
@@ -45,51 +39,18 @@ export function postgresPlugin(opts: PostgresPluginOptions = {}): ProtocolPlugin
       const secure = secureContext(ctx.tls.cert, ctx.tls.key);
       /** Our cancel keys → the target's, so a client never sees the target's key. */
       const cancels = new Map<string, CancelEntry>();
-      /** Clients still in start-up (not yet a session). */
-      const starting = new Set<Socket>();
-
       const onCancel = (p: CancelRequestPacket) => {
         const e = cancels.get(`${p.processId}:${p.secretKey.toString('hex')}`);
         if (e) cancelUpstream(e.target, e.processId, e.secretKey);
       };
 
-      const serve = async (raw: Socket): Promise<void> => {
-        raw.setNoDelay(true);
+      return listenTcp(address, ctx.logger, 'postgres', async (raw, started) => {
         const outcome = await runStartup(raw, secure, startupTimeoutMs, maxMessageLength);
-        starting.delete(raw);
+        started();
         if (outcome.kind === 'cancel') return onCancel(outcome.packet);
         if (outcome.kind !== 'session') return;
         await startSession(ctx, raw, outcome.result, cancels, opts.upstreamTimeoutMs ?? 10_000);
-      };
-
-      const server = createServer((raw) => {
-        starting.add(raw);
-        raw.on('close', () => starting.delete(raw));
-        raw.on('error', () => undefined);
-        serve(raw).catch((e: unknown) => {
-          ctx.logger.error({ err: (e as Error).message }, 'postgres: connection failed');
-          raw.destroy();
-        });
       });
-      const { host, port } = splitAddress(address);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      const a = server.address() as AddressInfo;
-      return {
-        address: `${a.address}:${a.port}`,
-        port: a.port,
-        close: () =>
-          new Promise<void>((resolve) => {
-            server.close();
-            for (const s of starting) s.destroy();
-            resolve();
-          }),
-      };
     },
   };
 }

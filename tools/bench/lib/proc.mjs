@@ -200,11 +200,13 @@ export function median(xs) {
 
 /**
  * CPU seconds of every process that is *not* part of the benchmark: not a
- * kernel thread, not postgres / pgbench, not one of `excludePids`. Diff two
+ * kernel thread, not a database server or load generator of the bench
+ * (postgres, pgbench, mariadbd / mysqld, mysqlslap), not one of `excludePids`. Diff two
  * of these around a run to see how much the rest of the machine competed
  * (processes that both start and exit within the run are missed).
  * @returns {Map<number, {start: string, cpu: number}>}
  */
+const BENCH_COMMS = new Set(['postgres', 'pgbench', 'mariadbd', 'mysqld', 'mysqlslap', 'mariadb-slap']);
 export function foreignCpu(excludePids) {
   const m = new Map();
   let names;
@@ -226,7 +228,7 @@ export function foreignCpu(excludePids) {
     }
     const close = s.lastIndexOf(')');
     const comm = s.slice(s.indexOf('(') + 1, close);
-    if (comm === 'postgres' || comm === 'pgbench') continue;
+    if (BENCH_COMMS.has(comm)) continue;
     const f = s.slice(close + 2).split(' ');
     const ppid = Number(f[1]);
     if (pid === 2 || ppid === 2) continue; // kernel threads

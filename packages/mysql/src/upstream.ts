@@ -179,10 +179,17 @@ export function connectUpstream(t: MysqlTarget, password: string | undefined, cl
           const verify = t.ssl === 'verify_ca' || t.ssl === 'verify_identity';
           const s = tlsConnect({
             socket: sock as Socket,
+            // The name the identity check uses. Without it an IP target (no
+            // servername) was checked as "localhost": any certificate for
+            // localhost passed verify_identity to any address.
+            host: t.host,
             rejectUnauthorized: verify,
             ca: t.ca,
             servername: /^[\d.:]+$/.test(t.host) ? undefined : t.host,
-            checkServerIdentity: t.ssl === 'verify_identity' ? undefined : () => undefined,
+            // Only override the check when it is to be skipped: an explicit
+            // `checkServerIdentity: undefined` replaces Node's default with
+            // undefined, and every verify_identity handshake then failed.
+            ...(t.ssl === 'verify_identity' ? {} : { checkServerIdentity: () => undefined }),
           });
           s.on('error', (e) => fail(new Error(`TLS to the target failed: ${socketReason(e)}`)));
           s.once('secureConnect', () => {
@@ -208,7 +215,11 @@ export function connectUpstream(t: MysqlTarget, password: string | undefined, cl
         resolve({ socket: sock, framer, handshake, capabilities: caps, status: ok.status, leftover: rest });
         return true;
       }
-      if (first === 0xff) throw new Error(`the target refused the gateway's login: ${parseErr(p.payload).message}`);
+      if (first === 0xff) {
+        // An account with REQUIRE SSL/X509 is refused with a bare "Access denied": say that TLS was not used.
+        const why = tls ? '' : ` (the gateway's connection to the target does not use TLS: ${t.ssl === 'disabled' ? 'ssl=disabled' : 'the target does not offer it'})`;
+        throw new Error(`the target refused the gateway's login: ${parseErr(p.payload).message}${why}`);
+      }
       if (first === 0xfe) {
         const sw = parseAuthSwitchRequest(p.payload);
         plugin = sw.pluginName;

@@ -50,6 +50,7 @@ describe.skipIf(!!skip)(`mysql upstream TLS against a temporary MariaDB${skip ? 
       conn('verify-ca', `${at(sslOnly)}?ssl=verify_ca&${ca(caFile)}`, sslOnly),
       conn('verify-ca-other-name', `${at(sslOnly, '127.0.0.2')}?ssl=verify_ca&${ca(caFile)}`, sslOnly),
       conn('verify-ca-wrong-ca', `${at(sslOnly)}?ssl=verify_ca&${ca(otherCaFile)}`, sslOnly),
+      conn('required-wrong-ca', `${at(sslOnly)}?ssl=required&${ca(otherCaFile)}`, sslOnly),
       conn('verify-identity', `${at(sslOnly, 'localhost')}?ssl=verify_identity&${ca(caFile)}`, sslOnly),
       conn('verify-identity-ip-cafile-option', `${at(sslOnly)}?ssl=verify_identity`, sslOnly, { caFile }),
       conn('verify-identity-wrong-ca', `${at(sslOnly, 'localhost')}?ssl=verify_identity&${ca(otherCaFile)}`, sslOnly),
@@ -146,6 +147,11 @@ describe.skipIf(!!skip)(`mysql upstream TLS against a temporary MariaDB${skip ? 
   it('ssl=verify_ca: a wrong CA is refused', async () => {
     const { message } = await refused('verify-ca-wrong-ca');
     expect(message).toContain('TLS to the target failed');
+    expect(message).toMatch(/certificate/i);
+  });
+
+  it('ssl=required with a CA checks the chain: a wrong CA is refused', async () => {
+    const { message } = await refused('required-wrong-ca');
     expect(message).toMatch(/certificate/i);
   });
 

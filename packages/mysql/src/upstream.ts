@@ -176,7 +176,9 @@ export function connectUpstream(t: MysqlTarget, password: string | undefined, cl
           caps = (caps | Capability.Ssl) >>> 0;
           send((w) => writeSslRequest(w, { capabilities: caps, maxPacketSize: 0x1000000, charset, mariadbCapabilities: 0 }, 1));
           sock.removeAllListeners('data');
-          const verify = t.ssl === 'verify_ca' || t.ssl === 'verify_identity';
+          // A CA given with `required` means its chain is checked (as MySQL's client and
+          // PostgreSQL's sslmode=require do); the name only with verify_identity.
+          const verify = t.ssl === 'verify_ca' || t.ssl === 'verify_identity' || (t.ssl === 'required' && !!t.ca);
           const s = tlsConnect({
             socket: sock as Socket,
             // The name the identity check uses. Without it an IP target (no

@@ -96,7 +96,8 @@ describe('MySQL pre-scan', () => {
   it('property: a DROP in a code position never disappears (refused, or judged as a DROP)', () => {
     fc.assert(
       fc.property(closedSoup, sep, dropSpelling, junkSoup, (prefix, s, drop, suffix) => {
-        const text = prefix + s + ' ' + drop + ' ' + suffix;
+        // A newline before the DROP: the soup may end in '-' or '--', and '-- DROP' is a comment to MySQL too.
+        const text = prefix + s + '\n' + drop + ' ' + suffix;
         const c = classifyMysql(text);
         return hasDrop(c) || c.flags.includes('parse-error');
       }),
@@ -107,12 +108,17 @@ describe('MySQL pre-scan', () => {
   it('property: the same, as a PREPARE text and in a second statement', () => {
     fc.assert(
       fc.property(closedSoup, dropSpelling, (prefix, drop) => {
-        const inner = (prefix + ' ' + drop).replace(/\\/g, '\\\\').replace(/'/g, "''");
+        const inner = (prefix + '\n' + drop).replace(/\\/g, '\\\\').replace(/'/g, "''");
         const c = classifyMysql(`SELECT 1; PREPARE s FROM '${inner}'`);
         return hasDrop(c) || c.flags.includes('parse-error');
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it("'-- ' before a DROP makes it a comment, as MySQL reads it; '--' glued to it does not", () => {
+    expect(classifyMysql('-- DROP TABLE t').kind).toBe('EMPTY');
+    expect(hasDrop(classifyMysql('SELECT 1; --\nDROP TABLE t'))).toBe(true);
   });
 
   it('property: versioned comments run exactly when MariaDB 10.11 runs them', () => {

@@ -26,7 +26,7 @@ Usage: sluice <command> [options]
   keys list [--json] | keys revoke ID
   approvals list [--pending] [--json]
   approvals approve ID [--reason TEXT] | approvals deny ID [--reason TEXT]
-  sessions list [--json] [--connection C] [--subject S] [--limit N]
+  sessions list [--json] [--connection C] [--subject S] [--limit N] [--before TIME]
   sessions show ID [--json] | sessions replay ID | sessions kill ID
   audit verify [--json]
 
@@ -305,15 +305,20 @@ async function getSessionWithEvents(values: Values, id: string): Promise<{ sessi
 async function cmdSessions(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === 'list') {
-    const { values } = parse(rest, { connection: { type: 'string' }, subject: { type: 'string' }, limit: { type: 'string' } });
+    const { values } = parse(rest, { connection: { type: 'string' }, subject: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' } });
     if (typeof values.limit === 'string' && !/^[1-9]\d*$/.test(values.limit)) throw new CliError(`--limit must be a positive whole number, got "${values.limit}"`);
+    if (typeof values.before === 'string') {
+      const t = Date.parse(values.before);
+      if (Number.isNaN(t)) throw new CliError(`--before must be a time such as 2026-11-26T10:00:00Z, got "${values.before}"`);
+      values.before = new Date(t).toISOString();
+    }
     const q = new URLSearchParams();
-    for (const k of ['connection', 'subject', 'limit']) if (typeof values[k] === 'string') q.set(k, values[k] as string);
+    for (const k of ['connection', 'subject', 'limit', 'before']) if (typeof values[k] === 'string') q.set(k, values[k] as string);
     const list: (SessionRecord & { who?: string; live?: boolean })[] = await readOnly(
       values,
       async (a) => (await callOk(a, 'GET', `/api/sessions?${q}`)).sessions,
       async (s) =>
-        (await s.listSessions({ connection: values.connection as string, subject: values.subject as string, limit: values.limit ? Number(values.limit) : undefined })).map((x) => ({
+        (await s.listSessions({ connection: values.connection as string, subject: values.subject as string, before: values.before as string | undefined, limit: values.limit ? Number(values.limit) : undefined })).map((x) => ({
           ...x,
           who: describeIdentity(x),
           live: x.endedAt === null,

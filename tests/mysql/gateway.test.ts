@@ -46,6 +46,14 @@ describe.skipIf(!!skip)(`mysql gateway${skip ? ` (skipped: ${skip})` : ''}`, () 
     expect(none.stderr).toMatch(/ERROR 1046 .*name it as the database/);
   });
 
+  it('MariaDB CLI without a database: a first USE <connection> chooses it', async () => {
+    const r = await env.cli(env.agent.secret, 'USE orders;\nSELECT count(*) AS n FROM customers;', { database: '' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/\bn\b[\s\S]*\b2\b/);
+    const bad = await env.cli(env.agent.secret, 'USE nope;', { database: '' });
+    expect(bad.stderr).toMatch(/ERROR 104[45]/);
+  });
+
   it('MariaDB CLI: `use` stays in the connection\'s database (the connection name is accepted)', async () => {
     const own = await env.cli(env.agent.secret, 'use orders\nSELECT database() AS db');
     expect(own.stdout).toContain(env.db);

@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { MessageRelay, PUBLIC_MESSAGES, isSluiceError, listenTcp, type GatewayContext, type Listener, type ProtocolPlugin, type Session } from '@sluice/core';
 import { loadSqlParser } from '@sluice/sql';
-import { BufferWriter, Capability, Packet, writeOk } from './protocol/index.js';
+import { BufferWriter, Capability, Command as Com, Packet, ServerStatus, parseComQuery, writeOk } from './protocol/index.js';
 import { refuse, runStartup, secureContext, type StartupResult } from './startup.js';
 import { connectUpstream, parseMysqlTarget, type MysqlUpstream } from './upstream.js';
 import { MySessionRelay } from './session-relay.js';
@@ -57,12 +58,22 @@ async function startSession(ctx: GatewayContext, raw: Socket, st: StartupResult,
   const identity = await ctx.authenticate(st.password);
   if (!identity) return refuse(sock, 'SLUICE_AUTH_FAILED', `Access denied for user '${user}'@'${host}' (using password: ${st.password ? 'YES' : 'NO'})`, seq);
 
+  // Clients that connect without a database (mysqlslap, `mysql` then `USE c`) choose the connection with their first USE.
+  let connectionName = st.database;
+  let replySeq = seq;
+  if (!connectionName) {
+    const picked = await chooseConnection(sock, st, seq);
+    if (picked === null) return;
+    connectionName = picked;
+    replySeq = 1;
+  }
+
   let session: Session;
   try {
-    session = await ctx.openSession(identity, st.database, { address: `${raw.remoteAddress}:${raw.remotePort}`, application: st.response.attributes?.find(([k]) => k === 'program_name')?.[1], tls: st.tls }, 'mysql');
+    session = await ctx.openSession(identity, connectionName, { address: `${raw.remoteAddress}:${raw.remotePort}`, application: st.response.attributes?.find(([k]) => k === 'program_name')?.[1], tls: st.tls }, 'mysql');
   } catch (e) {
     const why = isSluiceError(e) && e.code !== 'SLUICE_CONNECTION_REFUSED' ? e.message : PUBLIC_MESSAGES.connectionRefused;
-    return refuse(sock, isSluiceError(e) ? e.code : 'SLUICE_CONNECTION_REFUSED', `Access denied for user '${user}'@'${host}' to database '${st.database}': ${why}`, seq);
+    return refuse(sock, isSluiceError(e) ? e.code : 'SLUICE_CONNECTION_REFUSED', `Access denied for user '${user}'@'${host}' to database '${connectionName}': ${why}`, replySeq);
   }
 
   let upstream: MysqlUpstream;
@@ -77,13 +88,13 @@ async function startSession(ctx: GatewayContext, raw: Socket, st: StartupResult,
     }
   } catch (e) {
     ctx.logger.warn({ connection: session.connection.name, err: (e as Error).message }, 'mysql: target unavailable');
-    refuse(sock, 'SLUICE_UPSTREAM_UNAVAILABLE', `Sluice could not connect to "${session.connection.name}": ${(e as Error).message}`, seq);
+    refuse(sock, 'SLUICE_UPSTREAM_UNAVAILABLE', `Sluice could not connect to "${session.connection.name}": ${(e as Error).message}`, replySeq);
     await session.close('target unavailable');
     return;
   }
 
   const w = new BufferWriter(64);
-  writeOk(w, seq, { status: upstream.status }, st.capabilities);
+  writeOk(w, replySeq, { status: upstream.status }, st.capabilities);
   sock.write(w.take());
 
   const abort = new AbortController();
@@ -109,4 +120,74 @@ async function startSession(ctx: GatewayContext, raw: Socket, st: StartupResult,
   relay.start(st.pending, upstream.leftover);
   sock.resume();
   upstream.socket.resume();
+}
+
+const NO_CONNECTION =
+  'No connection selected: Sluice chooses the connection by the database name; name it as the database (mysql -h HOST -P PORT -u USER -p CONNECTION) or start with USE CONNECTION';
+const USE_RE = /^\s*use\s+`?([^`\s;]+)`?\s*;?\s*$/i;
+
+/**
+ * The client authenticated without naming a database: say OK and wait for a
+ * first `USE <connection>` (COM_INIT_DB or the statement), answering PING
+ * and refusing anything else with 1046. Resolves the name, or null when the
+ * client left (or stayed silent for a minute).
+ */
+function chooseConnection(sock: Duplex, st: StartupResult, seq: number): Promise<string | null> {
+  const ok = () => {
+    const w = new BufferWriter(32);
+    writeOk(w, 1, { status: ServerStatus.Autocommit }, st.capabilities);
+    return w.take();
+  };
+  const w = new BufferWriter(32);
+  writeOk(w, seq, { status: ServerStatus.Autocommit }, st.capabilities);
+  sock.write(w.take());
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (v: string | null, rest: Packet[] = []) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.off('data', onData);
+      sock.off('close', onClose);
+      sock.pause();
+      st.pending = rest;
+      resolve(v);
+    };
+    const timer = setTimeout(() => {
+      refuse(sock, 1046, NO_CONNECTION, 1, '3D000');
+      finish(null);
+    }, 60_000);
+    timer.unref();
+    const onClose = () => finish(null);
+    const handle = (packets: Packet[]) => {
+      for (let i = 0; i < packets.length && !done; i++) {
+        const p = packets[i]!;
+        const cmd = p.payload[0];
+        let name: string | null = null;
+        if (cmd === Com.InitDb) name = p.payload.subarray(1).toString('utf8');
+        else if (cmd === Com.Query) name = USE_RE.exec(parseComQuery(p.payload, st.capabilities).sql)?.[1] ?? null;
+        else if (cmd === Com.Ping) {
+          sock.write(ok());
+          continue;
+        } else if (cmd === Com.Quit) {
+          sock.end();
+          return finish(null);
+        }
+        if (name) return finish(name, packets.slice(i + 1));
+        sock.write(errPacket(1046, NO_CONNECTION, 1, '3D000'));
+      }
+    };
+    const onData = (chunk: Buffer) => {
+      try {
+        handle(st.framer.push(chunk));
+      } catch {
+        refuse(sock, 'SLUICE_PROTOCOL_VIOLATION', 'Sluice: malformed packet', 1);
+        finish(null);
+      }
+    };
+    sock.on('close', onClose);
+    sock.on('data', onData);
+    if (st.pending.length) handle(st.pending.splice(0));
+    if (!done) sock.resume();
+  });
 }

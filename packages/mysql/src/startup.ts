@@ -153,15 +153,8 @@ export function runStartup(raw: Socket, secure: SecureContext, deadlineMs: numbe
         if (!tls && !loopback) {
           return fail(1045, 'Access denied: Sluice requires TLS from non-local clients (connect with --ssl / ssl: {})', next, '28000');
         }
+        // No database: the connection can still be chosen by a first `USE <connection>` (plugin.ts).
         database = hr.database ?? '';
-        if (!database) {
-          return fail(
-            1046,
-            'No connection selected: Sluice chooses the connection by the database name; name it as the database (mysql -h HOST -P PORT -u USER -p CONNECTION)',
-            next,
-            '3D000',
-          );
-        }
         if (hr.authPluginName === AuthPlugin.ClearPassword) {
           return credential(cleartextPassword(hr.authResponse), p.seq, packets.slice(i + 1));
         }

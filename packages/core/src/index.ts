@@ -12,3 +12,4 @@ export * from './gateway.js';
 export * from './mask/index.js';
 export * from './relay.js';
 export * from './net.js';
+export * from './bytes.js';

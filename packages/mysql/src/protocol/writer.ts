@@ -1,3 +1,4 @@
+import { ByteBuilder } from '@sluice/core';
 import { Limits } from './codes.js';
 import { ProtocolError } from './errors.js';
 import { lenencIntSize, writeLenencInt } from './lenenc.js';
@@ -18,56 +19,23 @@ const MAX = Limits.MaxPacketPayload;
  * A packet left open (its build threw half-way) is discarded by the next
  * `begin()` or `take()`, so a long-lived writer never sends half a packet.
  */
-export class BufferWriter {
-  private buf: Buffer;
-  private len = 0;
-  /** Offset of the open packet's header, or -1. */
-  private headerAt = -1;
+export class BufferWriter extends ByteBuilder {
   private openSeq = 0;
   /** Sequence id following the last packet closed. */
   nextSeq = 0;
 
-  constructor(initialCapacity = 1024) {
-    this.buf = Buffer.allocUnsafe(Math.max(16, initialCapacity));
-  }
-
-  /** Bytes written so far (all packets, including an open one). */
-  get length(): number {
-    return this.len;
-  }
-
-  protected ensure(n: number): void {
-    const need = this.len + n;
-    if (need <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < need) cap *= 2;
-    const next = Buffer.allocUnsafe(cap);
-    this.buf.copy(next, 0, 0, this.len);
-    this.buf = next;
-  }
-
-  private discardOpen(): void {
-    if (this.headerAt >= 0) {
-      this.len = this.headerAt;
-      this.headerAt = -1;
-    }
-  }
-
   /** Starts a packet with sequence id `seq` (taken modulo 256). */
   begin(seq: number): this {
-    this.discardOpen();
-    this.ensure(4);
-    this.headerAt = this.len;
+    this.beginFrame(4);
     this.openSeq = seq & 0xff;
-    this.len += 4;
     return this;
   }
 
   /** Closes the open packet, splitting it if its payload reaches 0xFFFFFF bytes. */
   end(): this {
-    const at = this.headerAt;
+    const at = this.frameStart;
     if (at < 0) throw new Error('BufferWriter: end() without begin()');
-    this.headerAt = -1;
+    this.frameStart = -1;
     const n = this.len - at - 4;
     let seq = this.openSeq;
     if (n < MAX) {
@@ -192,15 +160,6 @@ export class BufferWriter {
     return this.bytes(s);
   }
 
-  /** UTF-8 text without a terminator (string<EOF>, string<fix>). */
-  string(s: string): this {
-    const n = Buffer.byteLength(s, 'utf8');
-    this.ensure(n);
-    this.buf.write(s, this.len, n, 'utf8');
-    this.len += n;
-    return this;
-  }
-
   /** UTF-8 text and a NUL. A NUL inside the text would end the field early, so it is refused. */
   cstring(s: string | Uint8Array): this {
     if (typeof s === 'string') {
@@ -211,28 +170,5 @@ export class BufferWriter {
       this.bytes(s);
     }
     return this.uint8(0);
-  }
-
-  bytes(b: Uint8Array): this {
-    this.ensure(b.length);
-    this.buf.set(b, this.len);
-    this.len += b.length;
-    return this;
-  }
-
-  /** Returns everything written (exact-size copy) and empties the writer. */
-  take(): Buffer {
-    this.discardOpen();
-    const out = Buffer.allocUnsafe(this.len);
-    this.buf.copy(out, 0, 0, this.len);
-    this.len = 0;
-    return out;
-  }
-
-  /** Drops everything written, including an open packet. */
-  reset(): this {
-    this.len = 0;
-    this.headerAt = -1;
-    return this;
   }
 }

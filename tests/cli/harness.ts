@@ -301,15 +301,5 @@ export function openRawSqlite(path: string): RawDb {
   return new Database(path);
 }
 
-/** A port nothing listens on right now (bound on 127.0.0.1:0, then closed). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as import('node:net').AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+
+export { freePort } from '../support/services.js';

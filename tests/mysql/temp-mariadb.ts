@@ -5,9 +5,9 @@
  * the tests need root to switch to it.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { freePort, skipOrFail } from '../support/services.js';
+import { makeTestCerts } from '../support/certs.js';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -26,20 +26,7 @@ export function tempMariadbSkipReason(): string | undefined {
     if (spawnSync('openssl', ['version']).status !== 0) return 'the openssl CLI is missing';
     return undefined;
   })();
-  if (why && process.env.SLUICE_REQUIRE_SERVICES === '1') throw new Error(`${why} (SLUICE_REQUIRE_SERVICES=1: integration tests must run)`);
-  return why;
-}
-
-/** A port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+  return skipOrFail(why);
 }
 
 export interface Account {
@@ -65,21 +52,6 @@ export interface TempMariadb {
   /** Runs SQL as root over the unix socket with the mariadb CLI; returns stdout (tab-separated, no headers). */
   sql(statements: string): string;
   stop(): void;
-}
-
-function sh(cmd: string, args: string[], cwd?: string): void {
-  execFileSync(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-function makeCerts(dir: string): { caFile: string; otherCaFile: string; cert: string; key: string } {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  const ca = (name: string) => sh('openssl', ['req', '-x509', ...ec, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=Sluice MariaDB test ${name}`], dir);
-  ca('ca');
-  ca('other-ca');
-  sh('openssl', ['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'], dir);
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
-  sh('openssl', ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'server.ext'], dir);
-  return { caFile: join(dir, 'ca.crt'), otherCaFile: join(dir, 'other-ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -124,7 +96,7 @@ export async function startTempMariadb(): Promise<TempMariadb> {
     execFileSync(MARIADB_CLI, ['--no-defaults', `--socket=${sock}`, '-u', 'root', '--batch', '--skip-column-names', '-e', statements], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 
   try {
-    const certs = makeCerts(dir);
+    const certs = makeTestCerts(dir, 'MariaDB test');
     for (const f of [certs.cert, certs.key, certs.caFile]) {
       chownSync(f, uid, gid);
       chmodSync(f, 0o600);
@@ -200,3 +172,5 @@ export async function startTempMariadb(): Promise<TempMariadb> {
     throw new Error(`cannot start a temporary MariaDB: ${(e as Error).message}\n${stderr}\n${tail}`);
   }
 }
+
+export { freePort };

@@ -5,9 +5,9 @@
  * (PostgreSQL refuses root), so the tests need root to switch to it.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { freePort, skipOrFail } from '../support/services.js';
+import { makeTestCerts } from '../support/certs.js';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -24,20 +24,7 @@ export function tempServerSkipReason(): string | undefined {
     if (spawnSync('openssl', ['version']).status !== 0) return 'the openssl CLI is missing';
     return undefined;
   })();
-  if (why && process.env.SLUICE_REQUIRE_SERVICES === '1') throw new Error(`${why} (SLUICE_REQUIRE_SERVICES=1: integration tests must run)`);
-  return why;
-}
-
-/** A port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+  return skipOrFail(why);
 }
 
 export interface Role {
@@ -60,23 +47,8 @@ export interface TempServer {
   stop(): void;
 }
 
-function sh(cmd: string, args: string[], cwd?: string): void {
-  execFileSync(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
 function asPostgres(args: string[]): void {
   execFileSync('runuser', ['-u', 'postgres', '--', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-function makeCerts(dir: string): { caFile: string; otherCaFile: string; cert: string; key: string } {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  const ca = (name: string) => sh('openssl', ['req', '-x509', ...ec, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=Sluice test ${name}`], dir);
-  ca('ca');
-  ca('other-ca');
-  sh('openssl', ['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'], dir);
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
-  sh('openssl', ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'server.ext'], dir);
-  return { caFile: join(dir, 'ca.crt'), otherCaFile: join(dir, 'other-ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
 }
 
 export async function startTempServer(): Promise<TempServer> {
@@ -96,7 +68,7 @@ export async function startTempServer(): Promise<TempServer> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const certs = makeCerts(dir);
+    const certs = makeTestCerts(dir, 'test');
     for (const f of [certs.cert, certs.key]) {
       chownSync(f, pgUid, pgGid);
       chmodSync(f, 0o600);
@@ -181,3 +153,5 @@ export async function startTempServer(): Promise<TempServer> {
     throw new Error(`cannot start a temporary PostgreSQL: ${(e as Error).message}\n${stderr}\n${tail}`);
   }
 }
+
+export { freePort };

@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 
 /**
  * Integration tests need real servers. On a user's machine an unreachable
@@ -23,3 +23,21 @@ export async function serviceSkipReason(name: string, host: string, port: number
 }
 
 export const PG = { host: '127.0.0.1', port: Number(process.env.SLUICE_TEST_PGPORT ?? 5432), user: process.env.SLUICE_TEST_PGUSER ?? 'postgres' };
+
+/** A port nothing listens on right now (bound on 127.0.0.1:0, then closed). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A reason a test cannot run here: returned (skip) on a user's machine, thrown under SLUICE_REQUIRE_SERVICES=1. */
+export function skipOrFail(why: string | undefined): string | undefined {
+  if (why && process.env.SLUICE_REQUIRE_SERVICES === '1') throw new Error(`${why} (SLUICE_REQUIRE_SERVICES=1: integration tests must run)`);
+  return why;
+}

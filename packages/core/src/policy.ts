@@ -223,3 +223,16 @@ export class PolicyEngine {
     return sp;
   }
 }
+
+/**
+ * Statements longer than this are not parsed but refused: parsing megabytes
+ * would stall every session on the event loop. Bulk data belongs in the
+ * protocol's bulk path (COPY, LOAD DATA).
+ */
+export const MAX_STATEMENT_CHARS = 1024 * 1024;
+
+/** The refused Command for an oversized statement, or null when it is within the limit. */
+export function oversizedStatement(protocol: string, text: string, hint = ''): Command | null {
+  if (text.length <= MAX_STATEMENT_CHARS) return null;
+  return { protocol, kind: 'UNKNOWN', text: text.slice(0, 200) + '…', objects: [], flags: ['parse-error'], error: `statement larger than ${MAX_STATEMENT_CHARS} characters${hint}` };
+}

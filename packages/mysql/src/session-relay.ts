@@ -1,4 +1,4 @@
-import type { ApprovalNotice, Command, Masker, RelayHandlers, RelayOut, ResultMasker, Session, Verdict } from '@sluice/core';
+import { oversizedStatement, type ApprovalNotice, type Command, type Masker, type RelayHandlers, type RelayOut, type ResultMasker, type Session, type Verdict } from '@sluice/core';
 import {
   BinaryRowCursor,
   BufferWriter,
@@ -36,8 +36,6 @@ import {
 import { MysqlClassifier, mysqlServerOptions } from '@sluice/sql';
 import { MyErr, errPacket } from './errors.js';
 
-/** Larger statements are refused: parsing megabytes would stall every session. */
-export const MAX_STATEMENT_BYTES = 1024 * 1024;
 
 interface Stmt {
   cmd: Command;
@@ -237,10 +235,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   }
 
   private classify(sql: string): Command {
-    if (sql.length > MAX_STATEMENT_BYTES) {
-      return { protocol: 'mysql', kind: 'UNKNOWN', text: sql.slice(0, 200) + '…', objects: [], flags: ['parse-error'], error: `statement larger than ${MAX_STATEMENT_BYTES} bytes` };
-    }
-    return this.classifier.classify(sql);
+    return oversizedStatement('mysql', sql) ?? this.classifier.classify(sql);
   }
 
   /** Refusals the plugin makes whatever the policies say. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Command, Masker, RelayHandlers, RelayOut, Session, Verdict } from '@sluice/core';
+import { oversizedStatement, type Command, type Masker, type RelayHandlers, type RelayOut, type Session, type Verdict } from '@sluice/core';
 import { PostgresClassifier } from '@sluice/sql';
 import {
   BackendCode,
@@ -59,9 +59,6 @@ type Expect =
   | { t: 'refused'; error: Buffer }
   /** Bytes we answer ourselves, in order with the target's responses. */
   | { t: 'inject'; bytes: Buffer };
-
-/** Larger statements are refused: parsing megabytes would stall every session. Bulk data goes through COPY. */
-export const MAX_STATEMENT_BYTES = 1024 * 1024;
 
 /** Client encodings in which a multibyte character can hide a quote or backslash byte. */
 const UNSAFE_ENCODINGS = new Set(['SJIS', 'SHIFT_JIS_2004', 'BIG5', 'GBK', 'GB18030', 'UHC', 'JOHAB']);
@@ -209,10 +206,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
 
   /** SQL text → Command; an oversized statement becomes a parse error (refused). */
   private classify(sql: string): Command {
-    if (sql.length > MAX_STATEMENT_BYTES) {
-      return { protocol: 'postgres', kind: 'UNKNOWN', text: sql.slice(0, 200) + '…', objects: [], flags: ['parse-error'], error: `statement larger than ${MAX_STATEMENT_BYTES} bytes; use COPY for bulk data` };
-    }
-    return this.classifier.classify(sql);
+    return oversizedStatement('postgres', sql, '; use COPY for bulk data') ?? this.classifier.classify(sql);
   }
 
   private async onQuery(m: FramedMessage, out: RelayOut): Promise<void> {

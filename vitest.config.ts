@@ -13,6 +13,7 @@ export default defineConfig({
       { find: /^@sluice\/postgres$/, replacement: src('./packages/postgres/src/index.ts') },
       { find: /^@sluice\/identity-oidc$/, replacement: src('./packages/identity-oidc/src/index.ts') },
       { find: /^@sluice\/mysql$/, replacement: src('./packages/mysql/src/index.ts') },
+      { find: /^@sluice\/ssh$/, replacement: src('./packages/ssh/src/index.ts') },
     ],
   },
   test: {

@@ -1,7 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { mayApprove, splitHostPort, type Gateway, type Identity, type SessionRecord } from '@sluice/core';
+import { mayApprove, splitHostPort, type DelegationRecord, type Gateway, type Identity, type SessionRecord } from '@sluice/core';
+import type { DelegationIssuer } from '@sluice/identity-oidc';
+import { parseDuration } from './config/duration.js';
+import type { OidcIssuerSettings } from './config/load.js';
 
 export interface AdminOptions {
   gateway: Gateway;
@@ -9,6 +12,12 @@ export interface AdminOptions {
   /** Groups whose members may use the admin API (approving needs only the rule's approvers). */
   adminGroups: string[];
   listen: string;
+  /** The gateway's own token issuer (`sluice token delegate`); created once the admin URL is known. */
+  delegation?: (adminUrl: string) => Promise<DelegationIssuer>;
+  /** Issuers `sluice login` may use (those with a clientId). */
+  login?: OidcIssuerSettings[];
+  /** protocol → bound listener, for `sluice connect`. */
+  listeners?: Record<string, { address: string; port: number }>;
 }
 
 export interface AdminServer {
@@ -31,6 +40,29 @@ export function describeIdentity(i: { subject: string; actors: string[] }): stri
   return i.actors.length ? `${i.actors.join(' via ')} for ${i.subject}` : i.subject;
 }
 
+
+function identityJson(i: Identity) {
+  return {
+    subject: i.subject,
+    actors: i.actors,
+    groups: i.groups,
+    via: i.via,
+    ...(i.connections ? { connections: i.connections } : {}),
+    expiresAt: i.expiresAt ? i.expiresAt.toISOString() : null,
+    credentialId: i.credentialId ?? null,
+    who: describeIdentity(i),
+  };
+}
+
+function tokenJson(d: DelegationRecord) {
+  return { ...d, who: describeIdentity(d) };
+}
+
+function strList(v: unknown, name: string): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || !x)) throw new HttpError(400, `${name} must be a list of names`);
+  return v as string[];
+}
 
 function sessionJson(s: SessionRecord, live: boolean) {
   return { ...s, live, who: describeIdentity(s) };
@@ -77,6 +109,17 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
     return id;
   };
 
+  const isAdmin = (id: Identity) => opts.adminGroups.some((g) => id.groups.includes(g));
+  let issuer: DelegationIssuer | null = null;
+  const needIssuer = (): DelegationIssuer => {
+    if (!issuer) throw new HttpError(404, 'this gateway does not issue delegated tokens');
+    return issuer;
+  };
+  const mayOpen = (groups: string[], name: string) => {
+    const c = gateway.connection(name);
+    return !!c && c.access.some((g) => groups.includes(g));
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname.replace(/\/+$/, '') || '/';
@@ -92,6 +135,68 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
       res.writeHead(200, { 'content-type': opts.registry.contentType });
       res.end(await opts.registry.metrics());
       return;
+    }
+    if (path === '/.well-known/jwks.json' && method === 'GET') return send(200, needIssuer().jwks());
+    if (path === '/.well-known/openid-configuration' && method === 'GET') {
+      const iss = needIssuer().issuer;
+      return send(200, { issuer: iss, jwks_uri: `${iss}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['EdDSA'], subject_types_supported: ['public'] });
+    }
+    if (path === '/api/login' && method === 'GET') {
+      // Public: what `sluice login` needs to start a device flow (no secrets).
+      const issuers = (opts.login ?? []).filter((i) => i.clientId).map((i) => ({ issuer: i.issuer, clientId: i.clientId, scopes: i.scopes ?? null, resource: i.resource ?? null, audience: i.audience }));
+      return send(200, { issuers });
+    }
+    if (path === '/api/whoami' && method === 'GET') return send(200, identityJson(await auth(req)));
+    if (path === '/api/connections' && method === 'GET') {
+      const who = await auth(req);
+      const list = gateway.connectionNames
+        .map((n) => gateway.connection(n)!)
+        .filter((c) => (!who.connections || who.connections.includes(c.name)) && c.access.some((g) => who.groups.includes(g)))
+        .map((c) => ({ name: c.name, type: c.type, listen: opts.listeners?.[c.type]?.address ?? null }));
+      return send(200, { connections: list, tlsCert: gateway.tls.cert });
+    }
+    if (path === '/api/tokens' && method === 'POST') {
+      const who = await auth(req);
+      const body = await readJson(req);
+      if (typeof body.agent !== 'string' || !body.agent) throw new HttpError(400, 'agent is required (the name the agent will be recorded as)');
+      let ttlMs: number | undefined;
+      if (body.ttl !== undefined && body.ttl !== null) {
+        try {
+          ttlMs = parseDuration(body.ttl as string | number);
+        } catch (e) {
+          throw new HttpError(400, `ttl: ${(e as Error).message}`);
+        }
+      }
+      try {
+        const { token, record } = await needIssuer().delegate(
+          who,
+          { agent: body.agent, ttlMs, groups: strList(body.groups, 'groups'), connections: strList(body.connections, 'connections') },
+          mayOpen,
+        );
+        gateway.logger.info({ token: record.id, subject: record.subject, actors: record.actors, expiresAt: record.expiresAt }, 'delegated token issued');
+        return send(201, { token, ...tokenJson(record) });
+      } catch (e) {
+        // DelegationError (checked by name: the admin module does not load the OIDC package for the CLI's sake).
+        if (e instanceof Error && e.name === 'DelegationError') throw new HttpError((e as Error & { status: number }).status, e.message);
+        throw e;
+      }
+    }
+    if (path === '/api/tokens' && method === 'GET') {
+      const who = await auth(req);
+      const list = await gateway.store.listDelegations(isAdmin(who) ? url.searchParams.get('subject') || undefined : who.subject);
+      return send(200, { tokens: list.map(tokenJson) });
+    }
+    let t = /^\/api\/tokens\/([\w-]+)$/.exec(path);
+    if (t && method === 'DELETE') {
+      const who = await auth(req);
+      const rec = await gateway.store.getDelegation(t[1]!);
+      // Someone else's token looks like no token at all (no enumeration).
+      if (!rec || (!isAdmin(who) && rec.subject !== who.subject)) throw new HttpError(404, `no token ${t[1]}`);
+      if (rec.revokedAt) return send(200, { token: tokenJson(rec), killedSessions: 0 });
+      await gateway.store.revokeDelegation(rec.id, new Date().toISOString());
+      const killed = await gateway.killSessionsOf(rec.id, 'token revoked');
+      gateway.logger.info({ token: rec.id, by: who.subject, killed }, 'delegated token revoked');
+      return send(200, { token: tokenJson((await gateway.store.getDelegation(rec.id))!), killedSessions: killed });
     }
     if (path === '/api/sessions' && method === 'GET') {
       await admin(req);
@@ -161,6 +266,12 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
   });
   const a = server.address() as AddressInfo;
   const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  try {
+    if (opts.delegation) issuer = await opts.delegation(url);
+  } catch (e) {
+    server.close();
+    throw e;
+  }
   return {
     server,
     url,

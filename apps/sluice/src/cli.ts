@@ -1,19 +1,15 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { createApiKey, verifyEvents, type ApprovalRecord, type SessionRecord, type StoredEvent, type Store } from '@sluice/core';
-import { checkConfig, loadConfig, parseConfigText, parseDuration, type GatewayConfig } from './config/index.js';
+import { readFileSync } from 'node:fs';
+import { addSshKey, createApiKey, verifyEvents, type ApprovalRecord, type SessionRecord, type StoredEvent } from '@sluice/core';
+import { checkConfig, parseDuration } from './config/index.js';
 import { describeIdentity } from './admin.js';
 import { openStore } from './store.js';
 import { renderTimeline } from './timeline.js';
+import { api, callOk, CliError, configPath, getConfig, json, need, out, parse, readOnly, type Values } from './cli-common.js';
 
 // The gateway runtime (TLS, protocol plugins, SQL parser, metrics, logger) and
 // the demo (PGlite) are loaded only by the commands that use them: help, config
 // check, keys and the admin API client start several times faster without them.
 const runtime = () => import('./runtime.js');
-
-/** A failure the user caused or can fix: printed as one line, exit 1. */
-export class CliError extends Error {}
 
 const HELP = `sluice — an access gateway for people and AI agents
 
@@ -24,6 +20,15 @@ Usage: sluice <command> [options]
   config check [-c FILE]              validate a config; errors as FILE:LINE: message
   keys create --name NAME [--groups a,b] [--on-behalf-of SUBJECT] [--ttl 1h] [--json]
   keys list [--json] | keys revoke ID
+  keys add-ssh --key FILE --id KEY_ID  bind an SSH public key (.pub) to an API key's identity
+  keys list-ssh [--json] | keys remove-ssh FINGERPRINT
+  login [--issuer URL]                sign in with the identity provider (device flow)
+  whoami [--json]                     who the gateway thinks you are
+  logout                              forget the cached login
+  token delegate --agent NAME [--ttl 15m] [--groups a,b] [--connections c1,c2] [--json]
+                                      mint a short-lived token for an agent acting for you
+  token list [--json] | token revoke ID | token rotate-key
+  connect CONNECTION [--port N]       local listener that logs clients in for you (postgres)
   approvals list [--pending] [--json]
   approvals approve ID [--reason TEXT] | approvals deny ID [--reason TEXT]
   sessions list [--json] [--connection C] [--subject S] [--limit N] [--before TIME]
@@ -38,117 +43,6 @@ Options for every command:
 
 Without --server or a token, read-only commands (sessions, approvals list, audit verify)
 read the configured store directly.`;
-
-const common = {
-  config: { type: 'string', short: 'c' },
-  server: { type: 'string' },
-  token: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const satisfies ParseArgsConfig['options'];
-
-type Values = Record<string, string | boolean | undefined>;
-
-function parse(args: string[], extra: ParseArgsConfig['options'] = {}, positionals = 0): { values: Values; positionals: string[] } {
-  try {
-    const r = parseArgs({ args, options: { ...common, ...extra }, allowPositionals: true, strict: true });
-    if (r.positionals.length > positionals) throw new CliError(`unexpected argument "${r.positionals[positionals]}" (see --help)`);
-    return { values: r.values as Values, positionals: r.positionals };
-  } catch (e) {
-    if (e instanceof CliError) throw e;
-    throw new CliError((e as Error).message.replace(/\. To specify.*$/s, ''));
-  }
-}
-
-/** The config file as the user named it (errors quote it that way); the loader resolves paths itself. */
-function configPath(v: Values): string | null {
-  if (typeof v.config === 'string') return v.config;
-  if (process.env.SLUICE_CONFIG) return process.env.SLUICE_CONFIG;
-  return existsSync('sluice.yaml') ? 'sluice.yaml' : null;
-}
-
-function getConfig(v: Values): GatewayConfig {
-  const p = configPath(v);
-  if (p) {
-    if (!existsSync(p)) throw new CliError(`config file not found: ${p}`);
-    try {
-      return loadConfig(p);
-    } catch (e) {
-      throw new CliError((e as Error).message);
-    }
-  }
-  return parseConfigText('dataDir: ./.sluice\n', resolve('sluice.yaml'));
-}
-
-function need(v: Values, name: string): string {
-  const x = v[name];
-  if (typeof x !== 'string' || !x) throw new CliError(`--${name} is required`);
-  return x;
-}
-
-const out = (s: string): void => void process.stdout.write(s + "\n");
-const json = (x: unknown) => out(JSON.stringify(x, null, 2));
-
-// ------------------------------------------------------------- admin API client
-
-interface Api {
-  server: string;
-  token: string | undefined;
-  explicit: boolean;
-}
-
-function api(v: Values, cfg: GatewayConfig): Api {
-  const explicit = typeof v.server === 'string' || !!process.env.SLUICE_SERVER;
-  const raw = (v.server as string | undefined) ?? process.env.SLUICE_SERVER ?? `http://${cfg.admin.listen}`;
-  return { server: raw.replace(/\/+$/, ''), token: (v.token as string | undefined) ?? process.env.SLUICE_TOKEN, explicit };
-}
-
-async function call(a: Api, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  let res: Response;
-  try {
-    res = await fetch(a.server + path, {
-      method,
-      headers: { ...(a.token ? { authorization: `Bearer ${a.token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-  } catch (e) {
-    const err = new CliError(`cannot reach the gateway at ${a.server} (${(e as any).cause?.code ?? (e as any).cause?.message ?? (e as Error).message}); is it running? (--server)`);
-    (err as any).unreachable = true;
-    throw err;
-  }
-  const text = await res.text();
-  let parsed: any;
-  try {
-    parsed = text ? JSON.parse(text) : {};
-  } catch {
-    parsed = { error: text.trim() };
-  }
-  return { status: res.status, body: parsed };
-}
-
-async function callOk(a: Api, method: string, path: string, body?: unknown): Promise<any> {
-  if (!a.token) throw new CliError('this command needs a token: --token or SLUICE_TOKEN');
-  const r = await call(a, method, path, body);
-  if (r.status >= 400) throw new CliError(`${r.status}: ${r.body?.error ?? 'request failed'}`);
-  return r.body;
-}
-
-/**
- * Read-only data: from the running gateway when a server or token is given,
- * else straight from the configured store (local access to the store is
- * already full access to it).
- */
-async function readOnly<T>(v: Values, viaApi: (a: Api) => Promise<T>, viaStore: (s: Store) => Promise<T>): Promise<T> {
-  const cfg = getConfig(v);
-  const a = api(v, cfg);
-  if (a.explicit || a.token) return viaApi(a);
-  const store = openStore(cfg);
-  try {
-    return await viaStore(store);
-  } finally {
-    await store.close();
-  }
-}
 
 // ------------------------------------------------------------- commands
 
@@ -254,7 +148,56 @@ async function cmdKeys(args: string[]): Promise<void> {
     }
     return;
   }
-  throw new CliError('usage: sluice keys create|list|revoke (see --help)');
+  if (sub === 'add-ssh') {
+    const { values } = parse(rest, { key: { type: 'string' }, id: { type: 'string' } });
+    const file = need(values, 'key');
+    const keyId = need(values, 'id');
+    let line: string;
+    try {
+      line = readFileSync(file, 'utf8').split('\n').find((l) => l.trim() && !l.startsWith('#')) ?? '';
+    } catch (e) {
+      throw new CliError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    if (/PRIVATE KEY/.test(line)) throw new CliError(`${file} is a private key: give the public one (${file}.pub)`);
+    const store = openStore(getConfig(values));
+    try {
+      const rec = await addSshKey(store, keyId, line).catch((e: Error) => {
+        throw new CliError(`${file}: ${e.message}`);
+      });
+      if (values.json) return json(rec);
+      out(`added ${rec.algo} key ${rec.fingerprint}${rec.comment ? ` (${rec.comment})` : ''} for API key ${keyId}`);
+    } finally {
+      await store.close();
+    }
+    return;
+  }
+  if (sub === 'list-ssh') {
+    const { values } = parse(rest);
+    const store = openStore(getConfig(values));
+    try {
+      const keys = await store.listSshKeys();
+      if (values.json) return json(keys);
+      if (!keys.length) return out('no SSH keys');
+      for (const k of keys) out(`${k.fingerprint}  ${k.algo}  key ${k.keyId}${k.comment ? `  ${k.comment}` : ''}`);
+    } finally {
+      await store.close();
+    }
+    return;
+  }
+  if (sub === 'remove-ssh') {
+    const { values, positionals } = parse(rest, {}, 1);
+    const fp = positionals[0];
+    if (!fp) throw new CliError('usage: sluice keys remove-ssh FINGERPRINT');
+    const store = openStore(getConfig(values));
+    try {
+      if (!(await store.deleteSshKey(fp))) throw new CliError(`no SSH key ${fp}`);
+      out(`removed ${fp}`);
+    } finally {
+      await store.close();
+    }
+    return;
+  }
+  throw new CliError('usage: sluice keys create|list|revoke|add-ssh|list-ssh|remove-ssh (see --help)');
 }
 
 function printApprovals(list: (ApprovalRecord & { requestedBy?: string })[], asJson: boolean): void {
@@ -364,12 +307,18 @@ async function cmdAudit(args: string[]): Promise<void> {
   if (!r.ok) process.exitCode = 1;
 }
 
-const COMMANDS = ['start', 'demo', 'config', 'keys', 'approvals', 'sessions', 'audit'];
+const COMMANDS = ['start', 'demo', 'config', 'keys', 'approvals', 'sessions', 'audit', 'login', 'whoami', 'logout', 'token', 'connect'];
 
 /** The usage lines of one command, plus the options every command takes. */
 function commandHelp(cmd: string): string {
   const lines = HELP.split('\n');
-  const usage = lines.filter((l) => l.startsWith(`  ${cmd} `)).map((l) => `  sluice ${l.slice(2)}`);
+  const usage: string[] = [];
+  lines.forEach((l, i) => {
+    if (!l.startsWith(`  ${cmd} `) && l !== `  ${cmd}`) return;
+    usage.push(`  sluice ${l.slice(2)}`);
+    // continuation lines (deeper indent) belong to the usage line above
+    for (let j = i + 1; j < lines.length && /^ {10,}\S/.test(lines[j]!); j++) usage.push(`      ${lines[j]!.trim()}`);
+  });
   const opts = lines.slice(lines.findIndex((l) => l.startsWith('Options for every command')));
   return ['Usage:', ...usage, '', ...opts].join('\n');
 }
@@ -399,6 +348,16 @@ export async function main(argv: string[]): Promise<void> {
       return cmdSessions(rest);
     case 'audit':
       return cmdAudit(rest);
+    case 'login':
+      return (await import('./cli-identity.js')).cmdLogin(rest);
+    case 'whoami':
+      return (await import('./cli-identity.js')).cmdWhoami(rest);
+    case 'logout':
+      return (await import('./cli-identity.js')).cmdLogout(rest);
+    case 'token':
+      return (await import('./cli-identity.js')).cmdToken(rest);
+    case 'connect':
+      return (await import('./cli-identity.js')).cmdConnect(rest);
     default:
       throw new CliError(`unknown command "${cmd}" (see sluice --help)`);
   }

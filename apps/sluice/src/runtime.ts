@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import selfsigned from 'selfsigned';
 import { Gateway, apiKeyAuthenticator, createMasker, type Listener, type Logger, type ProtocolPlugin, type TlsMaterial } from '@sluice/core';
 import { loadSqlParser } from '@sluice/sql';
-import { oidcAuthenticator } from '@sluice/identity-oidc';
+import { oidcAuthenticator, openDelegationIssuer, type DelegationIssuer } from '@sluice/identity-oidc';
 import { postgresPlugin } from '@sluice/postgres';
 import { mysqlPlugin } from '@sluice/mysql';
 import type { GatewayConfig } from './config/index.js';
@@ -72,6 +72,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   }
   const tls = await loadTls(config);
   const { registry, core } = createMetrics();
+  // The gateway's own issuer exists once the admin URL (its default issuer id) is known.
+  let delegation: DelegationIssuer | null = null;
   const gateway = new Gateway({
     store,
     policies: config.policies,
@@ -80,6 +82,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     authenticators: [
       apiKeyAuthenticator(store),
       ...(config.identity.oidc.length ? [oidcAuthenticator({ issuers: config.identity.oidc, allowInsecureLocalhost: true })] : []),
+      { authenticate: (c: string) => (delegation ? delegation.authenticate(c) : Promise.resolve(null)) },
     ],
     hashKey,
     tls,
@@ -99,7 +102,22 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       listeners[p.name] = { address: l.address, port: l.port };
       stopList.push(l);
     }
-    admin = await startAdmin({ gateway, registry, adminGroups: config.admin.groups, listen: config.admin.listen });
+    admin = await startAdmin({
+      gateway,
+      registry,
+      adminGroups: config.admin.groups,
+      listen: config.admin.listen,
+      login: config.identity.oidc,
+      listeners,
+      delegation: async (adminUrl) =>
+        (delegation = await openDelegationIssuer({
+          dataDir: config.dataDir,
+          store,
+          issuer: config.identity.delegation.issuer ?? adminUrl,
+          maxTtlMs: config.identity.delegation.maxTtlMs,
+          defaultTtlMs: config.identity.delegation.defaultTtlMs,
+        })),
+    });
   } catch (e) {
     await Promise.all(stopList.splice(0).map((l) => l.close()));
     await store.close();

@@ -1,7 +1,7 @@
 import { ApprovalBroker } from './approvals.js';
 import { SluiceError, PUBLIC_MESSAGES } from './errors.js';
 import { newId } from './ids.js';
-import type { Authenticator } from './keys.js';
+import { verifySshKey, type Authenticator } from './keys.js';
 import { createMasker } from './mask/index.js';
 import type { CoreMetrics } from './metrics.js';
 import { noopMetrics } from './metrics.js';
@@ -85,6 +85,27 @@ export class Gateway implements GatewayContext {
     return null;
   }
 
+  async authenticatePublicKey(key: { algo: string; data: Uint8Array }): Promise<Identity | null> {
+    try {
+      return await verifySshKey(this.store, key);
+    } catch (e) {
+      this.logger.error({ err: (e as Error).message }, 'SSH key lookup failed; refusing');
+      return null;
+    }
+  }
+
+  /** Kills the live sessions opened with a credential (revoked key or token); returns how many. */
+  async killSessionsOf(credentialId: string, reason: string): Promise<number> {
+    const hit = this.liveSessions.filter((s) => s.identity.credentialId === credentialId);
+    await Promise.all(hit.map((s) => s.kill(reason)));
+    return hit.length;
+  }
+
+  /** Names of the configured connections, in config order. */
+  get connectionNames(): string[] {
+    return [...this.connections.keys()];
+  }
+
   connection(name: string): ConnectionConfig | undefined {
     return this.connections.get(name);
   }
@@ -120,7 +141,14 @@ export class Gateway implements GatewayContext {
     try {
       await this.store.createSession(rec);
       await log.append('session.start', {
-        identity: { subject: identity.subject, actors: identity.actors, groups: identity.groups, via: identity.via, credentialId: identity.credentialId },
+        identity: {
+          subject: identity.subject,
+          actors: identity.actors,
+          groups: identity.groups,
+          via: identity.via,
+          credentialId: identity.credentialId,
+          ...(identity.connections ? { connections: identity.connections } : {}),
+        },
         connection: conn.name,
         protocol,
         client: { address: client.address, application: client.application, tls: client.tls },

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { ApiKeyRecord, Store } from './store.js';
+import type { ApiKeyRecord, SshKeyRecord, Store } from './store.js';
 import type { Identity } from './types.js';
 import { newId } from './ids.js';
 
@@ -66,4 +66,48 @@ export interface Authenticator {
 
 export function apiKeyAuthenticator(store: Store): Authenticator {
   return { authenticate: (c) => verifyApiKey(store, c) };
+}
+
+/** 'SHA256:…' as `ssh-keygen -lf` prints it: unpadded base64 of the SHA-256 of the key blob. */
+export function sshFingerprint(blob: Uint8Array): string {
+  return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
+}
+
+/**
+ * Identity of a registered SSH public key: its API key's identity (via
+ * 'ssh-key'), or null if the key is unknown, registered for another
+ * algorithm, or its API key is revoked or expired. Store errors propagate.
+ */
+export async function verifySshKey(store: Store, key: { algo: string; data: Uint8Array }, now = Date.now()): Promise<Identity | null> {
+  const rec = await store.findSshKey(sshFingerprint(key.data));
+  if (!rec || rec.algo !== key.algo || rec.publicKey !== Buffer.from(key.data).toString('base64')) return null;
+  const k = await store.getApiKey(rec.keyId);
+  if (!k || k.revokedAt) return null;
+  if (k.expiresAt && Date.parse(k.expiresAt) <= now) return null;
+  return { ...keyIdentity(k), via: 'ssh-key' };
+}
+
+/**
+ * Parses one authorized_keys-style line ("ssh-ed25519 AAAA… comment") and
+ * binds it to the API key `keyId`. Throws a one-line message for bad input.
+ */
+export async function addSshKey(store: Store, keyId: string, line: string): Promise<SshKeyRecord> {
+  const m = /^\s*([a-z0-9@.-]+)\s+([A-Za-z0-9+/]+={0,2})(?:\s+(.*?))?\s*$/.exec(line);
+  if (!m) throw new Error('not an OpenSSH public key (expected "ssh-ed25519 AAAA… comment", as in a .pub file)');
+  const [, algo, b64, comment] = m;
+  const blob = Buffer.from(b64!, 'base64');
+  // The blob starts with the algorithm name as an SSH string.
+  const n = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
+  if (n <= 0 || 4 + n > blob.length || blob.subarray(4, 4 + n).toString('latin1') !== algo) {
+    throw new Error(`the key data does not match its type ${algo}`);
+  }
+  if (/^(sk-|.*-cert-v01@openssh\.com$)/.test(algo!)) throw new Error(`${algo} keys are not supported (use a plain ed25519, ecdsa or rsa key)`);
+  const k = await store.getApiKey(keyId);
+  if (!k) throw new Error(`no API key ${keyId} (see sluice keys list)`);
+  if (k.revokedAt) throw new Error(`API key ${keyId} is revoked`);
+  const fingerprint = sshFingerprint(blob);
+  if (await store.findSshKey(fingerprint)) throw new Error(`the key ${fingerprint} is already registered`);
+  const rec: SshKeyRecord = { fingerprint, keyId, algo: algo!, publicKey: blob.toString('base64'), comment: comment || null, createdAt: new Date().toISOString() };
+  await store.createSshKey(rec);
+  return rec;
 }

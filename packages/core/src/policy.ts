@@ -103,8 +103,9 @@ export function commandUnits(cmd: Command, out: Command[] = []): Command[] {
   return out;
 }
 
+/** 'dynamic-sql' (SQL plugins) or 'dynamic' (any protocol: a shell line whose command comes from an expansion …). */
 function isDynamic(cmd: Command): boolean {
-  return SQL_PROTOCOLS.has(cmd.protocol) && cmd.flags.includes('dynamic-sql');
+  return cmd.flags.includes('dynamic') || (SQL_PROTOCOLS.has(cmd.protocol) && cmd.flags.includes('dynamic-sql'));
 }
 
 function matches(m: CompiledMatcher, units: Command[], trustDynamic: boolean): boolean {
@@ -200,6 +201,7 @@ export class PolicyEngine {
 
   /** Whether the connection grants one of the identity's groups. No access list = closed to all. */
   static canAccess(identity: Identity, connection: ConnectionConfig): boolean {
+    if (identity.connections && !identity.connections.includes(connection.name)) return false;
     return connection.access.some((g) => identity.groups.includes(g));
   }
 

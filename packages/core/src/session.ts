@@ -139,6 +139,10 @@ export class CoreSession implements Session {
     if (!this.closing) this.log.appendLater('output', { stream, data: Buffer.from(data).toString('utf8') });
   }
 
+  resize(cols: number, rows: number): void {
+    if (!this.closing) this.log.appendLater('resize', { cols, rows });
+  }
+
   onKill(fn: (reason: string) => void): void {
     this.killHandlers.push(fn);
   }

@@ -65,6 +65,38 @@ export interface ApiKeyRecord {
   revokedAt: string | null;
 }
 
+/** An SSH public key bound to an API key's identity (`sluice keys add-ssh`). */
+export interface SshKeyRecord {
+  /** 'SHA256:' + unpadded base64 of the SHA-256 of the key blob, as `ssh-keygen -lf` prints it. */
+  fingerprint: string;
+  /** The API key whose identity the SSH key authenticates as (its revocation and expiry apply). */
+  keyId: string;
+  /** 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ssh-rsa' … */
+  algo: string;
+  /** The key blob, base64 (the middle field of an authorized_keys line). */
+  publicKey: string;
+  comment: string | null;
+  createdAt: string;
+}
+
+/** A short-lived token the gateway minted for an agent (`sluice token delegate`). */
+export interface DelegationRecord {
+  /** The token's `jti`. */
+  id: string;
+  /** The human (or service) the agent acts for. */
+  subject: string;
+  /** The token's delegation chain, nearest first ([agent, …the issuer's own actors]). */
+  actors: string[];
+  groups: string[];
+  /** Connections the token is limited to; null = whatever its groups grant. */
+  connections: string[] | null;
+  /** Credential id of the identity that asked for it (API key id, token jti). */
+  issuedBy: string | null;
+  createdAt: string;
+  expiresAt: string;
+  revokedAt: string | null;
+}
+
 export interface SessionQuery {
   connection?: string;
   subject?: string;
@@ -113,6 +145,23 @@ export interface Store {
   listApiKeys(): Promise<ApiKeyRecord[]>;
   /** Resolves false when no such key (or already revoked). */
   revokeApiKey(id: string, at: string): Promise<boolean>;
+  getApiKey(id: string): Promise<ApiKeyRecord | undefined>;
+
+  // SSH public keys (bound to API keys)
+  /** Rejects when the fingerprint is already registered. */
+  createSshKey(k: SshKeyRecord): Promise<void>;
+  findSshKey(fingerprint: string): Promise<SshKeyRecord | undefined>;
+  listSshKeys(): Promise<SshKeyRecord[]>;
+  /** Resolves false when no such key. */
+  deleteSshKey(fingerprint: string): Promise<boolean>;
+
+  // delegated tokens
+  createDelegation(d: DelegationRecord): Promise<void>;
+  getDelegation(id: string): Promise<DelegationRecord | undefined>;
+  /** Newest first; only those of `subject` when given. */
+  listDelegations(subject?: string): Promise<DelegationRecord[]>;
+  /** Resolves false when no such token (or already revoked). */
+  revokeDelegation(id: string, at: string): Promise<boolean>;
 
   close(): Promise<void>;
 }

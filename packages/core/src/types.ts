@@ -10,7 +10,13 @@ export interface Identity {
   /** Delegation chain, nearest first ('billing-agent'); [] for a human acting directly. */
   actors: string[];
   groups: string[];
-  via: 'oidc' | 'api-key' | 'ssh-key';
+  via: 'oidc' | 'api-key' | 'ssh-key' | 'delegated';
+  /**
+   * Connections this credential is limited to (a delegated token narrowed
+   * with --connections); absent = whatever its groups grant. Checked when a
+   * session opens, on top of the connection's `access` groups.
+   */
+  connections?: string[];
   /** Credential id (API key id, token jti) for the audit trail; never the secret. */
   credentialId?: string;
   /** When the credential stops being valid, if it expires. */
@@ -225,8 +231,13 @@ export interface Session {
   refuse(cmd: Command, reason: string): void;
   /** The outcome of the last allowed command. Batched, flushed before session end. */
   result(r: ResultSummary): void;
-  /** Terminal bytes (stream protocols). */
+  /**
+   * Terminal bytes (stream protocols), already masked. Recorded as text:
+   * pass whole UTF-8 characters (a split character is recorded as U+FFFD).
+   */
   output(data: Uint8Array, stream: 'stdout' | 'stderr'): void;
+  /** The client's terminal size changed (pty request, window change): recorded for replay. */
+  resize(cols: number, rows: number): void;
   /** Ends the session (idempotent); records session.end. */
   close(reason?: string): Promise<void>;
   /** Called by the gateway to kill the session (admin API); plugins register their teardown. */
@@ -256,6 +267,13 @@ export interface TlsMaterial {
 export interface GatewayContext {
   /** Verify a credential (API key or JWT). Resolves null for a bad credential; never throws for one. */
   authenticate(credential: string): Promise<Identity | null>;
+  /**
+   * Identity of an SSH public key registered with `sluice keys add-ssh`
+   * (the bound API key's identity, via 'ssh-key'), or null when the key is
+   * unknown or its API key is revoked or expired. The caller must have
+   * verified the client's signature. Never throws: a lookup failure is null.
+   */
+  authenticatePublicKey(key: { algo: string; data: Uint8Array }): Promise<Identity | null>;
   /**
    * Open a session on a connection: checks the connection exists, has this
    * plugin's type and grants one of the identity's groups; records session.start.

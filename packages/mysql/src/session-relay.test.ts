@@ -18,6 +18,7 @@ function stubSession(verdict: Verdict = { effect: 'allow', mask: null }): Sessio
     refuse: () => undefined,
     result: () => undefined,
     output: () => undefined,
+    resize: () => undefined,
     close: async () => undefined,
     onKill: () => undefined,
     closed: false,

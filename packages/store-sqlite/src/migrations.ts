@@ -97,6 +97,34 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    name: 'ssh keys and delegated tokens',
+    up(db) {
+      db.exec(`
+        CREATE TABLE ssh_keys (
+          fingerprint TEXT PRIMARY KEY,       -- SHA256:… as ssh-keygen -lf prints it
+          key_id      TEXT NOT NULL REFERENCES api_keys(id),
+          algo        TEXT NOT NULL,
+          public_key  TEXT NOT NULL,          -- base64 key blob
+          comment     TEXT,
+          created_at  TEXT NOT NULL
+        );
+        CREATE TABLE delegations (
+          id          TEXT PRIMARY KEY,       -- the token's jti
+          subject     TEXT NOT NULL,
+          actors      TEXT NOT NULL,          -- JSON array, nearest first
+          "groups"    TEXT NOT NULL,          -- JSON array
+          connections TEXT,                   -- JSON array or NULL
+          issued_by   TEXT,
+          created_at  TEXT NOT NULL,
+          expires_at  TEXT NOT NULL,
+          revoked_at  TEXT
+        );
+        CREATE INDEX delegations_subject ON delegations(subject, created_at);
+      `);
+    },
+  },
 ];
 
 /** The schema version this code writes. */

@@ -4,6 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type {
   ApiKeyRecord,
+  DelegationRecord,
+  SshKeyRecord,
   ApprovalRecord,
   ApprovalStatus,
   SessionQuery,
@@ -104,6 +106,27 @@ interface ApiKeyRow {
   revoked_at: string | null;
 }
 
+interface SshKeyRow {
+  fingerprint: string;
+  key_id: string;
+  algo: string;
+  public_key: string;
+  comment: string | null;
+  created_at: string;
+}
+
+interface DelegationRow {
+  id: string;
+  subject: string;
+  actors: string;
+  groups: string;
+  connections: string | null;
+  issued_by: string | null;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
 function parseJson<T>(text: string, table: string, key: string, column: string): T {
   try {
     return JSON.parse(text) as T;
@@ -166,6 +189,27 @@ function toApiKey(r: ApiKeyRow): ApiKeyRecord {
   };
 }
 
+function toSshKey(r: SshKeyRow): SshKeyRecord {
+  return { fingerprint: r.fingerprint, keyId: r.key_id, algo: r.algo, publicKey: r.public_key, comment: r.comment, createdAt: r.created_at };
+}
+
+function toDelegation(r: DelegationRow): DelegationRecord {
+  return {
+    id: r.id,
+    subject: r.subject,
+    actors: parseJson<string[]>(r.actors, 'delegations', r.id, 'actors'),
+    groups: parseJson<string[]>(r.groups, 'delegations', r.id, 'groups'),
+    connections: r.connections === null ? null : parseJson<string[]>(r.connections, 'delegations', r.id, 'connections'),
+    issuedBy: r.issued_by,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+const SSHKEY_COLS = `fingerprint, key_id, algo, public_key, comment, created_at`;
+const DELEGATION_COLS = `id, subject, actors, "groups" AS groups, connections, issued_by, created_at, expires_at, revoked_at`;
+
 const SESSION_COLS = `id, connection, protocol, subject, actors, "groups" AS groups, via, client, started_at, ended_at, end_reason`;
 const EVENT_COLS = `session, seq, at, type, data, prev, hash`;
 const APPROVAL_COLS = `id, session, policy, command, requester, approvers, status, created_at, expires_at, decided_at, decided_by, reason`;
@@ -206,6 +250,16 @@ export class SqliteStore implements Store {
   private readonly findApiKeyStmt: Database.Statement<ApiKeyRow>;
   private readonly listApiKeysStmt: Database.Statement<ApiKeyRow>;
   private readonly revokeApiKeyStmt: Database.Statement;
+  private readonly getApiKeyStmt: Database.Statement<ApiKeyRow>;
+  private readonly insertSshKey: Database.Statement;
+  private readonly findSshKeyStmt: Database.Statement<SshKeyRow>;
+  private readonly listSshKeysStmt: Database.Statement<SshKeyRow>;
+  private readonly deleteSshKeyStmt: Database.Statement;
+  private readonly insertDelegation: Database.Statement;
+  private readonly getDelegationStmt: Database.Statement<DelegationRow>;
+  private readonly listDelegationsAll: Database.Statement<DelegationRow>;
+  private readonly listDelegationsBySubject: Database.Statement<DelegationRow>;
+  private readonly revokeDelegationStmt: Database.Statement;
   private readonly sessionQueries = new Map<string, Database.Statement<SessionRow>>();
 
   /** Takes ownership of an open connection; use openSqliteStore() instead. */
@@ -263,6 +317,20 @@ export class SqliteStore implements Store {
     this.findApiKeyStmt = db.prepare(`SELECT ${APIKEY_COLS} FROM api_keys WHERE hash = ?`);
     this.listApiKeysStmt = db.prepare(`SELECT ${APIKEY_COLS} FROM api_keys ORDER BY created_at, rowid`);
     this.revokeApiKeyStmt = db.prepare(`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`);
+    this.getApiKeyStmt = db.prepare(`SELECT ${APIKEY_COLS} FROM api_keys WHERE id = ?`);
+
+    this.insertSshKey = db.prepare(`INSERT INTO ssh_keys (${SSHKEY_COLS}) VALUES (?, ?, ?, ?, ?, ?)`);
+    this.findSshKeyStmt = db.prepare(`SELECT ${SSHKEY_COLS} FROM ssh_keys WHERE fingerprint = ?`);
+    this.listSshKeysStmt = db.prepare(`SELECT ${SSHKEY_COLS} FROM ssh_keys ORDER BY created_at, rowid`);
+    this.deleteSshKeyStmt = db.prepare(`DELETE FROM ssh_keys WHERE fingerprint = ?`);
+
+    this.insertDelegation = db.prepare(
+      `INSERT INTO delegations (id, subject, actors, "groups", connections, issued_by, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.getDelegationStmt = db.prepare(`SELECT ${DELEGATION_COLS} FROM delegations WHERE id = ?`);
+    this.listDelegationsAll = db.prepare(`SELECT ${DELEGATION_COLS} FROM delegations ORDER BY created_at DESC, rowid DESC`);
+    this.listDelegationsBySubject = db.prepare(`SELECT ${DELEGATION_COLS} FROM delegations WHERE subject = ? ORDER BY created_at DESC, rowid DESC`);
+    this.revokeDelegationStmt = db.prepare(`UPDATE delegations SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`);
   }
 
   /** Whether the connection is still open. */
@@ -470,6 +538,59 @@ export class SqliteStore implements Store {
 
   async revokeApiKey(id: string, at: string): Promise<boolean> {
     return this.revokeApiKeyStmt.run(at, id).changes === 1;
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const r = this.getApiKeyStmt.get(id);
+    return r && toApiKey(r);
+  }
+
+  // ------------------------------------------------------------ SSH keys
+
+  async createSshKey(k: SshKeyRecord): Promise<void> {
+    this.insertSshKey.run(k.fingerprint, k.keyId, k.algo, k.publicKey, k.comment, k.createdAt);
+  }
+
+  async findSshKey(fingerprint: string): Promise<SshKeyRecord | undefined> {
+    const r = this.findSshKeyStmt.get(fingerprint);
+    return r && toSshKey(r);
+  }
+
+  async listSshKeys(): Promise<SshKeyRecord[]> {
+    return this.listSshKeysStmt.all().map(toSshKey);
+  }
+
+  async deleteSshKey(fingerprint: string): Promise<boolean> {
+    return this.deleteSshKeyStmt.run(fingerprint).changes === 1;
+  }
+
+  // ------------------------------------------------------------ delegated tokens
+
+  async createDelegation(d: DelegationRecord): Promise<void> {
+    this.insertDelegation.run(
+      d.id,
+      d.subject,
+      JSON.stringify(d.actors),
+      JSON.stringify(d.groups),
+      d.connections === null ? null : JSON.stringify(d.connections),
+      d.issuedBy,
+      d.createdAt,
+      d.expiresAt,
+      d.revokedAt,
+    );
+  }
+
+  async getDelegation(id: string): Promise<DelegationRecord | undefined> {
+    const r = this.getDelegationStmt.get(id);
+    return r && toDelegation(r);
+  }
+
+  async listDelegations(subject?: string): Promise<DelegationRecord[]> {
+    return (subject === undefined ? this.listDelegationsAll.all() : this.listDelegationsBySubject.all(subject)).map(toDelegation);
+  }
+
+  async revokeDelegation(id: string, at: string): Promise<boolean> {
+    return this.revokeDelegationStmt.run(at, id).changes === 1;
   }
 
   // ------------------------------------------------------------ lifecycle

@@ -129,7 +129,10 @@ describe('the CONTRACT.md example', () => {
         kubernetes: '127.0.0.1:16443',
       },
       tls: { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') },
-      identity: { oidc: [{ issuer: 'https://idp.example.com', audience: 'sluice', groupsClaim: 'groups' }] },
+      identity: {
+        oidc: [{ issuer: 'https://idp.example.com', audience: 'sluice', groupsClaim: 'groups' }],
+        delegation: { issuer: null, maxTtlMs: 3_600_000, defaultTtlMs: 900_000 },
+      },
       connections: [
         {
           name: 'orders',
@@ -214,7 +217,7 @@ describe('defaults', () => {
       admin: { listen: '127.0.0.1:8080', groups: [] },
       listeners: {},
       tls: null,
-      identity: { oidc: [] },
+      identity: { oidc: [], delegation: { issuer: null, maxTtlMs: 3_600_000, defaultTtlMs: 900_000 } },
       connections: [],
       policies: [],
     });

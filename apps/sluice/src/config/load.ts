@@ -42,7 +42,11 @@ export interface GatewayConfig {
   listeners: Record<string, string>;
   /** Absolute file paths, if configured. */
   tls: { cert: string; key: string } | null;
-  identity: { oidc: { issuer: string; audience: string; groupsClaim: string }[] };
+  identity: {
+    oidc: OidcIssuerSettings[];
+    /** The gateway's own issuer for delegated tokens (`sluice token delegate`). */
+    delegation: { issuer: string | null; maxTtlMs: number; defaultTtlMs: number };
+  };
   connections: ConnectionConfig[];
   policies: Policy[];
   /** Non-fatal findings, each `FILE:LINE: key: message` (the caller adds "warning: "). */
@@ -52,6 +56,21 @@ export interface GatewayConfig {
 export type CheckResult =
   | { ok: true; config: GatewayConfig; warnings: string[] }
   | { ok: false; errors: ConfigError[]; warnings: string[] };
+
+export interface OidcIssuerSettings {
+  issuer: string;
+  audience: string;
+  groupsClaim: string;
+  /** Public client `sluice login` uses for the device flow; absent = login not offered for this issuer. */
+  clientId?: string;
+  /** Scopes asked for at login (default openid email profile offline_access). */
+  scopes?: string[];
+  /** RFC 8707 resource indicator sent at login (IdPs that mint JWT access tokens per resource). */
+  resource?: string;
+}
+
+export const DEFAULT_DELEGATION_MAX_TTL_MS = 60 * 60_000;
+export const DEFAULT_DELEGATION_TTL_MS = 15 * 60_000;
 
 // ---------------------------------------------------------------- vocabulary
 
@@ -67,8 +86,9 @@ export const MAX_TIMEOUT_MS = 2_147_483_647;
 const TOP_KEYS = ['dataDir', 'store', 'storeSync', 'admin', 'listeners', 'tls', 'identity', 'connections', 'policies'];
 const ADMIN_KEYS = ['listen', 'groups'];
 const TLS_KEYS = ['cert', 'key'];
-const IDENTITY_KEYS = ['oidc'];
-const OIDC_KEYS = ['issuer', 'audience', 'groupsClaim'];
+const IDENTITY_KEYS = ['oidc', 'delegation'];
+const OIDC_KEYS = ['issuer', 'audience', 'groupsClaim', 'clientId', 'scopes', 'resource'];
+const DELEGATION_KEYS = ['issuer', 'maxTtl', 'defaultTtl'];
 const SECRET_KEYS = ['password', 'privateKey', 'token'] as const;
 const CONNECTION_KEYS = ['name', 'type', 'target', 'access', ...SECRET_KEYS, 'hostKey', 'caFile'];
 /** Keys beyond name/type/target/access that each connection type takes. */
@@ -1111,10 +1131,37 @@ export function analyzeConfigText(text: string, file: string, env: NodeJS.Proces
   }
 
   // identity
-  const identity: GatewayConfig['identity'] = { oidc: [] };
+  const identity: GatewayConfig['identity'] = {
+    oidc: [],
+    delegation: { issuer: null, maxTtlMs: DEFAULT_DELEGATION_MAX_TTL_MS, defaultTtlMs: DEFAULT_DELEGATION_TTL_MS },
+  };
   const identityV = get('identity');
   if (identityV) {
     const f = c.map(identityV, IDENTITY_KEYS, '{oidc: [{issuer: https://idp.example.com, audience: sluice}]}');
+    const dv = f?.get('delegation');
+    if (dv && !isNull(dv.node)) {
+      const df = c.map(dv, DELEGATION_KEYS, '{maxTtl: 1h, defaultTtl: 15m}');
+      const iv = df?.get('issuer');
+      if (iv) {
+        const s = c.str(iv);
+        if (s) {
+          if (!/^https?:\/\/[^\s/]+(\/\S*)?$/.test(s.value)) c.error(s.line, s.path, `expected the gateway's public URL (http(s)://host[:port]), got ${s.shown}`);
+          else identity.delegation.issuer = s.value.replace(/\/+$/, '');
+        }
+      }
+      for (const [k, field] of [['maxTtl', 'maxTtlMs'], ['defaultTtl', 'defaultTtlMs']] as const) {
+        const v = df?.get(k);
+        if (!v) continue;
+        const ms = c.duration(v);
+        if (ms === undefined) continue;
+        if (ms < 60_000) c.error(v.line, v.path, `must be at least 1m, got ${ms} ms`);
+        else identity.delegation[field] = ms;
+      }
+      if (identity.delegation.defaultTtlMs > identity.delegation.maxTtlMs) {
+        const v = df?.get('defaultTtl') ?? dv;
+        c.error(v.line, v.path, 'defaultTtl is longer than maxTtl');
+      }
+    }
     const ov = f?.get('oidc');
     const items = ov ? c.list(ov, { allowEmpty: true, example: '[{issuer: https://idp.example.com, audience: sluice}]' }) : null;
     const seen = new Map<string, number>();
@@ -1154,7 +1201,23 @@ export function analyzeConfigText(text: string, file: string, env: NodeJS.Proces
         continue;
       }
       seen.set(key, iv!.line);
-      identity.oidc.push({ issuer, audience, groupsClaim });
+      const entry: OidcIssuerSettings = { issuer, audience, groupsClaim };
+      const cv = of.get('clientId');
+      if (cv) {
+        const s = c.str(cv);
+        if (s) entry.clientId = s.value;
+      }
+      const sv = of.get('scopes');
+      if (sv) {
+        const list = c.strList(sv, { allowEmpty: false, example: '[openid, email, offline_access]' });
+        if (list) entry.scopes = list.map((x) => x.value);
+      }
+      const rv = of.get('resource');
+      if (rv) {
+        const s = c.str(rv);
+        if (s) entry.resource = s.value;
+      }
+      identity.oidc.push(entry);
     }
   }
 

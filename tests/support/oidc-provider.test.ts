@@ -15,7 +15,7 @@ import {
   pollDeviceAuthorizationGrant,
   refreshTokenGrant,
   type Configuration,
-} from '../../packages/identity-oidc/node_modules/openid-client/build/index.js';
+} from 'openid-client';
 import { oidcAuthenticator } from '../../packages/identity-oidc/src/oidc.js';
 import { startDeviceProvider, type DeviceProvider } from '../../packages/identity-oidc/src/device-provider.js';
 

@@ -73,7 +73,7 @@ describe.skipIf(!!skip)(`sluice token delegate / revoke / rotate-key and $subjec
     expect(d.stderr).toMatch(/billing-agent for alice@example\.com \[agents\].*expires/);
 
     // the token verifies against the gateway's published JWKS (EdDSA)
-    const jwks = await (await fetch(`${gw.adminUrl}/.well-known/jwks.json`)).json();
+    const jwks = (await (await fetch(`${gw.adminUrl}/.well-known/jwks.json`)).json()) as { keys: Array<Record<string, string>> };
     expect(jwks.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' });
     expect(JSON.stringify(jwks)).not.toMatch(/"d"/);
     const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), { issuer: gw.adminUrl, audience: 'sluice' });
@@ -154,8 +154,8 @@ describe.skipIf(!!skip)(`sluice token delegate / revoke / rotate-key and $subjec
     expect(decodeProtectedHeader(t2).kid).not.toBe(decodeProtectedHeader(t1).kid);
     expect(r.stdout).toContain(String(decodeProtectedHeader(t2).kid));
     for (const t of [t1, t2]) expect((await e.psql(t, 'SELECT 1').done).code).toBe(0);
-    const jwks = await (await fetch(`${gw.adminUrl}/.well-known/jwks.json`)).json();
-    expect(jwks.keys.map((k: { kid: string }) => k.kid)).toEqual(expect.arrayContaining([decodeProtectedHeader(t1).kid, decodeProtectedHeader(t2).kid]));
+    const jwks = (await (await fetch(`${gw.adminUrl}/.well-known/jwks.json`)).json()) as { keys: Array<Record<string, string>> };
+    expect(jwks.keys.map((k) => k.kid)).toEqual(expect.arrayContaining([decodeProtectedHeader(t1).kid, decodeProtectedHeader(t2).kid]));
   });
 
   it("an agent's DELETE routed to $subject: only the human it acts for may approve", async () => {

@@ -131,11 +131,13 @@ export async function openDelegationIssuer(opts: DelegationIssuerOptions): Promi
   let keys = await loadOrCreate(opts.dataDir);
   let imported = new Map<string, CryptoKey | Uint8Array>();
   let lastReload = 0;
+  // The file is replaced by rename: a new inode (or mtime/size) means new keys.
   const mtime = () => {
     try {
-      return statSync(file).mtimeMs;
+      const st = statSync(file);
+      return `${st.ino}:${st.mtimeMs}:${st.size}`;
     } catch {
-      return 0;
+      return '';
     }
   };
   let loadedAt = mtime();

@@ -180,7 +180,11 @@ export async function cmdConnect(args: string[]): Promise<void> {
   });
   const shownHost = host.includes(':') ? `[${host}]` : host;
   err(`Forwarding ${shownHost}:${server.port} → ${name} (${conn.type}) as ${who.who}. Press Ctrl-C to stop.`);
-  out(`psql "host=${host} port=${server.port} dbname=${name} user=${user}"`);
+  out(
+    conn.type === 'mysql'
+      ? `mysql -h ${host} -P ${server.port} -u ${user} ${name}`
+      : `psql "host=${host} port=${server.port} dbname=${name} user=${user}"`,
+  );
   await new Promise<void>((done) => {
     const stop = () => void server.close().then(done, done);
     process.once('SIGINT', stop);

@@ -11,6 +11,9 @@
  * listener never leaves the machine); its StartupMessage is forwarded with
  * `database` set to the connection; CancelRequest is passed on.
  *
+ * MySQL / MariaDB: see connect-mysql.ts (this listener plays the server's
+ * side of the handshake, then relays).
+ *
  * Refusals: a client from a non-loopback address is dropped at once; a
  * gateway whose certificate does not match the pin, or that refuses TLS
  * while not on loopback, fails the client's connection (fail closed).
@@ -19,6 +22,7 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from 'n
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { isLoopbackAddress, splitHostPort } from '@sluice/core';
+import { serveMysql } from './connect-mysql.js';
 
 export interface ConnectOptions {
   connection: string;
@@ -41,7 +45,7 @@ export interface ConnectServer {
   close(): Promise<void>;
 }
 
-export const CONNECT_PROTOCOLS = ['postgres'];
+export const CONNECT_PROTOCOLS = ['postgres', 'mysql'];
 
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
@@ -49,7 +53,7 @@ const CANCEL_REQUEST = 80877102;
 const MAX_STARTUP = 10_000;
 
 /** Reads exactly n bytes from a socket that is paused between calls. */
-class Reader {
+export class Reader {
   private buf: Buffer = Buffer.alloc(0);
   private wait: (() => void) | null = null;
   private ended = false;
@@ -88,14 +92,36 @@ function fingerprint(pem: string): string {
   return new X509Certificate(pem).fingerprint256;
 }
 
-/** TCP to the gateway, then TLS via the protocol's own upgrade request, with the certificate pinned. */
-async function dialPostgres(o: ConnectOptions): Promise<Socket | TLSSocket> {
-  const { host, port } = splitHostPort(o.gateway);
+/** A TCP connection to the gateway's listener. */
+export async function dialTcp(gateway: string): Promise<{ raw: Socket; host: string }> {
+  const { host, port } = splitHostPort(gateway);
   const raw = tcpConnect({ host, port });
   await new Promise<void>((resolve, reject) => {
     raw.once('connect', resolve);
     raw.once('error', reject);
   });
+  return { raw, host };
+}
+
+/** TLS over an established connection (after the protocol's upgrade request), the certificate pinned to `pem`'s fingerprint. */
+export async function pinnedTls(raw: Socket, host: string, pem: string): Promise<TLSSocket> {
+  const pin = fingerprint(pem);
+  const tls = tlsConnect({ socket: raw, rejectUnauthorized: false, servername: isIp(host) ? undefined : host });
+  await new Promise<void>((resolve, reject) => {
+    tls.once('secureConnect', resolve);
+    tls.once('error', reject);
+  });
+  const peer = tls.getPeerX509Certificate();
+  if (!peer || peer.fingerprint256 !== pin) {
+    tls.destroy();
+    throw new Error("the gateway's TLS certificate does not match the one its admin API published");
+  }
+  return tls;
+}
+
+/** TCP to the gateway, then TLS via the protocol's own upgrade request, with the certificate pinned. */
+async function dialPostgres(o: ConnectOptions): Promise<Socket | TLSSocket> {
+  const { raw, host } = await dialTcp(o.gateway);
   const req = Buffer.alloc(8);
   req.writeInt32BE(8, 0);
   req.writeInt32BE(SSL_REQUEST, 4);
@@ -108,18 +134,7 @@ async function dialPostgres(o: ConnectOptions): Promise<Socket | TLSSocket> {
     if (!isLoopbackAddress(host)) throw new Error('the gateway refused TLS');
     return raw;
   }
-  const pin = fingerprint(o.tlsCert);
-  const tls = tlsConnect({ socket: raw, rejectUnauthorized: false, servername: isIp(host) ? undefined : host });
-  await new Promise<void>((resolve, reject) => {
-    tls.once('secureConnect', resolve);
-    tls.once('error', reject);
-  });
-  const peer = tls.getPeerX509Certificate();
-  if (!peer || peer.fingerprint256 !== pin) {
-    tls.destroy();
-    throw new Error("the gateway's TLS certificate does not match the one its admin API published");
-  }
-  return tls;
+  return pinnedTls(raw, host, o.tlsCert);
 }
 
 function isIp(h: string): boolean {
@@ -207,7 +222,7 @@ async function servePostgres(client: Socket, o: ConnectOptions): Promise<void> {
 }
 
 /** Relays both ways with backpressure (pipe), after flushing what each side had already sent. */
-function pipe(client: Socket, clientPending: Buffer, upstream: Socket, upstreamPending: Buffer): void {
+export function pipe(client: Socket, clientPending: Buffer, upstream: Socket, upstreamPending: Buffer): void {
   if (clientPending.length) upstream.write(clientPending);
   if (upstreamPending.length) client.write(upstreamPending);
   client.pipe(upstream);
@@ -238,7 +253,7 @@ export async function startConnect(o: ConnectOptions): Promise<ConnectServer> {
     client.on('close', () => sockets.delete(client));
     client.on('error', () => undefined);
     client.setNoDelay(true);
-    servePostgres(client, o).catch((e: Error) => {
+    (o.protocol === 'mysql' ? serveMysql(client, o) : servePostgres(client, o)).catch((e: Error) => {
       o.log(`client ${client.remotePort}: ${e.message}`);
       client.destroy();
     });

@@ -13,6 +13,11 @@
 //    (lib/myload.mjs; query() and execute()) against MariaDB direct, the relay
 //    and Sluice's mysql listener, runs interleaved, median queries/s.
 //
+// 4. SSH (only with --only ssh): scp of a --ssh-mb (256) MiB file, upload and
+//    download (SFTP protocol, scp's default) and upload with scp -O (legacy
+//    protocol through exec), against a temporary sshd directly, through the
+//    TCP relay and through Sluice's ssh listener; median wall time and MB/s.
+//
 // Not a test: it prints figures and exits non-zero only when a run fails.
 // Needs: a built gateway (`pnpm build`), PostgreSQL on 127.0.0.1:5432 with
 // trust auth for user postgres, and pgbench on PATH; for the MySQL part,
@@ -20,7 +25,7 @@
 // packages/mysql/node_modules.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, closeSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +34,8 @@ import { WireClient } from './lib/wire.mjs';
 import { cpuSeconds, diff, foreignCpu, foreignDelta, freePort, median, memory, resetPeakRss, run, sampleRss, sleep, snapshot, stopChild, waitForPort } from './lib/proc.mjs';
 import { summarizeProfile } from './lib/profile.mjs';
 import { staleBuild } from './lib/build.mjs';
+import { startBenchSshd } from './lib/sshd.mjs';
+import { makeRandomFile, scpOnce, sha256File } from './lib/scp.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -42,6 +49,10 @@ const ALL_MODES = ['prepared', 'extended', 'simple'];
 const MY = { host: '127.0.0.1', port: 3306, admin: 'root', adminPassword: '', user: 'sluice_bench', password: 'sluice-bench', database: 'sluice_bench_my', rows: 100000 };
 const MY_CONNECTION = 'bench_my';
 const MY_PASSWORD_ENV = 'SLUICE_BENCH_MY_PASSWORD';
+/** SSH part: the Sluice connection name (= the ssh user name clients give), transfers, and the one cipher every endpoint uses. */
+const SSH_CONNECTION = 'bench_ssh';
+const SSH_MODES = ['put', 'get', 'put -O'];
+const SSH_CIPHER = 'aes128-gcm@openssh.com';
 // The gateway's config refers to the target password by reference (config check, keys create and start read it).
 process.env[MY_PASSWORD_ENV] = MY.password;
 /** Other processes using more than this many cores during a run make it noisy. */
@@ -56,7 +67,9 @@ const HELP = `usage: node tools/bench/run.mjs [options]      (or: pnpm bench [op
   --runs N          pgbench runs per endpoint × mode, interleaved; median reported (default 3)
   --modes LIST      pgbench query modes (default prepared,extended,simple)
   --warmup S        seconds of unrecorded pgbench per endpoint × mode before round 1 (default 2; 0 = none)
-  --only WHAT       pgbench | large | mysql (default: all three)
+  --only WHAT       pgbench | large | mysql (default: all three) | ssh (only when asked: scp through a
+                    temporary sshd, which needs root or an sshd the bench user may run)
+  --ssh-mb N        size of the scp file in MiB (default 256)
   --rows N          rows of the large result (default 1000000); also runs N/10 for the RSS comparison
   --large-runs N    repetitions of each large-result run (default 2)
   --scale N         pgbench -i scale of the ${BENCH_DB} database when it is created (default 10)
@@ -86,6 +99,7 @@ try {
       warmup: { type: 'string', default: '2' },
       only: { type: 'string' },
       rows: { type: 'string', default: '1000000' },
+      'ssh-mb': { type: 'string', default: '256' },
       'large-runs': { type: 'string', default: '2' },
       scale: { type: 'string', default: '10' },
       'idle-wait': { type: 'string', default: '30' },
@@ -129,13 +143,15 @@ for (const m of MODES) {
     process.exit(2);
   }
 }
-if (opts.only && !['pgbench', 'large', 'mysql'].includes(opts.only)) {
-  console.error(`bench: --only must be pgbench, large or mysql (got "${opts.only}")`);
+if (opts.only && !['pgbench', 'large', 'mysql', 'ssh'].includes(opts.only)) {
+  console.error(`bench: --only must be pgbench, large, mysql or ssh (got "${opts.only}")`);
   process.exit(2);
 }
 const DO_PGBENCH = !opts.only || opts.only === 'pgbench';
 const DO_LARGE = !opts.only || opts.only === 'large';
 const DO_MYSQL = !opts.only || opts.only === 'mysql';
+const DO_SSH = opts.only === 'ssh';
+const SSH_MB = int('ssh-mb', 1);
 const DO_PG = DO_PGBENCH || DO_LARGE;
 
 // ----------------------------------------------------------------- output
@@ -212,7 +228,7 @@ async function startRelay(target = PG) {
   return { name: 'relay', host: '127.0.0.1', port, user: PG.user, database: BENCH_DB, pid: child.pid, child };
 }
 
-function sluiceConfig({ dataDir, pgPort, myPort, adminPort }) {
+function sluiceConfig({ dataDir, pgPort, myPort, adminPort, ssh }) {
   return `# written by tools/bench/run.mjs
 dataDir: ${JSON.stringify(dataDir)}
 admin:
@@ -220,7 +236,7 @@ admin:
   groups: [admins]
 listeners:
   postgres: 127.0.0.1:${pgPort}
-${myPort ? `  mysql: 127.0.0.1:${myPort}\n` : ''}connections:
+${myPort ? `  mysql: 127.0.0.1:${myPort}\n` : ''}${ssh ? `  ssh: 127.0.0.1:${ssh.listenPort}\n` : ''}connections:
   - name: ${CONNECTION}
     type: postgres
     target: postgres://${PG.user}@${PG.host}:${PG.port}/${BENCH_DB}?sslmode=disable
@@ -234,6 +250,16 @@ ${
     access: [bench]
 `
     : ''
+}${
+  ssh
+    ? `  - name: ${SSH_CONNECTION}
+    type: ssh
+    target: ssh://${ssh.user}@127.0.0.1:${ssh.port}
+    privateKey: \${file:${ssh.gatewayKey}}
+    hostKey: ${ssh.hostKeyFingerprint}
+    access: [bench]
+`
+    : ''
 }policies:
   - name: bench-pii
     mask:
@@ -244,13 +270,14 @@ ${
 }
 
 /** @returns {Promise<Endpoint>} */
-async function startSluice() {
+async function startSluice(sshd = null) {
   if (!existsSync(CLI)) throw new Error(`${CLI} not found: run \`pnpm build\` first`);
   const [pgPort, adminPort] = [await freePort(), await freePort()];
   const myPort = DO_MYSQL ? await freePort() : 0;
+  const sshPort = sshd ? await freePort() : 0;
   const dataDir = join(tmp, 'data');
   const cfgPath = join(tmp, 'sluice.yaml');
-  writeFileSync(cfgPath, sluiceConfig({ dataDir, pgPort, myPort, adminPort }));
+  writeFileSync(cfgPath, sluiceConfig({ dataDir, pgPort, myPort, adminPort, ssh: sshd ? { ...sshd, listenPort: sshPort } : null }));
 
   const check = await run(process.execPath, [CLI, 'config', 'check', '-c', cfgPath], { cwd: tmp });
   if (check.code !== 0) throw new Error(`\`sluice config check -c ${cfgPath}\` failed (exit ${check.code}):\n${check.stderr}${check.stdout}\nconfig:\n${readFileSync(cfgPath, 'utf8')}`);
@@ -264,6 +291,12 @@ async function startSluice() {
     if (typeof key.secret !== 'string') throw new Error('no "secret" in the output');
   } catch (e) {
     throw new Error(`\`node ${keyCmd.join(' ')}\` failed (${e.message}):\n${k.stderr}${k.stdout}`);
+  }
+  if (sshd) {
+    // scp logs in to Sluice with the bench's client key, bound to the bench API key.
+    const add = [CLI, 'keys', 'add-ssh', '--key', sshd.clientPub, '--id', key.id, '-c', cfgPath];
+    const a = await run(process.execPath, add, { cwd: tmp });
+    if (a.code !== 0) throw new Error(`\`node ${add.join(' ')}\` failed (exit ${a.code}):\n${a.stderr}${a.stdout}`);
   }
 
   const log = join(tmp, 'sluice.log');
@@ -279,12 +312,13 @@ async function startSluice() {
     children.delete(child);
     exited = { code, signal };
   });
-  const ep = { name: 'sluice', host: '127.0.0.1', port: pgPort, myPort, user: 'bench', database: CONNECTION, password: key.secret, pid: child.pid, child, log, cfgPath, adminPort, startCmd: `node ${args.join(' ')}` };
+  const ep = { name: 'sluice', host: '127.0.0.1', port: pgPort, myPort, sshPort, user: 'bench', database: CONNECTION, password: key.secret, pid: child.pid, child, log, cfgPath, adminPort, startCmd: `node ${args.join(' ')}` };
   ep.state = () => (exited ? `sluice process (pid ${child.pid}) has EXITED: code ${exited.code}, signal ${exited.signal}` : `sluice process (pid ${child.pid}) is still running`);
   const deadErr = () => (exited ? new Error(`sluice exited (code ${exited.code}, signal ${exited.signal}) during start-up:\n${tail(readFileSync(log, 'utf8'))}`) : null);
   try {
     await waitForPort('127.0.0.1', pgPort, 30000, deadErr);
     if (myPort) await waitForPort('127.0.0.1', myPort, 30000, deadErr);
+    if (sshPort) await waitForPort('127.0.0.1', sshPort, 30000, deadErr);
   } catch (e) {
     throw new Error(`${e.message}\ncommand: ${ep.startCmd}\nlog (${log}):\n${tail(readFileSync(log, 'utf8'))}`);
   }
@@ -824,6 +858,76 @@ function printMy(results) {
   }
 }
 
+// ------------------------------------------------------------------ SSH (scp)
+
+async function sshTransfers(endpoints) {
+  out(`\n== 4. SSH: scp of a ${SSH_MB} MiB file (${SSH_MODES.map((m) => `scp ${m}`).join(', ')}; put/get use scp's default SFTP protocol, -O the legacy one through exec), cipher ${SSH_CIPHER}, ${RUNS} run(s) per endpoint × mode, interleaved`);
+  const dir = join(tmp, 'scp');
+  mkdirSync(dir, { recursive: true });
+  const source = join(dir, 'source.bin');
+  makeRandomFile(source, SSH_MB);
+  const hash = await sha256File(source);
+  const bytes = SSH_MB * 1024 * 1024;
+  const results = Object.fromEntries(SSH_MODES.map((m) => [m, Object.fromEntries(endpoints.map((e) => [e.name, []]))]));
+  const dead = new Set();
+  const total = RUNS * SSH_MODES.length * endpoints.length;
+  let i = 0;
+  for (let round = 0; round < RUNS; round++) {
+    for (let mi = 0; mi < SSH_MODES.length; mi++) {
+      const mode = SSH_MODES[mi];
+      const k = (round + mi) % endpoints.length;
+      const order = [...endpoints.slice(k), ...endpoints.slice(0, k)];
+      for (const ep of order) {
+        i++;
+        if (dead.has(ep.name)) continue;
+        const outPath = join(dir, `${mode === 'get' ? 'got' : 'put'}-${ep.name}.bin`);
+        const s0 = ep.pid ? snapshot(ep.pid) : null;
+        const r = await measured(() => scpOnce(ep, mode, { source, out: outPath, remoteSource: source, bytes, verifyHash: round === 0 ? hash : null, timeoutMs: 600_000 }));
+        const d = ep.pid ? diff(s0, snapshot(ep.pid)) : null;
+        const label = `[${lpad(i, String(total).length)}/${total}] scp ${pad(mode, 7)} ${pad(ep.name, 7)}`;
+        if (!r.ok) {
+          out(label);
+          let detail = `command: ${r.command}\n${r.detail}`;
+          if (ep.log) detail += `\n${ep.state()}; log (${ep.log}), last lines:\n${tail(readFileSync(ep.log, 'utf8'), 15)}`;
+          fail(`scp ${mode} via ${ep.name}`, detail);
+          dead.add(ep.name);
+          continue;
+        }
+        r.mbps = SSH_MB / r.secs;
+        r.cpuSec = d ? d.user + d.sys : NaN;
+        r.cpuMsPerMb = (r.cpuSec * 1000) / SSH_MB;
+        results[mode][ep.name].push(r);
+        const cpu = Number.isFinite(r.cpuSec) ? `   ${ep.name}: ${fmt((100 * r.cpuSec) / r.secs)}% of a core, ${fmt(r.cpuMsPerMb, 2)} ms CPU per MiB` : '';
+        out(`${label} ${lpad(r.secs.toFixed(2), 7)} s ${lpad(fmt(r.mbps, 1), 7)} MiB/s   bg ${r.bgCores.toFixed(2)} cores${mark(r)}${cpu}`);
+      }
+    }
+  }
+  rmSync(source, { force: true });
+  return results;
+}
+
+function printSsh(results) {
+  const names = ['direct', 'relay', 'sluice'];
+  const med = (m, n) => median((results[m][n] ?? []).map((r) => r.mbps));
+  out(`\nscp of ${SSH_MB} MiB, MiB/s, median of ${RUNS} (individual runs in brackets; * = other processes used > ${BUSY_CORES} cores meanwhile)`);
+  const w = 11 + RUNS * 7;
+  out(`${pad('mode', 10)}${names.map((n) => pad(n, w)).join('')}${['sluice/direct', 'sluice/relay', 'relay/direct'].map((h) => lpad(h, 14)).join('')}`);
+  for (const m of SSH_MODES) {
+    const cells = names.map((n) => {
+      const rs = results[m][n] ?? [];
+      if (!rs.length) return pad('     FAILED', w);
+      return pad(`${lpad(fmt(med(m, n), 1), 7)} [${rs.map((r) => r.mbps.toFixed(0) + mark(r)).join(' ')}]`, w);
+    });
+    const [d, r, s] = names.map((n) => med(m, n));
+    out(`${pad(m, 10)}${cells.join('')}${lpad(ratio(s, d), 14)}${lpad(ratio(s, r), 14)}${lpad(ratio(r, d), 14)}`);
+  }
+  out(`\nProxy process CPU per MiB transferred (ms), median`);
+  for (const m of SSH_MODES) {
+    const c = (n) => median((results[m][n] ?? []).map((r) => r.cpuMsPerMb));
+    out(`${pad(m, 10)}relay ${lpad(fmt(c('relay'), 2), 8)}   sluice ${lpad(fmt(c('sluice'), 2), 8)}`);
+  }
+}
+
 // ------------------------------------------------------------------- main
 
 function gitState() {
@@ -838,6 +942,7 @@ function gitState() {
 async function main() {
   const argv = [`--duration ${DURATION}`, `--clients ${CLIENTS}`, `--threads ${THREADS}`, `--runs ${RUNS}`, `--modes ${MODES.join(',')}`, `--warmup ${WARMUP}`, `--rows ${ROWS}`, `--large-runs ${LARGE_RUNS}`, `--idle-wait ${IDLE_WAIT}`];
   if (opts.only) argv.push(`--only ${opts.only}`);
+  if (DO_SSH) argv.push(`--ssh-mb ${SSH_MB}`);
   if (opts['cpu-prof']) argv.push('--cpu-prof');
   out(`reproduce: cd ${ROOT} && pnpm build && node tools/bench/run.mjs ${argv.join(' ')}`);
   const git = await run('git', ['-C', ROOT, 'log', '-1', '--format=%h %s']).catch(() => null);
@@ -873,7 +978,19 @@ async function main() {
       myOk = false;
     }
   }
-  if (!pgOk && !myOk) return;
+  let sshd = null;
+  if (DO_SSH) {
+    try {
+      sshd = await startBenchSshd(join(tmp, 'sshd'));
+      children.add(sshd.child);
+      ownPids.add(sshd.pid);
+      sshd.child.once('exit', () => children.delete(sshd.child));
+      out(`sshd (temporary, ${sshd.hostKeyFingerprint}) at 127.0.0.1:${sshd.port}, user ${sshd.user}`);
+    } catch (e) {
+      fail('starting a temporary sshd', e.message);
+    }
+  }
+  if (!pgOk && !myOk && !sshd) return;
 
   const endpoints = pgOk ? [directEndpoint()] : [];
   const myEndpoints = myOk ? [{ name: 'direct', host: MY.host, port: MY.port, user: MY.user, password: MY.password, database: MY.database }] : [];
@@ -891,9 +1008,20 @@ async function main() {
       fail('starting the TCP relay for MySQL', e.message);
     }
   }
+  const sshEndpoints = [];
+  if (sshd) {
+    const auth = { key: sshd.clientKey, cipher: SSH_CIPHER };
+    sshEndpoints.push({ name: 'direct', port: sshd.port, user: sshd.user, ...auth });
+    try {
+      sshEndpoints.push({ ...(await startRelay({ host: '127.0.0.1', port: sshd.port })), user: sshd.user, ...auth });
+    } catch (e) {
+      fail('starting the TCP relay for sshd', e.message);
+    }
+  }
   let sluice = null;
   try {
-    sluice = await startSluice();
+    sluice = await startSluice(sshd);
+    if (sshd) sshEndpoints.push({ ...sluice, port: sluice.sshPort, user: SSH_CONNECTION, key: sshd.clientKey, cipher: SSH_CIPHER });
     if (pgOk) endpoints.push(sluice);
     if (myOk) myEndpoints.push({ ...sluice, port: sluice.myPort, database: MY_CONNECTION });
   } catch (e) {
@@ -920,6 +1048,7 @@ async function main() {
   if (endpoints.length) out(`endpoints: ${endpoints.map((e) => `${e.name} 127.0.0.1:${e.port}${e.pid ? ` (pid ${e.pid})` : ''}`).join(', ')}`);
   if (myEndpoints.length) out(`MySQL endpoints: ${myEndpoints.map((e) => `${e.name} 127.0.0.1:${e.port}${e.pid ? ` (pid ${e.pid})` : ''}`).join(', ')}`);
   if (mySample) out(`MySQL row through sluice (masking): ${JSON.stringify(mySample)}`);
+  if (sshEndpoints.length) out(`SSH endpoints: ${sshEndpoints.map((e) => `${e.name} 127.0.0.1:${e.port}${e.pid ? ` (pid ${e.pid})` : ''}`).join(', ')}`);
   if (sluice) out(`sluice: ${sluice.startCmd}  (config ${sluice.cfgPath}, log ${sluice.log})`);
 
   let tput = null;
@@ -936,6 +1065,11 @@ async function main() {
   if (DO_MYSQL && myEndpoints.length) {
     my = await myThroughput(myEndpoints);
     printMy(my);
+  }
+  let ssh = null;
+  if (sshEndpoints.length) {
+    ssh = await sshTransfers(sshEndpoints);
+    printSsh(ssh);
   }
 
   // Profile: stop Sluice gracefully so V8 writes the profile.
@@ -1000,7 +1134,14 @@ async function main() {
     const parts = MY_MODES.map((m) => [m, c(m, 'relay'), c(m, 'sluice')]).filter(([, r, s]) => Number.isFinite(r) && Number.isFinite(s));
     if (parts.length) out(`MySQL proxy CPU per query: ${parts.map(([m, r, s]) => `${m} relay ${fmt(r, 1)} µs, sluice ${fmt(s, 1)} µs (${(s / r).toFixed(1)}×)`).join('; ')}`);
   }
+  if (ssh) {
+    for (const m of SSH_MODES) {
+      const [d, r, s] = ['direct', 'relay', 'sluice'].map((n) => median((ssh[m][n] ?? []).map((x) => x.mbps)));
+      out(`scp ${pad(m, 7)} ${SSH_MB} MiB   direct ${lpad(fmt(d, 1), 6)}  relay ${lpad(fmt(r, 1), 6)}  sluice ${lpad(fmt(s, 1), 6)} MiB/s   sluice/relay ${ratio(s, r)}  sluice/direct ${ratio(s, d)}`);
+    }
+  }
   const all = [
+    ...(ssh ? SSH_MODES.flatMap((m) => Object.values(ssh[m]).flat()) : []),
     ...(tput ? MODES.flatMap((m) => Object.values(tput[m]).flat()) : []),
     ...(large ? Object.entries(large).filter(([k]) => k !== 'sample').flatMap(([, v]) => v) : []),
     ...(my ? MY_MODES.flatMap((m) => Object.values(my[m]).flat()) : []),

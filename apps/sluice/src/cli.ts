@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { ParseArgsConfig } from 'node:util';
 import { addSshKey, createApiKey, verifyEvents, type ApprovalRecord, type SessionRecord, type StoredEvent } from '@sluice/core';
 import { checkConfig, parseDuration } from './config/index.js';
 import { describeIdentity } from './admin.js';
@@ -28,11 +29,13 @@ Usage: sluice <command> [options]
   token delegate --agent NAME [--ttl 15m] [--groups a,b] [--connections c1,c2] [--json]
                                       mint a short-lived token for an agent acting for you
   token list [--json] | token revoke ID | token rotate-key
-  connect CONNECTION [--port N]       local listener that logs clients in for you (postgres)
+  connect CONNECTION [--port N]       local listener that logs clients in for you (postgres, mysql)
   approvals list [--pending] [--json]
   approvals approve ID [--reason TEXT] | approvals deny ID [--reason TEXT]
   sessions list [--json] [--connection C] [--subject S] [--limit N] [--before TIME]
-  sessions show ID [--json] | sessions replay ID | sessions kill ID
+  sessions show ID [--json] | sessions kill ID
+  sessions replay ID [--speed N] [--max-idle SEC] [--cast FILE]
+                                      a SQL session as a timeline; a shell played at its pace or saved as asciicast
   audit verify [--json]
 
 Options for every command:
@@ -245,6 +248,42 @@ async function getSessionWithEvents(values: Values, id: string): Promise<{ sessi
   );
 }
 
+/**
+ * A terminal session (SSH) played back at its real pace (`--speed`, idle
+ * gaps capped by `--max-idle` seconds), or exported as asciicast v2 with
+ * `--cast FILE` (playable by asciinema). What was recorded is already masked.
+ */
+async function replayTerminal(session: SessionRecord, events: StoredEvent[], values: Values): Promise<void> {
+  const speed = typeof values.speed === 'string' ? Number(values.speed) : 1;
+  if (!(speed > 0) || !Number.isFinite(speed)) throw new CliError(`--speed must be a positive number, got "${values.speed}"`);
+  const maxIdle = typeof values['max-idle'] === 'string' ? Number(values['max-idle']) : undefined;
+  if (maxIdle !== undefined && !(maxIdle >= 0)) throw new CliError(`--max-idle must be a number of seconds, got "${values['max-idle']}"`);
+  const { toAsciicast, playEvents } = await import('@sluice/ssh');
+  const term = events
+    .filter((e) => e.type === 'output' || e.type === 'resize')
+    .map((e) => ({ at: e.at, type: e.type as 'output' | 'resize', ...(e.data as object) }));
+  const first = term.find((e) => e.type === 'resize') as { cols?: number; rows?: number } | undefined;
+  if (typeof values.cast === 'string') {
+    const text = toAsciicast(term, { width: first?.cols ?? 80, height: first?.rows ?? 24, title: `${session.connection} ${describeIdentity(session)} ${session.id}` });
+    try {
+      writeFileSync(values.cast, text);
+    } catch (e) {
+      throw new CliError(`cannot write ${values.cast}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    out(`wrote ${values.cast} (asciicast v2, ${text.split('\n').length - 2} events)`);
+    return;
+  }
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.once('SIGINT', stop);
+  try {
+    await playEvents(term, { speed, maxIdleSec: maxIdle, write: (d: string) => void process.stdout.write(d), signal: ac.signal });
+  } finally {
+    process.removeListener('SIGINT', stop);
+  }
+  if (!ac.signal.aborted) process.stdout.write(`\r\n[session ${session.id} ended: ${session.endReason ?? 'still open'}]\r\n`);
+}
+
 async function cmdSessions(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === 'list') {
@@ -273,11 +312,14 @@ async function cmdSessions(args: string[]): Promise<void> {
     return;
   }
   if (sub === 'show' || sub === 'replay') {
-    const { values, positionals } = parse(rest, {}, 1);
+    const extra: ParseArgsConfig['options'] = sub === 'replay' ? { speed: { type: 'string' }, cast: { type: 'string' }, 'max-idle': { type: 'string' } } : {};
+    const { values, positionals } = parse(rest, extra, 1);
     const id = positionals[0];
     if (!id) throw new CliError(`usage: sluice sessions ${sub} ID`);
     const r = await getSessionWithEvents(values, id);
     if (sub === 'show' && values.json) return json(r);
+    if (sub === 'replay' && r.events.some((e) => e.type === 'output')) return replayTerminal(r.session, r.events, values);
+    if (sub === 'replay' && (values.cast || values.speed)) throw new CliError(`session ${id} recorded no terminal output: --speed and --cast apply to shell sessions`);
     out(renderTimeline(r.session, r.events));
     return;
   }

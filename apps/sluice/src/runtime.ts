@@ -7,13 +7,14 @@ import { loadSqlParser } from '@sluice/sql';
 import { oidcAuthenticator, openDelegationIssuer, type DelegationIssuer } from '@sluice/identity-oidc';
 import { postgresPlugin } from '@sluice/postgres';
 import { mysqlPlugin } from '@sluice/mysql';
+import { sshPlugin } from '@sluice/ssh';
 import type { GatewayConfig } from './config/index.js';
 import { createMetrics } from './metrics.js';
 import { startAdmin, type AdminServer } from './admin.js';
 import { ensureDataDir, openStore } from './store.js';
 
 /** The plugin list: adding a protocol adds one line here. */
-export const plugins: ProtocolPlugin[] = [postgresPlugin(), mysqlPlugin()];
+export const plugins: ProtocolPlugin[] = [postgresPlugin(), mysqlPlugin(), sshPlugin()];
 
 export { ensureDataDir, openStore } from './store.js';
 

@@ -202,6 +202,9 @@ export interface ResultSummary {
   masked?: number;
   error?: string;
   ms?: number;
+  /** Stream protocols (a port forward): bytes from the client to the target, and back. */
+  bytesIn?: number;
+  bytesOut?: number;
 }
 
 export interface Session {

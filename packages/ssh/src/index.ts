@@ -1,1 +1,3 @@
-export {};
+export { sshPlugin, type SshPluginOptions } from './plugin.js';
+export * from './shell/index.js';
+export * from './terminal/index.js';

@@ -201,12 +201,13 @@ export function median(xs) {
 /**
  * CPU seconds of every process that is *not* part of the benchmark: not a
  * kernel thread, not a database server or load generator of the bench
- * (postgres, pgbench, mariadbd / mysqld, mysqlslap), not one of `excludePids`. Diff two
+ * (postgres, pgbench, mariadbd / mysqld, mysqlslap; sshd, sftp-server, ssh and
+ * scp for the SSH part), not one of `excludePids`. Diff two
  * of these around a run to see how much the rest of the machine competed
  * (processes that both start and exit within the run are missed).
  * @returns {Map<number, {start: string, cpu: number}>}
  */
-const BENCH_COMMS = new Set(['postgres', 'pgbench', 'mariadbd', 'mysqld', 'mysqlslap', 'mariadb-slap']);
+const BENCH_COMMS = new Set(['postgres', 'pgbench', 'mariadbd', 'mysqld', 'mysqlslap', 'mariadb-slap', 'sshd', 'sftp-server', 'ssh', 'scp']);
 export function foreignCpu(excludePids) {
   const m = new Map();
   let names;

@@ -675,3 +675,25 @@ describe('loadConfig and checkConfig', () => {
     expect(r.config.warnings).toEqual(r.warnings);
   });
 });
+
+describe('ssh forward (port-forwarding allow-list)', () => {
+  const ssh = (...lines: string[]) => y('listeners: { ssh: 127.0.0.1:12222 }', 'connections:', '  - name: web', '    type: ssh', '    target: ssh://deploy@10.0.0.7:22', `    hostKey: ${HOST_KEY}`, ...lines);
+
+  it('is read into options.forward; absent means no key (nothing allowed)', () => {
+    const c = parseConfigText(ssh('    forward: ["127.0.0.1:5432", "db-*.internal:*", "[::1]:22"]'), FILE, {});
+    expect(c.connections[0]!.options.forward).toEqual(['127.0.0.1:5432', 'db-*.internal:*', '[::1]:22']);
+    expect(parseConfigText(ssh(), FILE, {}).connections[0]!.options.forward).toBeUndefined();
+    expect(parseConfigText(ssh('    forward: []'), FILE, {}).connections[0]!.options.forward).toEqual([]);
+  });
+
+  it('rejects entries that are not host:port, and other connection types', () => {
+    expect(errors(ssh('    forward: ["db.internal"]'))).toEqual([
+      `${FILE}:7: connections[0].forward[0]: expected "host:port" (globs allowed, e.g. 127.0.0.1:5432 or db-*.internal:*), got "db.internal"`,
+    ]);
+    expect(errors(ssh('    forward: ["h:70000"]'))[0]).toMatch(/port 70000 is out of range/);
+    expect(errors(ssh('    forward: "127.0.0.1:5432"'))[0]).toMatch(/connections\[0\]\.forward: /);
+    expect(errors(y('connections:', '  - name: a', '    type: postgres', '    target: postgres://h/d', '    forward: ["h:1"]'))).toEqual([
+      `${FILE}:5: connections[0].forward: not used by postgres connections (postgres connections take: password, caFile)`,
+    ]);
+  });
+});

@@ -90,13 +90,13 @@ const IDENTITY_KEYS = ['oidc', 'delegation'];
 const OIDC_KEYS = ['issuer', 'audience', 'groupsClaim', 'clientId', 'scopes', 'resource'];
 const DELEGATION_KEYS = ['issuer', 'maxTtl', 'defaultTtl'];
 const SECRET_KEYS = ['password', 'privateKey', 'token'] as const;
-const CONNECTION_KEYS = ['name', 'type', 'target', 'access', ...SECRET_KEYS, 'hostKey', 'caFile'];
+const CONNECTION_KEYS = ['name', 'type', 'target', 'access', ...SECRET_KEYS, 'hostKey', 'caFile', 'forward'];
 /** Keys beyond name/type/target/access that each connection type takes. */
 const TYPE_KEYS: Record<Protocol, string[]> = {
   postgres: ['password', 'caFile'],
   mysql: ['password', 'caFile'],
   redis: ['password', 'caFile'],
-  ssh: ['password', 'privateKey', 'hostKey'],
+  ssh: ['password', 'privateKey', 'hostKey', 'forward'],
   kubernetes: ['token', 'caFile'],
 };
 const TARGET_SCHEMES: Record<Protocol, string[]> = {
@@ -599,6 +599,13 @@ function parseConnections(c: Checker, root: Fields, listeners: Record<string, st
         ok = false;
       } else options.hostKey = s.value.trim();
     }
+    // ssh: allow-list of port-forwarding destinations, `host:port` globs; absent = none.
+    const forwardV = f.get('forward');
+    if (forwardV && !isNull(forwardV.node) && (!type || TYPE_KEYS[type].includes('forward'))) {
+      const list = c.strList(forwardV, { allowEmpty: true, example: '["127.0.0.1:5432", "db-*.internal:*"]', check: checkForwardGlob });
+      if (list) options.forward = list.map((s) => s.value.trim());
+      else ok = false;
+    }
     const caV = f.get('caFile');
     if (caV && (!type || TYPE_KEYS[type].includes('caFile'))) {
       const p = c.filePath(caV);
@@ -620,6 +627,14 @@ function parseConnections(c: Checker, root: Fields, listeners: Record<string, st
     out.push({ name, type, target, access, secrets, options });
   }
   return out;
+}
+
+/** A `forward` entry: `host:port` (`[v6]:port` for IPv6), either part a shell-style glob. */
+function checkForwardGlob(s: { value: string; shown: string }): string | undefined {
+  const m = /^(\[[^\]\s]+\]|[^\s:[\]]+):([0-9*?]+)$/.exec(s.value.trim());
+  if (!m) return `expected "host:port" (globs allowed, e.g. 127.0.0.1:5432 or db-*.internal:*), got ${s.shown}`;
+  if (/^[0-9]+$/.test(m[2]!) && Number(m[2]) > 65535) return `port ${m[2]} is out of range (1-65535) in ${s.shown}`;
+  return undefined;
 }
 
 function checkTarget(target: string, type: Protocol): string | undefined {

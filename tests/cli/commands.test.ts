@@ -93,7 +93,7 @@ describe('sluice --help and usage errors', () => {
     const dir = tempDir();
     const noToken = await sluice(['approvals', 'approve', 'apr_x'], { cwd: dir });
     expect(noToken.code).toBe(1);
-    expect(lines(noToken.stderr)).toEqual(['sluice: this command needs a token: --token or SLUICE_TOKEN']);
+    expect(lines(noToken.stderr)).toEqual(['sluice: this command needs a credential: sluice login, --token or SLUICE_TOKEN']);
     const port = await freePort();
     const down = await sluice(['sessions', 'list', '--server', `http://127.0.0.1:${port}`, '--token', 'sk_x'], { cwd: dir });
     expect(down.code).toBe(1);

@@ -4,7 +4,7 @@
  * OpenSSH through it with a key registered by `sluice keys add-ssh`, and an
  * approval decided with `sluice approvals approve`.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +54,9 @@ policies:
       commands: ["sudo *"]
       approvers: [leads]
       timeout: 1m
+  - name: cards
+    mask:
+      detectors: [credit_card]
 `,
     );
     gw = startProc(process.execPath, [CLI, 'start', '-c', join(dir, 'sluice.yaml')], { cwd: dir, timeoutMs: 300_000 });
@@ -108,5 +111,57 @@ policies:
     } finally {
       c.end();
     }
+  });
+
+  it('a shell session replays with its masked output: asciicast export and real-pace playback', async () => {
+    const key = parseJson<{ id: string; secret: string }>(await cli(['keys', 'create', '--name', 'carol@example.com', '--groups', 'oncall', '--json']));
+    const c = await connectSsh2(sshPort, 'web-1', { password: key.secret });
+    let seen = '';
+    try {
+      const sh = await new Promise<import('ssh2').ClientChannel>((resolve, reject) =>
+        c.shell({ term: 'xterm', cols: 100, rows: 30 }, (err, s) => (err ? reject(err) : resolve(s))),
+      );
+      sh.on('data', (d: Buffer) => (seen += d.toString('utf8')));
+      sh.stderr.on('data', () => undefined);
+      // the card number is assembled by the shell, so only the output holds it whole
+      sh.write("X=4111; echo \"card $X 1111 1111 1111 done\"\r");
+      await waitFor('the echo', async () => /done/.test(seen.split('echo')[1] ?? '') || /card .* done/.test(seen));
+      sh.setWindow(40, 120, 0, 0);
+      sh.write('exit\r');
+      await new Promise<void>((r) => sh.on('close', () => r()));
+    } finally {
+      c.end();
+    }
+    expect(seen).not.toContain('4111 1111 1111 1111');
+    const list = await waitFor('the session to end', async () => {
+      const r = parseJson<{ id: string; subject: string; endedAt: string | null }[]>(await cli(['sessions', 'list', '--json', '--subject', 'carol@example.com']));
+      return r[0]?.endedAt ? r : undefined;
+    });
+    const id = list[0]!.id;
+
+    const castFile = join(dir, 'session.cast');
+    const exported = await cli(['sessions', 'replay', id, '--cast', castFile]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout).toMatch(/wrote .*session\.cast \(asciicast v2, \d+ events\)/);
+    const [header, ...events] = readFileSync(castFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(header).toMatchObject({ version: 2, width: 100, height: 30 });
+    let last = 0;
+    for (const e of events) {
+      expect(e[0]).toBeGreaterThanOrEqual(last);
+      last = e[0];
+      expect(['o', 'r']).toContain(e[1]);
+    }
+    const text = events.filter((e) => e[1] === 'o').map((e) => e[2]).join('');
+    expect(text).toContain('[REDACTED:credit_card] done');
+    expect(text).not.toContain('4111 1111');
+    expect(events.some((e) => e[1] === 'r' && e[2] === '120x40')).toBe(true);
+
+    const played = await cli(['sessions', 'replay', id, '--speed', '50', '--max-idle', '0.2']);
+    expect(played.code, played.stderr).toBe(0);
+    expect(played.stdout).toContain('[REDACTED:credit_card] done');
+    expect(played.stdout).toContain(`[session ${id} ended:`);
+    const bad = await cli(['sessions', 'replay', id, '--speed', 'fast']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--speed must be a positive number/);
   });
 });

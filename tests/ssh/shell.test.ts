@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,7 +81,10 @@ describe.skipIf(!!skip)(`ssh interactive shell through Sluice${skip ? ` (skipped
       }
 
       at = await sh.type('echo still-$((1+1))');
-      await sh.expect(/still-2/, at);
+      await sh.expect(/still-2\r\n/, at);
+      await sh.expect(PROMPT, at);
+      // Nothing of a refused line ran later either (merged into the next line the shell read).
+      expect(readdirSync(env.sshd.home).filter((f) => f.startsWith('typed-'))).toEqual([]);
       await sh.type('exit 5');
       await sh.closed;
       expect(sh.code).toBe(5);
@@ -91,18 +94,23 @@ describe.skipIf(!!skip)(`ssh interactive shell through Sluice${skip ? ` (skipped
   });
 
   it('holds a typed approval-gated line until it is approved, and Ctrl-C cancels a pending one', async () => {
-    const sh = await openShell(env);
+    // A directory of this test only: at the end it must hold exactly what the allowed lines made.
+    const dir = marker('approvals');
+    mkdirSync(dir);
+    chownSync(dir, statSync(env.sshd.home).uid, statSync(env.sshd.home).gid);
+    const sh = await openShell(env, 250, 40);
     try {
-      const m1 = marker('approved');
-      let at = await sh.type(`sudo -n true 2>/dev/null; touch ${m1}`);
+      let at = await sh.type(`cd ${dir}`);
+      await sh.expect(PROMPT, at);
+      at = await sh.type('sudo -n true 2>/dev/null; touch approved');
       const id = await pendingApproval(env.gw);
       await sh.expect(new RegExp(`request ${id}`), at);
-      expect(existsSync(m1)).toBe(false);
+      expect(existsSync(join(dir, 'approved'))).toBe(false);
       expect((await env.gw.gateway.broker.decide(id, env.approver.identity, true, 'ok')).status).toBe(200);
-      await waitFor('the approved line to run', () => existsSync(m1));
+      await waitFor('the approved line to run', () => existsSync(join(dir, 'approved')));
+      await sh.expect(PROMPT, at);
 
-      const m2 = marker('cancelled');
-      at = await sh.type(`sudo -n true; touch ${m2}`);
+      at = await sh.type('sudo -n true; touch cancelled');
       const id2 = await waitFor('a second approval', async () => {
         const p = (await env.gw.gateway.store.listApprovals('pending'))[0]?.id;
         return p && p !== id ? p : undefined;
@@ -114,9 +122,13 @@ describe.skipIf(!!skip)(`ssh interactive shell through Sluice${skip ? ` (skipped
       });
       expect(a.status).toBe('cancelled');
       await sh.expect(/cancelled/, at);
-      at = await sh.type('echo usable');
-      await sh.expect(/usable\r?\n/, at);
-      expect(existsSync(m2)).toBe(false);
+      await sh.expect(PROMPT, at);
+      at = await sh.type('echo usable > after');
+      await sh.expect(PROMPT, at);
+      await waitFor('the next line to run', () => existsSync(join(dir, 'after')));
+      // Nothing of the cancelled line reached the shell, not even merged into the next line.
+      expect(readdirSync(dir).sort()).toEqual(['after', 'approved']);
+      expect(readFileSync(join(dir, 'after'), 'utf8')).toBe('usable\n');
     } finally {
       sh.close();
     }

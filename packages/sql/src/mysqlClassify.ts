@@ -3,8 +3,10 @@
  * (mysqlLex.ts) splits the text and canonicalises each statement; a few
  * statements node-sql-parser does not know (PREPARE, EXECUTE, DEALLOCATE,
  * SAVEPOINT, SET NAMES, simple SHOWs, KILL) are read from tokens here; the
- * rest goes to node-sql-parser (MariaDB build, then MySQL build). Anything
- * neither understands is refused.
+ * rest goes to node-sql-parser (MariaDB build, then MySQL build). What
+ * neither understands goes to a strict recogniser of a few forms the parser
+ * lacks (fallbackMysql: FLUSH, OPTIMIZE TABLE, DROP USER, HANDLER, DO, XA,
+ * CREATE PROCEDURE …); anything else is refused.
  */
 import mariadbBuild from 'node-sql-parser/build/mariadb.js';
 import mysqlBuild from 'node-sql-parser/build/mysql.js';
@@ -519,6 +521,9 @@ function kindOf(ast: N): string {
   return type.toUpperCase();
 }
 
+/** The parser did not understand the text (as opposed to a refusal for a reason of ours). */
+class SyntaxRefusal extends Refusal {}
+
 function parse(code: string): N {
   let lastError: unknown = null;
   for (let p = 0; p < parsers.length; p++) {
@@ -533,7 +538,7 @@ function parse(code: string): N {
     }
   }
   const msg = lastError instanceof Error ? lastError.message : String(lastError);
-  throw new Refusal(`syntax not understood: ${msg.length > 200 ? msg.slice(0, 200) + '…' : msg}`);
+  throw new SyntaxRefusal(`syntax not understood: ${msg.length > 200 ? msg.slice(0, 200) + '…' : msg}`);
 }
 
 function fromAst(ast: N): MTpl {
@@ -558,6 +563,8 @@ function fromAst(ast: N): MTpl {
   if (type === 'truncate') addFlag(t.flags, 'unbounded');
   if (type === 'load_data') addFlag(t.flags, 'file-access');
   if (type === 'call') addFlag(t.flags, 'dynamic-sql');
+  // A trigger's body is code that runs later: judged as any statement.
+  if (type === 'create' && ast.keyword === 'trigger') addFlag(t.flags, 'dynamic-sql');
   if (type === 'set') {
     for (const e of ast.expr ?? []) {
       const name = String(e?.left?.name ?? '').toLowerCase();
@@ -578,7 +585,17 @@ function statementTpl(st: LexStatement, o: ClassifyOpts, depth: number): MTpl {
   // SET of a character set by any other spelling: refuse the risky ones.
   if (/^set\b/.test(st.code) && /\b(big5|cp932|gbk|gb18030|sjis)\b/.test(st.code)) throw new Refusal('character set not supported (backslash escaping differs)');
   // SET STATEMENT … FOR (MariaDB) and anything else naming sql_mode we cannot read: refuse rather than lose track.
-  const ast = parse(st.code);
+  let ast: N;
+  try {
+    ast = parse(st.code);
+  } catch (e) {
+    // Only what the parser could not read goes to the strict recogniser; other refusals stand.
+    if (e instanceof SyntaxRefusal) {
+      const fb = fallbackMysql(st.code, st.text);
+      if (fb) return fb;
+    }
+    throw e;
+  }
   const t = fromAst(ast);
   if (!t.sqlMode && /\bsql_mode\b/.test(st.code) && t.kind === 'SET') t.sqlMode = true;
   return t;
@@ -628,4 +645,483 @@ function classifyInner(text: string, o: ClassifyOpts, depth: number): MResult {
 /** Classify a whole text (one statement or several). */
 export function fullClassifyMysql(text: string, o: ClassifyOpts): MResult {
   return classifyInner(text, o, 0);
+}
+
+// ---------------------------------------------------------------- fallback: statements the parser does not know
+
+/**
+ * A strict recogniser for a few statement forms node-sql-parser rejects
+ * (FLUSH, OPTIMIZE / ANALYZE / CHECK / REPAIR TABLE, account statements,
+ * HANDLER, DO, XA, CREATE PROCEDURE / FUNCTION / TRIGGER / EVENT). Used only
+ * when the parser failed, on the canonical code the parser saw (one
+ * statement of the pre-scan). The whole text must match; anything else is
+ * null (the caller refuses). `original` is the statement as sent: one that
+ * holds a version comment (`/*!`, `/*M!`) is never accepted here.
+ */
+export function fallbackMysql(code: string, original: string = code): MTpl | null {
+  try {
+    if (/\/\*M?!/i.test(original)) return null;
+    if (!plainCode(code)) return null;
+    const tk = tokens(code);
+    return recognise(tk, code);
+  } catch {
+    return null;
+  }
+}
+
+/** Outside '…' and `…`: no statement separator, comment marker, other quote, backslash or control character. */
+function plainCode(code: string): boolean {
+  // Whitespace to JavaScript but a name character to the server (U+00A0, U+2028 …): the tokens would differ.
+  if (/[^\S\t\n\v\f\r ]/.test(code)) return false;
+  const rest = code.replace(/'[^']*'|`(?:[^`]|``)*`/g, ' ');
+  return !/[;#"'`\\\x00-\x08\x0e-\x1f\x7f]|\/\*|\*\/|--/.test(rest);
+}
+
+/** Reads a token list from the front; every method returns false / null without consuming on a mismatch. */
+class Reader {
+  k = 0;
+  constructor(readonly tk: Tok[]) {}
+  get done(): boolean {
+    return this.k === this.tk.length;
+  }
+  peek(off = 0): Tok | undefined {
+    return this.tk[this.k + off];
+  }
+  word(...ws: string[]): string | null {
+    const t = this.tk[this.k];
+    if (t && t.t === 'w' && ws.includes(t.v)) {
+      this.k++;
+      return t.v;
+    }
+    return null;
+  }
+  /** A sequence of words, all or none. */
+  words(...ws: string[]): boolean {
+    for (let j = 0; j < ws.length; j++) if (!isWord(this.tk[this.k + j], ws[j]!)) return false;
+    this.k += ws.length;
+    return true;
+  }
+  punct(p: string): boolean {
+    const t = this.tk[this.k];
+    if (t && t.t === 'p' && t.v === p) {
+      this.k++;
+      return true;
+    }
+    return false;
+  }
+  str(): string | null {
+    const t = this.tk[this.k];
+    if (t && t.t === 's') {
+      this.k++;
+      return t.v;
+    }
+    return null;
+  }
+  num(): boolean {
+    const t = this.tk[this.k];
+    if (t && t.t === 'w' && /^\d+$/.test(t.v)) {
+      this.k++;
+      return true;
+    }
+    return false;
+  }
+  /** An identifier: a plain word (not all digits) or a backquoted name. */
+  ident(): string | null {
+    const t = this.tk[this.k];
+    if (!t) return null;
+    if (t.t === 'q' && t.v !== '') {
+      this.k++;
+      return t.v;
+    }
+    if (t.t === 'w' && !/^\d+$/.test(t.v) && /^[a-z0-9_$\u0080-\uffff]+$/.test(t.v)) {
+      this.k++;
+      return t.v;
+    }
+    return null;
+  }
+  /** name or db.name, named as elsewhere (db.table). */
+  qualified(): string | null {
+    const save = this.k;
+    const a = this.ident();
+    if (a === null) return null;
+    if (this.punct('.')) {
+      const b = this.ident();
+      if (b === null) {
+        this.k = save;
+        return null;
+      }
+      return `${a}.${b}`;
+    }
+    return a;
+  }
+  /** One or more items separated by commas. */
+  list<T>(item: () => T | null): T[] | null {
+    const out: T[] = [];
+    const save = this.k;
+    for (;;) {
+      const x = item();
+      if (x === null) {
+        this.k = save;
+        return null;
+      }
+      out.push(x);
+      if (!this.punct(',')) return out;
+    }
+  }
+  /** An account: user, 'user', `user`, with an optional @host; CURRENT_USER[()]. */
+  account(): string | null {
+    const save = this.k;
+    if (this.word('current_user')) {
+      if (this.punct('(') && !this.punct(')')) {
+        this.k = save;
+        return null;
+      }
+      return 'current_user';
+    }
+    const t = this.tk[this.k];
+    if (!t) return null;
+    let name: string | null = null;
+    if (t.t === 's') name = t.v;
+    else name = this.ident();
+    if (name === null) return null;
+    if (t.t === 's') this.k++;
+    const at = this.tk[this.k];
+    if (at && at.t === 'v') {
+      if (at.v === '@') {
+        const h = this.tk[this.k + 1];
+        if (!h || (h.t !== 's' && h.t !== 'q' && !(h.t === 'w' && /^[a-z0-9_$.%-]+$/.test(h.v)))) {
+          this.k = save;
+          return null;
+        }
+        this.k += 2;
+      } else if (/^@[a-z0-9_$.]+$/.test(at.v)) this.k++;
+      else {
+        this.k = save;
+        return null;
+      }
+    }
+    return name;
+  }
+}
+
+const FLUSH_SIMPLE = new Set([
+  'privileges',
+  'hosts',
+  'logs',
+  'status',
+  'user_resources',
+  'optimizer_costs',
+  'des_key_file',
+  'ssl',
+  'client_statistics',
+  'index_statistics',
+  'table_statistics',
+  'user_statistics',
+  'user_variables',
+]);
+const FLUSH_LOGS = new Set(['binary', 'engine', 'error', 'general', 'relay', 'slow']);
+
+function recognise(tk: Tok[], code: string): MTpl | null {
+  const r = new Reader(tk);
+  const w0 = r.word('flush', 'optimize', 'analyze', 'check', 'repair', 'drop', 'create', 'alter', 'rename', 'set', 'handler', 'do', 'xa');
+  if (w0 === null) return null;
+  let t: MTpl | null = null;
+  switch (w0) {
+    case 'flush':
+      t = flush(r);
+      break;
+    case 'optimize':
+    case 'analyze':
+    case 'check':
+    case 'repair':
+      t = tableMaintenance(r, w0);
+      break;
+    case 'drop':
+      t = dropAccount(r);
+      break;
+    case 'create':
+      t = createAccountOrRoutine(r);
+      break;
+    case 'alter':
+      t = alterUser(r);
+      break;
+    case 'rename':
+      t = renameUser(r);
+      break;
+    case 'set':
+      t = setPassword(r);
+      break;
+    case 'handler':
+      t = handler(r);
+      break;
+    case 'do':
+      return doStatement(code);
+    case 'xa':
+      t = xa(r);
+      break;
+  }
+  // The whole statement must have been read.
+  return t !== null && r.done ? t : null;
+}
+
+function flush(r: Reader): MTpl | null {
+  r.word('no_write_to_binlog', 'local');
+  const t = ctx('FLUSH');
+  if (r.word('tables', 'table')) {
+    if (r.words('with', 'read', 'lock') || r.words('for', 'export')) return t;
+    if (!r.done) {
+      const names = r.list(() => r.qualified());
+      if (!names) return null;
+      for (const n of names) addObject(t.objects, n);
+      if (!r.words('with', 'read', 'lock')) r.words('for', 'export');
+    }
+    return t;
+  }
+  const opts = r.list(() => {
+    const x = r.peek();
+    if (x?.t !== 'w') return null;
+    if (FLUSH_SIMPLE.has(x.v)) {
+      r.k++;
+      return x.v;
+    }
+    if (FLUSH_LOGS.has(x.v) && isWord(r.peek(1), 'logs')) {
+      r.k += 2;
+      if (x.v === 'relay' && r.words('for', 'channel') && !r.ident()) return null;
+      return x.v;
+    }
+    if (r.words('query', 'cache')) return 'query';
+    return null;
+  });
+  return opts ? t : null;
+}
+
+function tableMaintenance(r: Reader, w0: string): MTpl | null {
+  if (w0 !== 'check') r.word('no_write_to_binlog', 'local');
+  if (!r.word('table', 'tables')) return null;
+  const names = r.list(() => r.qualified());
+  if (!names) return null;
+  const t = ctx(w0.toUpperCase());
+  for (const n of names) addObject(t.objects, n);
+  if (w0 === 'check') {
+    while (!r.done) if (!(r.words('for', 'upgrade') || r.word('quick', 'fast', 'medium', 'extended', 'changed'))) return null;
+  } else if (w0 === 'repair') {
+    while (!r.done) if (!r.word('quick', 'extended', 'use_frm')) return null;
+  } else if (w0 === 'analyze') {
+    r.words('persistent', 'for', 'all');
+  }
+  return t;
+}
+
+function dropAccount(r: Reader): MTpl | null {
+  if (!r.word('user', 'role')) return null;
+  r.words('if', 'exists');
+  return r.list(() => r.account()) ? ctx('DROP') : null;
+}
+
+/** IDENTIFIED BY [PASSWORD] '…' | IDENTIFIED WITH|VIA plugin [BY|AS|USING '…'] (absent: true). */
+function authOption(r: Reader): boolean {
+  if (!r.word('identified')) return true;
+  if (r.word('by')) {
+    r.word('password');
+    return r.str() !== null;
+  }
+  if (r.word('with', 'via')) {
+    if (r.ident() === null && r.str() === null) return false;
+    if (r.word('by', 'as', 'using')) return r.str() !== null;
+    return true;
+  }
+  return false;
+}
+
+/** Account options after the user list: ACCOUNT LOCK|UNLOCK, PASSWORD EXPIRE […], REQUIRE NONE. */
+function accountTail(r: Reader): boolean {
+  while (!r.done) {
+    if (r.word('account')) {
+      if (!r.word('lock', 'unlock')) return false;
+    } else if (r.words('password', 'expire')) {
+      if (r.word('interval')) {
+        if (!r.num() || !r.word('day')) return false;
+      } else r.word('default', 'never');
+    } else if (!r.words('require', 'none')) return false;
+  }
+  return true;
+}
+
+function userWithAuth(r: Reader): string | null {
+  const a = r.account();
+  if (a === null) return null;
+  return authOption(r) ? a : null;
+}
+
+function createAccountOrRoutine(r: Reader): MTpl | null {
+  r.words('or', 'replace');
+  if (r.word('user')) {
+    r.words('if', 'not', 'exists');
+    if (!r.list(() => userWithAuth(r))) return null;
+    return accountTail(r) ? ctx('CREATE') : null;
+  }
+  if (r.word('role')) {
+    r.words('if', 'not', 'exists');
+    if (!r.list(() => r.account())) return null;
+    if (r.words('with', 'admin') && !r.word('current_role') && r.account() === null) return null;
+    return ctx('CREATE');
+  }
+  return routine(r);
+}
+
+/** CREATE [OR REPLACE] [DEFINER = …] PROCEDURE|FUNCTION|TRIGGER|EVENT … (after CREATE [OR REPLACE]). */
+function routine(r: Reader): MTpl | null {
+  if (r.word('definer')) {
+    if (!r.punct('=')) return null;
+    if (r.account() === null && !r.word('current_role')) return null;
+  }
+  const what = r.word('procedure', 'function', 'aggregate', 'trigger', 'event');
+  if (what === null) return null;
+  if (what === 'aggregate' && !r.word('function')) return null;
+  r.words('if', 'not', 'exists');
+  const name = r.qualified();
+  if (name === null) return null;
+  const t: MTpl = { ...ctx('CREATE'), flags: ['dynamic-sql'] };
+  addObject(t.objects, name);
+  if (what === 'trigger') {
+    if (!r.word('before', 'after') || !r.word('insert', 'update', 'delete') || !r.word('on')) return null;
+    const table = r.qualified();
+    if (table === null || !r.words('for', 'each', 'row')) return null;
+    addObject(t.objects, table);
+    if (r.word('follows', 'precedes') && r.qualified() === null) return null;
+  } else if (what === 'event') {
+    if (!r.words('on', 'schedule')) return null;
+  } else if (!r.punct('(')) return null;
+  // The body: code that runs later, judged as any statement (dynamic-sql). It must be there, and
+  // every token in it plain (no separator, quote or comment marker: checked on the whole text first).
+  const rest = r.tk.slice(r.k);
+  if (rest.length === 0) return null;
+  // A user-defined function from a shared library (… SONAME 'x.so') is not a routine: refuse.
+  if (rest.some((x) => isWord(x, 'soname'))) return null;
+  if (what === 'event' && !rest.some((x) => isWord(x, 'do'))) return null;
+  for (const x of rest) if (x.t === 'p' && x.v === ';') return null;
+  r.k = r.tk.length;
+  return t;
+}
+
+function alterUser(r: Reader): MTpl | null {
+  if (!r.word('user')) return null;
+  r.words('if', 'exists');
+  const one = (): string | null => {
+    if (r.word('user')) {
+      if (!r.punct('(') || !r.punct(')')) return null;
+      return authOption(r) ? 'user()' : null;
+    }
+    return userWithAuth(r);
+  };
+  if (!r.list(one)) return null;
+  return accountTail(r) ? ctx('ALTER') : null;
+}
+
+function renameUser(r: Reader): MTpl | null {
+  if (!r.word('user')) return null;
+  const pairs = r.list(() => (r.account() !== null && r.word('to') && r.account() !== null ? 'pair' : null));
+  return pairs ? ctx('ALTER') : null;
+}
+
+function setPassword(r: Reader): MTpl | null {
+  if (!r.word('password')) return null;
+  if (r.word('for') && r.account() === null) return null;
+  if (!r.punct('=')) return null;
+  if (r.str() === null) {
+    if (!r.word('password', 'old_password') || !r.punct('(') || r.str() === null || !r.punct(')')) return null;
+  }
+  return ctx('SET');
+}
+
+/** A constant for HANDLER … READ index op (…): a string or an optionally negative integer. */
+function literal(r: Reader): string | null {
+  if (r.str() !== null) return 's';
+  r.punct('-');
+  return r.num() ? 'n' : null;
+}
+
+function handler(r: Reader): MTpl | null {
+  const table = r.qualified();
+  if (table === null) return null;
+  const t = ctx('HANDLER');
+  addObject(t.objects, table);
+  if (r.word('open')) {
+    if (r.word('as')) return r.ident() !== null ? t : null;
+    if (!r.done) r.ident();
+    return t;
+  }
+  if (r.word('close')) return t;
+  if (!r.word('read')) return null;
+  if (!r.word('first', 'next')) {
+    // index_name { FIRST | NEXT | PREV | LAST } | index_name { = | <= | >= | < | > } (values)
+    if (r.ident() === null) return null;
+    if (!r.word('first', 'next', 'prev', 'last')) {
+      const op = r.peek();
+      if (!op || op.t !== 'p' || !['=', '<', '>'].includes(op.v)) return null;
+      r.k++;
+      if ((op.v === '<' || op.v === '>') && r.peek()?.v === '=') r.k++;
+      if (!r.punct('(') || !r.list(() => literal(r)) || !r.punct(')')) return null;
+    }
+  }
+  if (r.word('limit')) {
+    if (!r.num()) return null;
+    if ((r.punct(',') || r.word('offset')) && !r.num()) return null;
+  }
+  return t;
+}
+
+/** DO expr[, expr]: read as SELECT expr[, expr] by the parser (objects, file access), with nothing after the list. */
+function doStatement(code: string): MTpl | null {
+  const body = code.replace(/^do\b/, '');
+  if (body.trim() === '') return null;
+  let ast: N;
+  try {
+    ast = parse(`select ${body}`);
+  } catch {
+    return null;
+  }
+  if (ast?.type !== 'select' || ast.from || ast.where || ast.groupby || ast.having || ast.into?.position || ast._next || ast.set_op) return null;
+  if (ast.orderby || (ast.limit && Array.isArray(ast.limit.value) && ast.limit.value.length > 0)) return null;
+  const t = fromAst(ast);
+  return { ...t, kind: 'DO' };
+}
+
+function xid(r: Reader): boolean {
+  const part = (): boolean => {
+    if (r.str() !== null) return true;
+    const x = r.peek();
+    if (x?.t === 'w' && (x.v === 'x' || x.v === 'b') && r.peek(1)?.t === 's') {
+      r.k += 2;
+      return true;
+    }
+    if (x?.t === 'w' && /^(0x[0-9a-f]+|\d+)$/.test(x.v)) {
+      r.k++;
+      return true;
+    }
+    return false;
+  };
+  if (!part()) return false;
+  if (r.punct(',')) {
+    if (!part()) return false;
+    if (r.punct(',') && !r.num()) return false;
+  }
+  return true;
+}
+
+function xa(r: Reader): MTpl | null {
+  const t = ctx('XA');
+  const verb = r.word('start', 'begin', 'end', 'prepare', 'commit', 'rollback', 'recover');
+  if (verb === null) return null;
+  if (verb === 'recover') {
+    if (r.word('format')) return r.punct('=') && r.str() !== null ? t : null;
+    r.words('convert', 'xid');
+    return t;
+  }
+  if (!xid(r)) return null;
+  if (verb === 'start' || verb === 'begin') r.word('join', 'resume');
+  else if (verb === 'end') {
+    if (r.word('suspend')) r.words('for', 'migrate');
+  } else if (verb === 'commit') r.words('one', 'phase');
+  return t;
 }

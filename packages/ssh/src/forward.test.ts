@@ -12,10 +12,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import ssh2 from 'ssh2';
 import type { Policy, Session } from '@sluice/core';
 import { forwardAllowed, forwardDestination, handleDirectTcpip } from './forward.js';
+import { generateEd25519 } from './host-key.js';
 import type { ChannelDeps } from './channel-deps.js';
 import { startHarness, type Harness } from './sftp/harness.js';
 
-const { Server, Client, utils } = ssh2;
+const { Server, Client } = ssh2;
 const PASSWORD = 'let-me-in';
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -73,7 +74,7 @@ describe('direct-tcpip forwarding', () => {
         s.once('error', (e) => cb(e, undefined));
       },
     };
-    gw = new Server({ hostKeys: [utils.generateKeyPairSync('ed25519').private] }, (client) => {
+    gw = new Server({ hostKeys: [generateEd25519().private] }, (client) => {
       client.on('authentication', (ctx) => (ctx.method === 'password' && ctx.password === PASSWORD ? ctx.accept() : ctx.reject(['password'])));
       let session: Promise<Session> | null = null;
       client.on('ready', () => {

@@ -20,6 +20,22 @@ export function fingerprint(blob: Uint8Array): string {
 }
 
 /**
+ * A fresh ed25519 key pair in OpenSSH format that ssh2 itself can read back.
+ * ssh2 1.17's generator strips leading zero bytes of the public key, so about
+ * 1 key in 256 is unusable (mscdex/ssh2#1513): such a key is thrown away and
+ * another generated.
+ */
+export function generateEd25519(comment = 'sluice'): { private: string; public: string } {
+  for (let i = 0; i < 16; i++) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+    const priv = ssh2.utils.parseKey(pair.private);
+    const pub = ssh2.utils.parseKey(pair.public);
+    if (!(priv instanceof Error) && !(pub instanceof Error) && !Array.isArray(priv) && !Array.isArray(pub)) return pair;
+  }
+  throw new Error('could not generate a usable ed25519 key');
+}
+
+/**
  * The gateway's SSH host key: `<dataDir>/ssh_host_ed25519_key` (mode 0600),
  * generated on first start and reused afterwards, so clients' known_hosts
  * entries stay valid across restarts. Gateways starting at once on the same
@@ -30,7 +46,7 @@ export function fingerprint(blob: Uint8Array): string {
 export function loadOrCreateHostKey(dataDir: string): HostKey {
   const path = join(dataDir, HOST_KEY_FILE);
   if (!existsSync(path)) {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'sluice' });
+    const pair = generateEd25519();
     const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
     writeFileSync(tmp, pair.private, { mode: 0o600 });
     try {

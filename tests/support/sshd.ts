@@ -17,7 +17,7 @@
  * server accepts password logins; otherwise only public-key logins.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { sshFingerprint } from '@sluice/core';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,8 +167,7 @@ function markPasswordSet(): void {
 
 /** SHA256 fingerprint of an OpenSSH public key line, as `ssh-keygen -l` prints it. */
 export function fingerprintOf(publicKeyLine: string): string {
-  const blob = Buffer.from(publicKeyLine.trim().split(/\s+/)[1] ?? '', 'base64');
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+  return sshFingerprint(Buffer.from(publicKeyLine.trim().split(/\s+/)[1] ?? '', 'base64'));
 }
 
 /** Generates an unencrypted OpenSSH key pair in `dir`; returns [private key, public key line]. */

@@ -13,10 +13,6 @@ function list(v: string | boolean | undefined): string[] | undefined {
   return typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
 }
 
-function describe(i: { subject: string; actors: string[] }): string {
-  return i.actors.length ? `${i.actors.join(' via ')} for ${i.subject}` : i.subject;
-}
-
 function until(iso: string | null): string {
   if (!iso) return 'does not expire';
   const ms = Date.parse(iso) - Date.now();

@@ -17,6 +17,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { decodeJwt } from 'jose';
 
 export interface CachedLogin {
   issuer: string;
@@ -94,11 +95,10 @@ export function forgetLogin(server: string): CachedLogin | undefined {
   return had;
 }
 
+/** The unverified claims of a JWT (the gateway verifies; this only reads exp/email for display), or null. */
 function jwtClaims(token: string): Record<string, unknown> | null {
-  const parts = token.split('.');
-  if (parts.length !== 3) return null;
   try {
-    return JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+    return decodeJwt(token);
   } catch {
     return null;
   }

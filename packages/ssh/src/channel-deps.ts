@@ -1,4 +1,4 @@
-import type { Client, Connection } from 'ssh2';
+import type { Client, Connection, ServerChannel } from 'ssh2';
 import type { ConnectionConfig, Logger, Session } from '@sluice/core';
 
 /**
@@ -18,4 +18,13 @@ export interface ChannelDeps {
    * reason (ssh2's own `reject()` can only say "connect failed").
    */
   client?: Connection;
+}
+
+/** ssh2's accept(), or undefined when the client went away meanwhile (accept throws or returns nothing then). */
+export function tryAccept(accept: () => ServerChannel | undefined): ServerChannel | undefined {
+  try {
+    return accept();
+  } catch {
+    return undefined;
+  }
 }

@@ -1,6 +1,6 @@
 import type { ClientChannel, Connection, ServerChannel } from 'ssh2';
 import { globToRegExp, type ApprovalNotice, type Command, type ResultSummary } from '@sluice/core';
-import type { ChannelDeps } from './channel-deps.js';
+import { tryAccept, type ChannelDeps } from './channel-deps.js';
 
 export type { ChannelDeps } from './channel-deps.js';
 
@@ -118,12 +118,7 @@ export function handleDirectTcpip(
             reject();
             return;
           }
-          let ch: ServerChannel | undefined;
-          try {
-            ch = accept();
-          } catch {
-            ch = undefined;
-          }
+          const ch = tryAccept(accept);
           if (!ch) {
             up.close();
             return;

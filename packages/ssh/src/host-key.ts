@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sshFingerprint as fingerprint } from '@sluice/core';
 import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -14,10 +15,8 @@ export interface HostKey {
   publicKey: string;
 }
 
-/** 'SHA256:…' of an SSH public key blob, as OpenSSH prints it (unpadded base64). */
-export function fingerprint(blob: Uint8Array): string {
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
-}
+/** 'SHA256:…' of an SSH public key blob, as OpenSSH prints it: core's `sshFingerprint`. */
+export { sshFingerprint as fingerprint } from '@sluice/core';
 
 /**
  * A fresh ed25519 key pair in OpenSSH format that ssh2 itself can read back.

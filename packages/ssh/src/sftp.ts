@@ -1,6 +1,6 @@
 import type { ClientChannel, ServerChannel } from 'ssh2';
 import type { ApprovalNotice, Command, ResultSummary } from '@sluice/core';
-import type { ChannelDeps } from './channel-deps.js';
+import { tryAccept, type ChannelDeps } from './channel-deps.js';
 import {
   CLIENT_TYPES,
   FX,
@@ -116,12 +116,7 @@ export function handleSftp(deps: ChannelDeps, accept: () => ServerChannel, rejec
   // Accept at once: OpenSSH's sftp sends INIT right behind the subsystem
   // request, and ssh2 drops data that arrives before the channel exists. The
   // client's bytes wait in the proxy until the target's subsystem is open.
-  let ch: ServerChannel | undefined;
-  try {
-    ch = accept();
-  } catch {
-    ch = undefined;
-  }
+  const ch = tryAccept(accept);
   if (!ch) return;
   const proxy = new SftpProxy(deps, ch);
   proxy.start();

@@ -66,7 +66,7 @@ async function setup(opts: { idTokenTtlSec?: number } = {}): Promise<Setup> {
 /** Runs `sluice login`, approving as `account` in the provider when it prints the URL. */
 async function login(s: Setup, account: string | null) {
   const p = startProc(process.execPath, [CLI, 'login', '--server', s.gw.adminUrl, '-c', s.e.config], { cwd: s.e.dir, env: { SLUICE_CONFIG_DIR: s.home }, timeoutMs: 60_000 });
-  const url = await waitFor('the device-flow prompt', async () => /open (\S+)/.exec(p.stderr())?.[1], 20_000);
+  const url = await waitFor('the device-flow prompt', async () => /open (\S+)\nand confirm the code \S+/.exec(p.stderr())?.[1], 20_000);
   expect(p.stderr()).toMatch(/confirm the code \S+/);
   if (account) await s.op.approve(url, account);
   else await s.op.deny(url);

@@ -32,9 +32,8 @@ export async function cmdLogin(args: string[]): Promise<void> {
   const chosen = want ? issuers.find((i) => i.issuer.replace(/\/+$/, '') === want) : issuers[0];
   if (!chosen) throw new CliError(`--issuer ${want} is not one the gateway trusts (${issuers.map((i) => i.issuer).join(', ')})`);
   const login = await deviceLogin(chosen, (p) => {
-    err(`To sign in, open ${p.verificationUriComplete ?? p.verificationUri}`);
-    err(`and confirm the code ${p.userCode} (valid for ${Math.round(p.expiresInSec / 60)} minutes).`);
-    err('Waiting…');
+    // One write, so a reader never sees the URL without the code.
+    err(`To sign in, open ${p.verificationUriComplete ?? p.verificationUri}\nand confirm the code ${p.userCode} (valid for ${Math.round(p.expiresInSec / 60)} minutes).\nWaiting…`);
   }).catch((e: Error & { error?: string }) => {
     if (e.error === 'access_denied') throw new CliError('login denied at the identity provider');
     if (e.error === 'expired_token') throw new CliError('the code expired before it was confirmed: run sluice login again');

@@ -97,7 +97,7 @@ describe.skipIf(!!skip)(`sluice login / whoami / connect / logout${skip ? ` (ski
       env: { SLUICE_CONFIG_DIR: s.home },
       timeoutMs: 60_000,
     });
-    await waitFor('connect to listen', async () => c.stdout().includes(`port=${port}`), 15_000);
+    await waitFor('connect to listen', async () => c.stdout().includes(`port=${port}`) && c.stderr().includes('Forwarding'), 15_000);
     expect(c.stderr()).toMatch(new RegExp(`Forwarding 127\\.0\\.0\\.1:${port} → orders \\(postgres\\) as alice@example\\.com`));
     const q = await startProc(PSQL, ['-X', '-A', '-t', '-w', '-h', '127.0.0.1', '-p', String(port), '-d', 'orders', '-c', 'SELECT email FROM customers ORDER BY id LIMIT 1'], { env: {} }).done;
     expect(q.code, q.stderr).toBe(0);

@@ -1081,16 +1081,19 @@ async function main() {
     const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : [];
     if (!files.length) fail('--cpu-prof', `no .cpuprofile written in ${dir} (did the gateway exit cleanly on SIGTERM?)`);
     else {
-      const file = join(dir, files.sort().at(-1));
-      profile = summarizeProfile(file, ROOT, 25);
-      out(`\n== Sluice CPU profile (${file})`);
-      out(`busy ${fmt(profile.busyMs / 1000, 1)} s of ${fmt(profile.totalMs / 1000, 1)} s sampled; percentages are of busy time.`);
-      out(`The process used ${fmt(t.user, 1)} s user + ${fmt(t.sys, 1)} s system CPU in all: V8 samples wall time, so native frames that`);
-      out(`make system calls (writev, writeBuffer, SQLite) also collect time spent descheduled inside them on a busy machine.`);
-      out('\nself time by area:');
-      for (const a of profile.areas.slice(0, 15)) out(`  ${lpad(a.pct.toFixed(1), 5)}%  ${lpad(fmt(a.ms), 7)} ms  ${a.area}`);
-      out('\ntop functions by self time:');
-      for (const f of profile.functions) out(`  ${lpad(f.pct.toFixed(1), 5)}%  ${lpad(fmt(f.ms), 7)} ms  ${f.name}  ${f.where}`);
+      // One profile per thread: the main thread (sessions) and the journal mover worker.
+      for (const f of files.sort()) {
+        const file = join(dir, f);
+        profile = summarizeProfile(file, ROOT, 25);
+        out(`\n== Sluice CPU profile, ${/\.0\.\d+\.cpuprofile$/.test(f) ? 'main thread' : 'worker thread'} (${file})`);
+        out(`busy ${fmt(profile.busyMs / 1000, 1)} s of ${fmt(profile.totalMs / 1000, 1)} s sampled; percentages are of busy time.`);
+        out(`The process used ${fmt(t.user, 1)} s user + ${fmt(t.sys, 1)} s system CPU in all: V8 samples wall time, so native frames that`);
+        out(`make system calls (writev, writeBuffer, SQLite) also collect time spent descheduled inside them on a busy machine.`);
+        out('\nself time by area:');
+        for (const a of profile.areas.slice(0, 15)) out(`  ${lpad(a.pct.toFixed(1), 5)}%  ${lpad(fmt(a.ms), 7)} ms  ${a.area}`);
+        out('\ntop functions by self time:');
+        for (const fn of profile.functions) out(`  ${lpad(fn.pct.toFixed(1), 5)}%  ${lpad(fmt(fn.ms), 7)} ms  ${fn.name}  ${fn.where}`);
+      }
     }
   }
 

@@ -97,6 +97,8 @@ export class Recorder {
   private scheduled = false;
   private lazyTimer: NodeJS.Timeout | null = null;
   private inflight: Promise<void> = Promise.resolve();
+  /** Batches handed to the store's asynchronous append and not yet settled. */
+  private running = 0;
 
   constructor(
     private readonly store: Store,
@@ -138,6 +140,7 @@ export class Recorder {
     if (batch.length === 0) return;
     this.queue = [];
     const t0 = performance.now();
+    this.running++;
     // Serialise batches so events of one session land in order.
     this.inflight = this.inflight.then(async () => {
       try {
@@ -146,8 +149,44 @@ export class Recorder {
         for (const p of batch) p.resolve?.();
       } catch (e) {
         for (const p of batch) p.reject(e);
+      } finally {
+        this.running--;
       }
     });
+  }
+
+  /**
+   * Whether `appendNow` can write at once: the store appends synchronously
+   * and no earlier batch is still on its way (order within a chain).
+   */
+  get canAppendNow(): boolean {
+    return this.running === 0 && typeof this.store.appendEventsNow === 'function';
+  }
+
+  /**
+   * @internal Writes the event now, with everything queued so far (their
+   * waiters are released): one write, durable on return. Throws if the
+   * store fails; the queued events' owners get the error as well.
+   */
+  appendNow(event: StoredEvent): void {
+    const batch = this.queue;
+    this.queue = [];
+    if (this.lazyTimer) {
+      clearTimeout(this.lazyTimer);
+      this.lazyTimer = null;
+    }
+    const events = new Array<StoredEvent>(batch.length + 1);
+    for (let i = 0; i < batch.length; i++) events[i] = batch[i]!.event;
+    events[batch.length] = event;
+    const t0 = performance.now();
+    try {
+      this.store.appendEventsNow!(events);
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+      throw e;
+    }
+    this.metrics.storeAppend((performance.now() - t0) / 1000, events.length);
+    for (const p of batch) p.resolve?.();
   }
 
   /** Resolves when everything queued so far is stored (or failed). */
@@ -184,6 +223,25 @@ export class SessionLog {
       throw e;
     });
     return p;
+  }
+
+  /** Whether `appendNow` can write without waiting (else use `append`). */
+  get canAppendNow(): boolean {
+    return !this.broken && this.recorder.canAppendNow;
+  }
+
+  /**
+   * Append and make durable before returning, when `canAppendNow` said so.
+   * Throws (and breaks the chain for good) if the store fails.
+   */
+  appendNow(type: string, data: Record<string, unknown>): void {
+    if (this.broken) throw this.broken;
+    try {
+      this.recorder.appendNow(this.next(type, data));
+    } catch (e) {
+      this.broken ??= e;
+      throw e;
+    }
   }
 
   /** Append without waiting (it joins the next group); a failure still breaks the chain. */

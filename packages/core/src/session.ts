@@ -12,7 +12,7 @@ export interface SessionDeps {
   onClosed: (s: CoreSession) => void;
 }
 
-function deny(code: ErrorCode, reason: string, policy = ''): Verdict {
+function deny(code: ErrorCode, reason: string, policy = ''): Extract<Verdict, { effect: 'deny' }> {
   return { effect: 'deny', code, reason, policy };
 }
 
@@ -63,28 +63,53 @@ export class CoreSession implements Session {
     }
   }
 
-  async authorize(cmd: Command, wait?: WaitNotice, signal?: AbortSignal): Promise<Verdict> {
+  /** The policy decision, or the verdict that ends it early (closed session, expired credential, a failing policy). */
+  private judge(cmd: Command): Decision | Extract<Verdict, { effect: 'deny' }> {
     if (this.closing) return deny('SLUICE_SESSION_KILLED', 'session is closed');
     if (this.identity.expiresAt && this.identity.expiresAt.getTime() <= Date.now()) {
       return deny('SLUICE_AUTH_FAILED', 'your credential has expired; reconnect with a new one');
     }
-    let d: Decision;
     try {
-      d = this.policy.decide(cmd);
+      return this.policy.decide(cmd);
     } catch {
       return deny('SLUICE_INTERNAL', 'policy evaluation failed; command refused');
     }
+  }
+
+  /** The verdict for an allow or a block whose record is written (or queued, for a block). */
+  private settle(d: Decision): Verdict {
+    if (d.effect === 'allow') return { effect: 'allow', mask: this.masker };
+    if (d.code === 'SLUICE_PARSE_ERROR') return deny('SLUICE_PARSE_ERROR', d.message!, '');
+    return deny('SLUICE_POLICY_DENIED', policyMessage(d.policy!, d.message!), d.policy!);
+  }
+
+  authorizeNow(cmd: Command): Verdict | undefined {
+    if (!this.log.canAppendNow) return undefined;
+    const decision = this.judge(cmd);
+    if (decision.effect === 'deny') return decision;
+    if (decision.effect === 'approve') return undefined;
+    this.deps.metrics.command(this.protocol, decision.effect);
+    try {
+      this.log.appendNow('command', commandEvent(cmd, decision));
+    } catch {
+      return deny('SLUICE_RECORDING_FAILED', 'the gateway could not record this command, so it was not run');
+    }
+    return this.settle(decision);
+  }
+
+  async authorize(cmd: Command, wait?: WaitNotice, signal?: AbortSignal): Promise<Verdict> {
+    const d = this.judge(cmd);
+    if (d.effect === 'deny') return d;
     this.deps.metrics.command(this.protocol, d.effect);
     try {
       if (d.effect === 'allow') {
         await this.log.append('command', commandEvent(cmd, d));
-        return { effect: 'allow', mask: this.masker };
+        return this.settle(d);
       }
       if (d.effect === 'block') {
         // Nobody waits for a refusal's record, but it goes out with this tick's group.
         this.log.append('command', commandEvent(cmd, d)).catch(() => undefined);
-        if (d.code === 'SLUICE_PARSE_ERROR') return deny('SLUICE_PARSE_ERROR', d.message!, '');
-        return deny('SLUICE_POLICY_DENIED', policyMessage(d.policy!, d.message!), d.policy!);
+        return this.settle(d);
       }
       return await this.awaitApproval(cmd, d, wait, signal);
     } catch {

@@ -120,6 +120,13 @@ export interface Store {
   // events (append-only)
   /** Appends all events in one transaction; durable (WAL-committed) when the promise resolves. */
   appendEvents(events: StoredEvent[]): Promise<void>;
+  /**
+   * The same, synchronously: durable when it returns, throws on failure.
+   * Only a store that writes without waiting (a local journal) offers it;
+   * the recorder then records an allowed command without a turn of the
+   * event loop.
+   */
+  appendEventsNow?(events: StoredEvent[]): void;
   /** Ordered by seq. */
   getEvents(session: string): Promise<StoredEvent[]>;
   /** Every event of every session, ordered by session then seq (for audit verify). */

@@ -220,6 +220,15 @@ export interface Session {
    */
   authorize(cmd: Command, wait?: WaitNotice, signal?: AbortSignal): Promise<Verdict>;
   /**
+   * `authorize` without a turn of the event loop, when that is possible:
+   * the verdict for an allow (its record already durable) or a block, or
+   * undefined when the decision must wait — an approval, or a store that
+   * cannot write at once — and the caller then awaits `authorize`. The same
+   * policy, recording and fail-closed rules; it never returns allow before
+   * the command's record is written. Plugins use it on hot paths.
+   */
+  authorizeNow(cmd: Command): Verdict | undefined;
+  /**
    * What `authorize` would decide by policy alone, without recording or
    * waiting: lets a plugin refuse early (PostgreSQL decides at Parse,
    * enforces at Execute). Enforcement must still go through `authorize`.

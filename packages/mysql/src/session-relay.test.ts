@@ -14,6 +14,7 @@ function stubSession(verdict: Verdict = { effect: 'allow', mask: null }): Sessio
     connection: { name: 'orders', type: 'mysql', target: '', access: [], secrets: {}, options: {} },
     masker: null,
     authorize: async () => verdict,
+    authorizeNow: () => undefined,
     preview: () => 'allow',
     refuse: () => undefined,
     result: () => undefined,

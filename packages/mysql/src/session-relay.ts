@@ -250,14 +250,19 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     return null;
   }
 
-  private async onQuery(p: Packet, out: RelayOut): Promise<void> {
+  private onQuery(p: Packet, out: RelayOut): void | Promise<void> {
     const q = parseComQuery(p.payload, this.capabilities);
     const cmd = this.classify(q.sql);
     // `USE orders` (the connection's own name) means its target database.
     const useOwn = !!this.database && !cmd.parts && useTarget(q.sql) === this.session.connection.name && /^\s*use\s+`?[^`\s;]+`?\s*;?\s*$/i.test(q.sql);
     const own = useOwn ? null : this.pluginRefusal(cmd);
     if (own) return this.deny(out, own[0], own[1], cmd);
-    const [v, held] = await this.authorize(cmd);
+    const now = this.session.authorizeNow(cmd);
+    if (now) return this.enforceQuery(now, undefined, p, useOwn, out);
+    return this.authorize(cmd).then(([v, held]) => this.enforceQuery(v, held, p, useOwn, out));
+  }
+
+  private enforceQuery(v: Verdict, held: ApprovalNotice | undefined, p: Packet, useOwn: boolean, out: RelayOut): void {
     if (v.effect === 'deny') return this.refuse(out, v, held);
     if (useOwn) return this.forward(this.initDb(), out, { t: 'simple' });
     this.forward(p, out, { t: 'query', binary: false, mask: v.mask, start: performance.now() });
@@ -290,10 +295,14 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     const params = e.params.map((x) => (x.longData ? '<long data>' : x.value === null ? null : x.value.length > 4096 ? x.value.slice(0, 4096) + '…' : x.value));
     st.longData.clear();
     const cmd: Command = { ...st.cmd, params };
-    return this.authorize(cmd).then(([v, held]) => {
-      if (v.effect === 'deny') return this.refuse(out, v, held);
-      this.forward(p, out, { t: 'query', binary: true, mask: v.mask, start: performance.now() });
-    });
+    const now = this.session.authorizeNow(cmd);
+    if (now) return this.enforceExecute(now, undefined, p, out);
+    return this.authorize(cmd).then(([v, held]) => this.enforceExecute(v, held, p, out));
+  }
+
+  private enforceExecute(v: Verdict, held: ApprovalNotice | undefined, p: Packet, out: RelayOut): void {
+    if (v.effect === 'deny') return this.refuse(out, v, held);
+    this.forward(p, out, { t: 'query', binary: true, mask: v.mask, start: performance.now() });
   }
 
   // ------------------------------------------------------------ target → client

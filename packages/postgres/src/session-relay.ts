@@ -209,10 +209,15 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     return oversizedStatement('postgres', sql, '; use COPY for bulk data') ?? this.classifier.classify(sql);
   }
 
-  private async onQuery(m: FramedMessage, out: RelayOut): Promise<void> {
+  private onQuery(m: FramedMessage, out: RelayOut): void | Promise<void> {
     const q = parseQuery(m.payload);
     const cmd = this.classify(q.sql);
-    const v = await this.session.authorize(cmd, this.waitNotice(out), this.abortSignal);
+    const now = this.session.authorizeNow(cmd);
+    if (now) return this.enforceQuery(now, m, out);
+    return this.session.authorize(cmd, this.waitNotice(out), this.abortSignal).then((v) => this.enforceQuery(v, m, out));
+  }
+
+  private enforceQuery(v: Verdict, m: FramedMessage, out: RelayOut): void {
     if (v.effect === 'deny') {
       this.answer(out, Buffer.concat([this.refusal(v), this.w.readyForQuery(this.txStatus).take()]));
       return;
@@ -249,10 +254,14 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       return this.forward(m, out, { t: 'execute', portal: e.portal, mask: this.session.masker, start: performance.now() });
     }
     const cmd: Command = { ...portal.cmd, params: portal.params };
-    return this.session.authorize(cmd, this.waitNotice(out), this.abortSignal).then((v) => {
-      if (v.effect === 'deny') return this.refuse(v, out);
-      this.forward(m, out, { t: 'execute', portal: e.portal, mask: v.mask, start: performance.now() });
-    });
+    const now = this.session.authorizeNow(cmd);
+    if (now) return this.enforceExecute(now, e.portal, m, out);
+    return this.session.authorize(cmd, this.waitNotice(out), this.abortSignal).then((v) => this.enforceExecute(v, e.portal, m, out));
+  }
+
+  private enforceExecute(v: Verdict, portal: string, m: FramedMessage, out: RelayOut): void {
+    if (v.effect === 'deny') return this.refuse(v, out);
+    this.forward(m, out, { t: 'execute', portal, mask: v.mask, start: performance.now() });
   }
 
   private refuse(v: Extract<Verdict, { effect: 'deny' }>, out: RelayOut): void {

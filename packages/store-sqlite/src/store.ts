@@ -430,6 +430,11 @@ export class SqliteStore implements Store {
   }
 
   async appendEvents(events: StoredEvent[]): Promise<void> {
+    this.appendEventsNow(events);
+  }
+
+  /** Both paths (journal, or SQLite directly) write before returning: durable when this returns, throws on failure. */
+  appendEventsNow(events: StoredEvent[]): void {
     if (this.failure) throw this.failure;
     if (this.journal && this.mover) {
       if (!this.db.open) throw new Error('the store is closed');

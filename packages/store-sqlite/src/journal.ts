@@ -24,10 +24,10 @@ export class EventJournal {
 
   /**
    * Appends events as lines `session TAB seq TAB at TAB type TAB prev TAB hash
-   * TAB data-JSON` (JSON text never holds a raw tab or newline); returns the
-   * lines written. Throws if the write fails (the caller refuses).
+   * TAB data-JSON` (JSON text never holds a raw tab or newline). Throws if
+   * the write fails (the caller refuses).
    */
-  append(events: readonly StoredEvent[]): string {
+  append(events: readonly StoredEvent[]): void {
     let text = '';
     for (const e of events) text += journalLine(e);
     const buf = Buffer.from(text, 'utf8');
@@ -35,7 +35,6 @@ export class EventJournal {
     while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
     if (this.fsync) fdatasyncSync(this.fd);
     this.bytes += buf.length;
-    return text;
   }
 
   get size(): number {

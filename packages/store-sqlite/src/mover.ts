@@ -4,16 +4,21 @@ import { createRequire } from 'node:module';
 /**
  * The worker that moves journalled events into SQLite, off the gateway's
  * event loop (inserting is the largest per-command cost after the network).
+ * It reads the lines from the journal file itself: the main thread only
+ * says up to which offset the journal is written, so no event text is
+ * gathered or copied between threads.
  * Plain CommonJS evaluated in the worker, so it runs the same from source
  * (tests) and from the build; better-sqlite3 is resolved here and passed in.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
 const Database = require(workerData.sqlite);
 const db = new Database(workerData.path, { timeout: 5000 });
 db.pragma('busy_timeout = 5000');
 db.pragma('synchronous = ' + workerData.sync);
 db.pragma('foreign_keys = ON');
+const journal = fs.openSync(workerData.journal, 'r');
 const insert = db.prepare('INSERT OR IGNORE INTO events (session, seq, at, type, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?)');
 const move = db.transaction((text) => {
   let start = 0;
@@ -26,14 +31,26 @@ const move = db.transaction((text) => {
     start = end + 1;
   }
 });
+/** The journal's bytes [from, to): whole lines, written before the main thread asked. */
+function read(from, to) {
+  const buf = Buffer.allocUnsafe(to - from);
+  let off = 0;
+  while (off < buf.length) {
+    const n = fs.readSync(journal, buf, off, buf.length - off, from + off);
+    if (n === 0) throw new Error('the journal is shorter than expected (' + (from + off) + ' of ' + to + ' bytes)');
+    off += n;
+  }
+  return buf.toString('utf8');
+}
 parentPort.on('message', (m) => {
   if (m.close) {
     db.close();
+    fs.closeSync(journal);
     parentPort.postMessage({ closed: true });
     return;
   }
   try {
-    move(m.text);
+    if (m.to > m.from) move(read(m.from, m.to));
     parentPort.postMessage({ id: m.id });
   } catch (e) {
     parentPort.postMessage({ id: m.id, error: String((e && e.message) || e) });
@@ -48,11 +65,13 @@ parentPort.on('message', (m) => {
  * Reads wait for the mover (`settled`), so nobody sees the lag.
  */
 const DELAY_MS = 100;
-const BATCH_CHARS = 1024 * 1024;
+const BATCH_BYTES = 1024 * 1024;
 
 export class JournalMover {
   private readonly worker: Worker;
-  private text = '';
+  /** Journal offsets: everything before `sent` is handed to the worker; `written` is the journal's end. */
+  private sent = 0;
+  private written = 0;
   private timer: NodeJS.Timeout | null = null;
   private nextId = 0;
   private readonly waiting = new Map<number, () => void>();
@@ -60,6 +79,7 @@ export class JournalMover {
 
   constructor(
     dbPath: string,
+    journalPath: string,
     sync: 'NORMAL' | 'FULL',
     /** A batch could not be inserted: the store must refuse appends from now on. */
     private readonly onFailure: (message: string) => void,
@@ -67,7 +87,7 @@ export class JournalMover {
     private readonly onIdle: () => void,
   ) {
     const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path: dbPath, sync, sqlite } });
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path: dbPath, journal: journalPath, sync, sqlite } });
     this.worker.unref();
     this.worker.on('message', (m: { id?: number; error?: string; closed?: boolean }) => {
       if (m.error) this.onFailure(m.error);
@@ -75,32 +95,38 @@ export class JournalMover {
         const done = this.waiting.get(m.id);
         this.waiting.delete(m.id);
         done?.();
-        if (this.waiting.size === 0 && !this.text) this.onIdle();
+        if (this.waiting.size === 0 && this.sent === this.written) this.onIdle();
       }
     });
     this.worker.on('error', (e) => this.onFailure(e.message));
   }
 
-  /** Hands over journalled lines (each ending in a newline). */
-  add(lines: string): void {
-    this.text += lines;
-    if (this.text.length >= BATCH_CHARS) this.send();
+  /** The journal now ends at `end` (whole lines): move what is new. */
+  add(end: number): void {
+    this.written = end;
+    if (end - this.sent >= BATCH_BYTES) this.send();
     else this.timer ??= setTimeout(() => this.send(), DELAY_MS);
   }
 
-  /** Posts what is gathered; with `barrier`, even nothing (the worker answers in order). */
+  /** The journal was emptied (only while idle): offsets start over. */
+  rewind(): void {
+    this.sent = this.written = 0;
+  }
+
+  /** Posts what is written and not yet sent; with `barrier`, even nothing (the worker answers in order). */
   private send(barrier = false): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (!this.text && !barrier) return Promise.resolve();
+    if (this.sent === this.written && !barrier) return Promise.resolve();
     const id = ++this.nextId;
-    const text = this.text;
-    this.text = '';
+    const from = this.sent;
+    const to = this.written;
+    this.sent = to;
     return new Promise<void>((resolve) => {
       this.waiting.set(id, resolve);
-      this.worker.postMessage({ id, text });
+      this.worker.postMessage({ id, from, to });
     });
   }
 

@@ -411,17 +411,22 @@ export class SqliteStore implements Store {
     const journal = new EventJournal(path, fsync);
     journal.truncate();
     this.journal = journal;
-    this.mover = new JournalMover(
+    const mover = new JournalMover(
       this.path,
+      path,
       fsync ? 'FULL' : 'NORMAL',
       (message) => {
         this.failure ??= new Error(`cannot move journalled events into the store: ${message}`);
       },
       () => {
         // Everything journalled is in SQLite: the journal can start over.
-        if (!this.failure && journal.size > JOURNAL_TRUNCATE_AT) journal.truncate();
+        if (!this.failure && journal.size > JOURNAL_TRUNCATE_AT) {
+          journal.truncate();
+          mover.rewind();
+        }
       },
     );
+    this.mover = mover;
   }
 
   /** Waits until journalled events are in SQLite, so reads see them. */
@@ -438,7 +443,14 @@ export class SqliteStore implements Store {
     if (this.failure) throw this.failure;
     if (this.journal && this.mover) {
       if (!this.db.open) throw new Error('the store is closed');
-      this.mover.add(this.journal.append(events));
+      try {
+        this.journal.append(events);
+      } catch (e) {
+        // A write that failed part-way leaves a torn line: nothing after it could be read back.
+        this.failure ??= new Error(`cannot write the event journal: ${(e as Error).message}`);
+        throw this.failure;
+      }
+      this.mover.add(this.journal.size);
       return;
     }
     if (events.length === 1) {

@@ -1,0 +1,104 @@
+/*
+ * In-process micro-benchmark of the gateway's per-transaction work for
+ * `pgbench -S -M prepared` (not a test): a real Gateway, SQLite store with
+ * its journal, policy with a mask rule, PgSessionRelay and MessageRelay, fed
+ * the very messages libpq sends (Bind, Describe P, Execute, Sync) and the
+ * target's answers, through stand-in sockets that drop what is written. It
+ * measures the JavaScript cost without the kernel's, so an optimisation shows
+ * up outside the noise of a loopback run. From the repo root:
+ *
+ *   node tools/bench/hotpath/run.mjs [--iterations 200000] [--cpu-prof]
+ */
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { Gateway, MessageRelay } from '@sluice/core';
+import { openSqliteStore } from '@sluice/store-sqlite';
+import { loadSqlParser } from '@sluice/sql';
+import { PgSessionRelay } from '../../../packages/postgres/src/session-relay.js';
+import { BackendFramer, FrontendFramer, FrontendWriter, BackendWriter, type FramedMessage } from '../../../packages/postgres/src/protocol/index.js';
+import { createMetrics } from '../../../apps/sluice/src/metrics.js';
+
+/** A socket stand-in: 'data' is emitted by the bench; writes are counted and dropped. */
+class FakeSocket extends EventEmitter {
+  writes = 0;
+  bytes = 0;
+  destroyed = false;
+  readableEnded = false;
+  writableLength = 0;
+  write(b: Buffer): boolean {
+    this.writes++;
+    this.bytes += b.length;
+    return true;
+  }
+  cork(): void {}
+  uncork(): void {}
+  pause(): this {
+    return this;
+  }
+  resume(): this {
+    return this;
+  }
+  end(): void {}
+  destroy(): void {
+    this.destroyed = true;
+  }
+}
+
+export async function run(iterations: number): Promise<{ usPerTxn: number; cpuUsPerTxn: number; writes: number }> {
+  await loadSqlParser();
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-hotpath-'));
+  const store = openSqliteStore({ path: join(dir, 'sluice.db'), journal: true });
+  const gw = new Gateway({
+    store,
+    policies: [{ name: 'bench-pii', mask: { detectors: ['credit_card', 'email'], columns: ['pgbench_accounts.filler'], strategy: 'redact' } } as never],
+    connections: [{ name: 'bench', type: 'postgres', target: 'postgres://x@127.0.0.1/x', access: ['bench'], secrets: {}, options: {} } as never],
+    authenticators: [],
+    hashKey: Buffer.alloc(32, 1),
+    tls: {} as never,
+    logger: { info() {}, warn() {}, error() {}, debug() {} } as never,
+    metrics: createMetrics().core,
+    dataDir: dir,
+  });
+  const session = await gw.openSession({ subject: 'bench', actors: [], groups: ['bench'], via: 'api-key' } as never, 'bench', { address: '127.0.0.1', port: 1 } as never, 'postgres');
+  const client = new FakeSocket();
+  const server = new FakeSocket();
+  const origins = new Map([[`16390.3`, { table: 'pgbench_accounts', column: 'abalance' }]]);
+  const handlers = new PgSessionRelay(session, origins as never, 'I', true, new AbortController().signal, () => undefined);
+  const relay = new MessageRelay<FramedMessage, FramedMessage>(client as unknown as Duplex, server as unknown as Duplex, new FrontendFramer({ startup: false }) as never, new BackendFramer(), {
+    client: (m, out) => handlers.client(m, out),
+    server: (m, out) => handlers.server(m, out),
+    closed: (why) => console.error('relay closed:', why),
+    protocolError: (e, side) => console.error('protocol error', side, e.message),
+  }, { onBytes: (d, n) => gw.coreMetrics.bytesRelayed(d, n, 'postgres') });
+  relay.start();
+  // The statement is prepared once, as pgbench does.
+  const sql = 'SELECT abalance FROM pgbench_accounts WHERE aid = $1;';
+  client.emit('data', new FrontendWriter().parse('P0_1', sql).describe('S', 'P0_1').sync().take());
+  const fields = [{ name: 'abalance', tableOID: 16390, columnAttr: 3, typeOID: 23, typeLen: 4, typeMod: -1, format: 0 }];
+  server.emit('data', new BackendWriter().parseComplete().parameterDescription([23]).rowDescription(fields).readyForQuery('I').take());
+  const answer = new BackendWriter().bindComplete().rowDescription(fields).dataRow(['0']).commandComplete('SELECT 1').readyForQuery('I').take();
+  const requests = Array.from({ length: 1000 }, (_, i) => new FrontendWriter().bind('', 'P0_1', [String(100000 + i * 7)]).describe('P', '').execute('', 0).sync().take());
+  const once = (i: number) => {
+    client.emit('data', requests[i % 1000]!);
+    server.emit('data', answer);
+  };
+  once(0);
+  if (!client.writes || !server.writes) throw new Error(`nothing relayed (client ${client.writes}, server ${server.writes} writes; relay closed: ${relay.closed})`);
+  for (let i = 0; i < 20000; i++) once(i); // warm up
+  await new Promise((r) => setTimeout(r, 200));
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < iterations; i++) {
+    once(i);
+    if ((i & 1023) === 0) await new Promise((r) => setImmediate(r)); // let timers and the mover run
+  }
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(c0);
+  await session.close('done');
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { usPerTxn: (wall * 1000) / iterations, cpuUsPerTxn: (cpu.user + cpu.system) / iterations, writes: (client.writes + server.writes) / (iterations + 20001) };
+}

@@ -242,8 +242,14 @@ describe.skipIf(!!skip)(`postgres gateway with node-postgres${skip ? ` (skipped:
       msg.writeInt32BE(processID, 8);
       msg.writeInt32BE(secretKey, 12);
       const net = await import('node:net');
-      const s = net.connect({ host: '127.0.0.1', port: env.gw.port }, () => s.end(msg));
-      s.on('error', () => undefined);
+      // A cancel that arrives before the query starts cancels nothing (as in PostgreSQL): repeat until it lands.
+      let settled = false;
+      void run.then(() => (settled = true));
+      for (let i = 0; i < 20 && !settled; i++) {
+        const s = net.connect({ host: '127.0.0.1', port: env.gw.port }, () => s.end(msg));
+        s.on('error', () => undefined);
+        await Promise.race([run, new Promise((r) => setTimeout(r, 400))]);
+      }
       const e = await run;
       expect(e.code).toBe('57014');
       expect((await c.query('SELECT 1 AS one')).rows[0].one).toBe(1);

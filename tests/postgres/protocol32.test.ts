@@ -46,9 +46,19 @@ describe.skipIf(!!skip)('protocol 3.2 clients', () => {
     await c.next(BackendCode.ReadyForQuery);
     sock.write(new FrontendWriter().query('SELECT pg_sleep(10)').take());
     await new Promise((r) => setTimeout(r, 300));
-    const cancel = connect({ host: '127.0.0.1', port: env.gw.port }, () => cancel.end(new FrontendWriter().cancelRequest(key.processId, key.secretKey).take()));
-    cancel.on('error', () => undefined);
-    const err = parseNoticeFields((await c.next(BackendCode.ErrorResponse)).payload);
+    const answer = c.next(BackendCode.ErrorResponse);
+    // A cancel that arrives before the query starts cancels nothing (as in PostgreSQL): repeat until it lands.
+    let settled = false;
+    answer.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    for (let i = 0; i < 20 && !settled; i++) {
+      const cancel = connect({ host: '127.0.0.1', port: env.gw.port }, () => cancel.end(new FrontendWriter().cancelRequest(key.processId, key.secretKey).take()));
+      cancel.on('error', () => undefined);
+      await Promise.race([answer, new Promise((r) => setTimeout(r, 400))]);
+    }
+    const err = parseNoticeFields((await answer).payload);
     expect(err.C).toBe('57014'); // query_canceled
     await c.next(BackendCode.ReadyForQuery);
     sock.end(new FrontendWriter().terminate().take());

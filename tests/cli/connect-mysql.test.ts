@@ -5,12 +5,11 @@
  * subject — masking and blocking apply as for a direct client.
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { createEnv, CLI, ensureBuilt, freePort, killLeftovers, parseJson, pgSkip, startProc, waitFor, type Env } from './harness.js';
+import { createEnv, CLI, ensureBuilt, freePort, killLeftovers, parseJson, pgSkip, startProc, waitFor, type Env, type RunResult } from './harness.js';
 import { serviceSkipReason } from '../support/services.js';
 
 // mysql2 is a devDependency of packages/mysql; resolve it from there (as tests/mysql/fixture.ts does).
@@ -70,17 +69,8 @@ async function myDatabase(): Promise<{ target: string; password: string }> {
 }
 
 /** The MariaDB CLI against the local connect listener, with no password at all. */
-function mysqlCli(port: number, sql: string, database: string | null = 'orders'): Promise<{ code: number; stdout: string; stderr: string }> {
-  const args = ['--no-defaults', '-h', '127.0.0.1', '-P', String(port), '-u', 'whatever', '-N', '-B', ...(database ? [database] : []), '-e', sql];
-  return new Promise((resolve, reject) => {
-    const p = spawn('mysql', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout!.on('data', (d) => (stdout += d));
-    p.stderr!.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function mysqlCli(port: number, sql: string, database: string | null = 'orders'): Promise<RunResult> {
+  return startProc('mysql', ['--no-defaults', '-h', '127.0.0.1', '-P', String(port), '-u', 'whatever', '-N', '-B', ...(database ? [database] : []), '-e', sql]).done;
 }
 
 describe.skipIf(!!skip)(`sluice connect (MySQL)${skip ? ` (skipped: ${skip})` : ''}`, () => {

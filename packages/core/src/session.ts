@@ -16,6 +16,9 @@ function deny(code: ErrorCode, reason: string, policy = ''): Extract<Verdict, { 
   return { effect: 'deny', code, reason, policy };
 }
 
+/** The refusal when the command's record could not be written (fail closed). */
+const notRecorded = () => deny('SLUICE_RECORDING_FAILED', 'the gateway could not record this command, so it was not run');
+
 function commandEvent(cmd: Command, d: Decision): Record<string, unknown> {
   return {
     kind: cmd.kind,
@@ -92,7 +95,7 @@ export class CoreSession implements Session {
     try {
       this.log.appendNow('command', commandEvent(cmd, decision));
     } catch {
-      return deny('SLUICE_RECORDING_FAILED', 'the gateway could not record this command, so it was not run');
+      return notRecorded();
     }
     return this.settle(decision);
   }
@@ -113,7 +116,7 @@ export class CoreSession implements Session {
       }
       return await this.awaitApproval(cmd, d, wait, signal);
     } catch {
-      return deny('SLUICE_RECORDING_FAILED', 'the gateway could not record this command, so it was not run');
+      return notRecorded();
     }
   }
 

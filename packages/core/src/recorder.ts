@@ -11,6 +11,18 @@ import { noopMetrics } from './metrics.js';
 
 export const GENESIS = '0'.repeat(64);
 
+let isoMs = -1;
+let isoText = '';
+/** `new Date().toISOString()`, built once per millisecond (every event of a busy gateway asks). */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
 /** JSON with object keys sorted at every level (a stable form for comparing values). */
 export function canonicalJson(v: unknown): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
@@ -200,6 +212,7 @@ export class SessionLog {
   private seq = 0;
   private prev = GENESIS;
   private broken: unknown = null;
+  private headJson: string | undefined;
 
   constructor(
     private readonly recorder: Recorder,
@@ -234,10 +247,10 @@ export class SessionLog {
    * Append and make durable before returning, when `canAppendNow` said so.
    * Throws (and breaks the chain for good) if the store fails.
    */
-  appendNow(type: string, data: Record<string, unknown>): void {
+  appendNow(type: string, data: Record<string, unknown>, dataJson?: string): void {
     if (this.broken) throw this.broken;
     try {
-      this.recorder.appendNow(this.next(type, data));
+      this.recorder.appendNow(this.next(type, data, dataJson));
     } catch (e) {
       this.broken ??= e;
       throw e;
@@ -252,12 +265,18 @@ export class SessionLog {
     });
   }
 
-  /** The next event of the chain. */
-  private next(type: string, data: Record<string, unknown>): StoredEvent {
+  /**
+   * The next event of the chain. `dataJson`, when given, must be exactly
+   * `JSON.stringify(data)` (it is what gets hashed and stored).
+   */
+  private next(type: string, data: Record<string, unknown>, dataJson = JSON.stringify(data)): StoredEvent {
     const seq = ++this.seq;
-    const event: StoredEvent = { session: this.session, seq, at: new Date().toISOString(), type, data, prev: this.prev, hash: '', dataJson: JSON.stringify(data) };
-    event.hash = eventHash(event);
-    this.prev = event.hash;
+    const at = isoNow();
+    // The same text eventHash hashes, with the session's part written once.
+    this.headJson ??= `[${JSON.stringify(this.session)},`;
+    const hash = sha256hex(`${this.prev}${this.headJson}${seq},"${at}",${JSON.stringify(type)}]${dataJson}`);
+    const event: StoredEvent = { session: this.session, seq, at, type, data, prev: this.prev, hash, dataJson };
+    this.prev = hash;
     return event;
   }
 

@@ -19,7 +19,7 @@ function deny(code: ErrorCode, reason: string, policy = ''): Extract<Verdict, { 
 /** The refusal when the command's record could not be written (fail closed). */
 const notRecorded = () => deny('SLUICE_RECORDING_FAILED', 'the gateway could not record this command, so it was not run');
 
-function commandEvent(cmd: Command, d: Decision): Record<string, unknown> {
+export function commandEvent(cmd: Command, d: Decision): Record<string, unknown> {
   return {
     kind: cmd.kind,
     text: cmd.text,
@@ -31,6 +31,43 @@ function commandEvent(cmd: Command, d: Decision): Record<string, unknown> {
     decision: d.effect,
     policy: d.policy,
   };
+}
+
+/** A single statement's event JSON up to its params: the same for every execution of a prepared statement. */
+interface EventHead {
+  kind: string;
+  text: string;
+  objects: string[];
+  flags: string[];
+  json: string;
+}
+const heads = new WeakMap<string[], EventHead>();
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Exactly `JSON.stringify(commandEvent(cmd, d))`, without serialising the
+ * statement again for each execution: the head is kept per command (keyed
+ * by its objects list, checked field by field, so a changed or unrelated
+ * command only misses). Commands with parts or an error take the plain path.
+ */
+export function commandEventJson(cmd: Command, d: Decision, data: Record<string, unknown>): string {
+  if (cmd.parts !== undefined || cmd.error !== undefined) return JSON.stringify(data);
+  let h = heads.get(cmd.objects);
+  if (!h || h.kind !== cmd.kind || h.text !== cmd.text || !sameList(h.objects, cmd.objects) || !sameList(h.flags, cmd.flags)) {
+    const json = JSON.stringify({ kind: cmd.kind, text: cmd.text, objects: cmd.objects, flags: cmd.flags });
+    h = { kind: cmd.kind, text: cmd.text, objects: cmd.objects.slice(), flags: cmd.flags.slice(), json: json.slice(0, -1) };
+    heads.set(cmd.objects, h);
+  }
+  let out = h.json;
+  if (cmd.params !== undefined) out += `,"params":${JSON.stringify(cmd.params)}`;
+  out += `,"decision":${JSON.stringify(d.effect)}`;
+  if (d.policy !== undefined) out += `,"policy":${JSON.stringify(d.policy)}`;
+  return `${out}}`;
 }
 
 /**
@@ -93,7 +130,8 @@ export class CoreSession implements Session {
     if (decision.effect === 'approve') return undefined;
     this.deps.metrics.command(this.protocol, decision.effect);
     try {
-      this.log.appendNow('command', commandEvent(cmd, decision));
+      const data = commandEvent(cmd, decision);
+      this.log.appendNow('command', data, commandEventJson(cmd, decision, data));
     } catch {
       return notRecorded();
     }

@@ -183,10 +183,8 @@ export class Recorder {
   appendNow(event: StoredEvent): void {
     const batch = this.queue;
     this.queue = [];
-    if (this.lazyTimer) {
-      clearTimeout(this.lazyTimer);
-      this.lazyTimer = null;
-    }
+    // A lazy timer still armed is left to fire on an empty queue (cheaper than
+    // clearing and re-arming one per command on a busy session).
     const events = new Array<StoredEvent>(batch.length + 1);
     for (let i = 0; i < batch.length; i++) events[i] = batch[i]!.event;
     events[batch.length] = event;

@@ -31,7 +31,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WireClient } from './lib/wire.mjs';
-import { cpuSeconds, diff, foreignCpu, foreignDelta, freePort, median, memory, resetPeakRss, run, sampleRss, sleep, snapshot, stopChild, waitForPort } from './lib/proc.mjs';
+import { cpuSeconds, diff, machineBusySeconds, foreignCpu, foreignDelta, freePort, median, memory, resetPeakRss, run, sampleRss, sleep, snapshot, stopChild, waitForPort } from './lib/proc.mjs';
 import { summarizeProfile } from './lib/profile.mjs';
 import { staleBuild } from './lib/build.mjs';
 import { startBenchSshd } from './lib/sshd.mjs';
@@ -128,6 +128,8 @@ function int(name, min) {
 }
 const DURATION = int('duration', 1);
 const CLIENTS = int('clients', 1);
+/** Cores the whole bench shares (PostgreSQL, pgbench and the proxy). */
+const CORES = cpus().length;
 const THREADS = Math.min(int('threads', 1), CLIENTS);
 const RUNS = int('runs', 1);
 const WARMUP = int('warmup', 0);
@@ -437,7 +439,9 @@ async function pgbench(ep, mode, seconds) {
   if (ep.password) env.PGPASSWORD = ep.password;
   else delete env.PGPASSWORD;
   const s0 = ep.pid ? snapshot(ep.pid) : null;
+  const m0 = machineBusySeconds();
   const r = await run('pgbench', args, { env, timeoutMs: (seconds + 60) * 1000 });
+  const machine = machineBusySeconds() - m0;
   const d = ep.pid ? diff(s0, snapshot(ep.pid)) : null;
   const cpu = d ? d.user + d.sys : NaN;
   const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(r.stdout);
@@ -460,6 +464,8 @@ async function pgbench(ep, mode, seconds) {
     latencyMs: Number(lat?.[1] ?? NaN),
     cpuSec: cpu,
     cpuUsPerTxn: (cpu * 1e6) / n,
+    // Everything else the machine did per transaction: PostgreSQL, pgbench, the kernel's loopback work.
+    restUsPerTxn: ((machine - (d ? cpu : 0)) * 1e6) / n,
     userUsPerTxn: per(d?.user * 1e6),
     sysUsPerTxn: per(d?.sys * 1e6),
     readsPerTxn: per(d?.syscr),
@@ -1111,6 +1117,17 @@ async function main() {
     const cpu = (mode, n) => median((tput[mode][n] ?? []).map((r) => r.cpuUsPerTxn));
     const parts = MODES.map((m) => [m, cpu(m, 'relay'), cpu(m, 'sluice')]).filter(([, r, s]) => Number.isFinite(r) && Number.isFinite(s));
     if (parts.length) out(`proxy CPU per transaction (robust to background load): ${parts.map(([m, r, s]) => `${m} relay ${fmt(r, 1)} µs, sluice ${fmt(s, 1)} µs (${(s / r).toFixed(1)}×)`).join('; ')}`);
+    // The CPU arithmetic of the target: with PostgreSQL, pgbench and the proxy
+    // sharing this machine's cores, 0.85 × the relay's TPS leaves the proxy at
+    // most (cores / target TPS − what the rest needs per transaction).
+    for (const [m, r] of parts) {
+      const relayTps = median((tput[m].relay ?? []).map((x) => x.tps));
+      const rest = median((tput[m].sluice ?? []).map((x) => x.restUsPerTxn));
+      const budget = (CORES * 1e6) / (0.85 * relayTps) - rest;
+      if (Number.isFinite(budget)) {
+        out(`  ${m}: at 0.85 × relay (${fmt(0.85 * relayTps)} tps) on ${CORES} cores, with PostgreSQL + pgbench + kernel at ${fmt(rest, 1)} µs per txn, the proxy could spend at most ${fmt(budget, 1)} µs per txn (relay ${fmt(r, 1)} µs, sluice ${fmt(cpu(m, 'sluice'), 1)} µs)`);
+      }
+    }
   }
   if (large) {
     const t = (k) => median((large[k] ?? []).map((r) => r.ms));

@@ -10,6 +10,20 @@ try {
   /* default */
 }
 
+/**
+ * CPU seconds the whole machine spent busy (user, nice, system, irq,
+ * softirq: every process and the kernel's network work; not idle, iowait or
+ * steal), summed over all cores, from /proc/stat. NaN when unreadable.
+ */
+export function machineBusySeconds() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    return (f[0] + f[1] + f[2] + f[5] + f[6]) / clkTck;
+  } catch {
+    return NaN;
+  }
+}
+
 /** User + system CPU seconds of a process (all its threads), or NaN. */
 export function cpuSeconds(pid) {
   const t = cpuTimes(pid);

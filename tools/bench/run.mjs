@@ -517,11 +517,30 @@ async function throughput(endpoints) {
         const cpu = Number.isFinite(r.cpuUsPerTxn)
           ? `   ${ep.name}: ${fmt((100 * r.cpuSec) / DURATION)}% of a core, per txn ${fmt(r.cpuUsPerTxn, 1)} µs CPU (usr ${fmt(r.userUsPerTxn, 1)} sys ${fmt(r.sysUsPerTxn, 1)}), ${fmt(r.readsPerTxn, 2)} read + ${fmt(r.writesPerTxn, 2)} write syscalls`
           : '';
-        out(`${label} ${lpad(fmt(r.tps), 7)} tps   latency ${r.latencyMs.toFixed(3)} ms   bg ${r.bgCores.toFixed(2)} cores${mark(r)}${cpu}`);
+        out(`${label} ${lpad(fmt(r.tps), 7)} tps   latency ${r.latencyMs.toFixed(3)} ms   bg ${r.bgCores.toFixed(2)} cores${mark(r)}   rest ${fmt(r.restUsPerTxn, 1)} µs/txn${cpu}`);
       }
     }
   }
   return results;
+}
+
+/**
+ * The 0.85 × relay target as CPU arithmetic: the target server, its load
+ * generator and the proxy share this machine's cores, so at 0.85 × the
+ * relay's rate the proxy may spend at most cores / rate − (what the rest
+ * used per transaction in the relay runs). `parts`: [mode, relay µs, sluice µs].
+ */
+function budgetLines(results, parts) {
+  for (const [m, relayUs, sluiceUs] of parts) {
+    const rate = 0.85 * median((results[m].relay ?? []).map((x) => x.tps));
+    // The rest as measured with the relay (at the relay's rate): a slower proxy
+    // also makes the server and client pay more per transaction (more sleeps
+    // and wake-ups), which the target rate would not have.
+    const rest = median((results[m].relay ?? []).map((x) => x.restUsPerTxn));
+    const budget = (CORES * 1e6) / rate - rest;
+    if (!Number.isFinite(budget)) continue;
+    out(`  ${m}: at 0.85 × relay (${fmt(rate)}/s) on ${CORES} cores, with the rest of the machine at ${fmt(rest, 1)} µs per transaction (relay runs), the proxy could spend at most ${fmt(budget, 1)} µs (relay ${fmt(relayUs, 1)} µs, sluice ${fmt(sluiceUs, 1)} µs)`);
+  }
 }
 
 function printThroughput(results, endpoints) {
@@ -738,6 +757,7 @@ async function myload(ep, mode, seconds) {
   const spec = { host: ep.host, port: ep.port, user: ep.user, password: ep.password ?? '', database: ep.database, clear: ep.name === 'sluice', mode, seconds, clients: CLIENTS, rows: MY.rows };
   const shown = `node tools/bench/lib/myload.mjs '${JSON.stringify({ ...spec, password: ep.name === 'sluice' ? '<bench key>' : '…' })}'`;
   const s0 = ep.pid ? snapshot(ep.pid) : null;
+  const m0 = machineBusySeconds();
   const child = spawn(process.execPath, [MYLOAD, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
   ownPids.add(child.pid);
   const r = await new Promise((resolve) => {
@@ -752,6 +772,7 @@ async function myload(ep, mode, seconds) {
     });
   });
   ownPids.delete(child.pid);
+  const machine = machineBusySeconds() - m0;
   const d = ep.pid ? diff(s0, snapshot(ep.pid)) : null;
   let res = null;
   try {
@@ -775,6 +796,8 @@ async function myload(ep, mode, seconds) {
     latencyMs: (res.secs * 1000 * CLIENTS) / n,
     cpuSec: cpu,
     cpuUsPerTxn: (cpu * 1e6) / n,
+    // Everything else per query (MariaDB, the load generator with its start-up, the kernel).
+    restUsPerTxn: ((machine - (d ? cpu : 0)) * 1e6) / n,
     userUsPerTxn: x(d?.user * 1e6),
     sysUsPerTxn: x(d?.sys * 1e6),
     readsPerTxn: x(d?.syscr),
@@ -822,7 +845,7 @@ async function myThroughput(endpoints) {
         const cpu = Number.isFinite(r.cpuUsPerTxn)
           ? `   ${ep.name}: ${fmt((100 * r.cpuSec) / r.secs)}% of a core, per query ${fmt(r.cpuUsPerTxn, 1)} µs CPU (usr ${fmt(r.userUsPerTxn, 1)} sys ${fmt(r.sysUsPerTxn, 1)}), ${fmt(r.readsPerTxn, 2)} read + ${fmt(r.writesPerTxn, 2)} write syscalls`
           : '';
-        out(`${label} ${lpad(fmt(r.tps), 7)} q/s   latency ${r.latencyMs.toFixed(3)} ms   bg ${r.bgCores.toFixed(2)} cores${mark(r)}${cpu}`);
+        out(`${label} ${lpad(fmt(r.tps), 7)} q/s   latency ${r.latencyMs.toFixed(3)} ms   bg ${r.bgCores.toFixed(2)} cores${mark(r)}   rest ${fmt(r.restUsPerTxn, 1)} µs/q${cpu}`);
       }
     }
   }
@@ -1117,17 +1140,7 @@ async function main() {
     const cpu = (mode, n) => median((tput[mode][n] ?? []).map((r) => r.cpuUsPerTxn));
     const parts = MODES.map((m) => [m, cpu(m, 'relay'), cpu(m, 'sluice')]).filter(([, r, s]) => Number.isFinite(r) && Number.isFinite(s));
     if (parts.length) out(`proxy CPU per transaction (robust to background load): ${parts.map(([m, r, s]) => `${m} relay ${fmt(r, 1)} µs, sluice ${fmt(s, 1)} µs (${(s / r).toFixed(1)}×)`).join('; ')}`);
-    // The CPU arithmetic of the target: with PostgreSQL, pgbench and the proxy
-    // sharing this machine's cores, 0.85 × the relay's TPS leaves the proxy at
-    // most (cores / target TPS − what the rest needs per transaction).
-    for (const [m, r] of parts) {
-      const relayTps = median((tput[m].relay ?? []).map((x) => x.tps));
-      const rest = median((tput[m].sluice ?? []).map((x) => x.restUsPerTxn));
-      const budget = (CORES * 1e6) / (0.85 * relayTps) - rest;
-      if (Number.isFinite(budget)) {
-        out(`  ${m}: at 0.85 × relay (${fmt(0.85 * relayTps)} tps) on ${CORES} cores, with PostgreSQL + pgbench + kernel at ${fmt(rest, 1)} µs per txn, the proxy could spend at most ${fmt(budget, 1)} µs per txn (relay ${fmt(r, 1)} µs, sluice ${fmt(cpu(m, 'sluice'), 1)} µs)`);
-      }
-    }
+    budgetLines(tput, parts);
   }
   if (large) {
     const t = (k) => median((large[k] ?? []).map((r) => r.ms));
@@ -1153,6 +1166,7 @@ async function main() {
     const c = (m, n) => median((my[m][n] ?? []).map((x) => x.cpuUsPerTxn));
     const parts = MY_MODES.map((m) => [m, c(m, 'relay'), c(m, 'sluice')]).filter(([, r, s]) => Number.isFinite(r) && Number.isFinite(s));
     if (parts.length) out(`MySQL proxy CPU per query: ${parts.map(([m, r, s]) => `${m} relay ${fmt(r, 1)} µs, sluice ${fmt(s, 1)} µs (${(s / r).toFixed(1)}×)`).join('; ')}`);
+    budgetLines(my, parts);
   }
   if (ssh) {
     for (const m of SSH_MODES) {

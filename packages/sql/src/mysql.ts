@@ -1,13 +1,15 @@
 /**
  * MySQL / MariaDB SQL text → Command. The pre-scan (mysqlLex.ts) and the
  * classification (mysqlClassify.ts) give a template per text, cached by the
- * exact text (and the lexical mode); the template is turned into a Command
+ * exact text (and the lexical mode) and, for plain SELECTs, by its shape
+ * (mysqlShape.ts: integers left out); the template is turned into a Command
  * for one session here: `EXECUTE name` becomes the statement prepared under
  * that name, PREPARE / DEALLOCATE update the session.
  */
 import type { Command } from '@sluice/core';
 import { GenerationalCache } from './cache.js';
 import { type ClassifyOpts, fullClassifyMysql, type MTpl } from './mysqlClassify.js';
+import { mysqlShape, shapeSafe } from './mysqlShape.js';
 
 export const MYSQL_PROTOCOL = 'mysql';
 
@@ -38,14 +40,17 @@ interface Entry {
 }
 
 const cache = new GenerationalCache<Entry>(10_000, 4_000_000);
+/** Classifications shared by every text of one shape (mysqlShape.ts: plain SELECTs differing only in integers). */
+const shapes = new GenerationalCache<Entry>(10_000, 4_000_000);
 
 /** Cache statistics, for benchmarks and metrics. */
-export const mysqlCacheStats = { hits: 0, misses: 0, uncacheable: 0 };
+export const mysqlCacheStats = { hits: 0, shapeHits: 0, misses: 0, uncacheable: 0 };
 
 /** Drop every cached MySQL classification (tests, benchmarks). */
 export function clearMysqlCache(): void {
   cache.clear();
-  mysqlCacheStats.hits = mysqlCacheStats.misses = mysqlCacheStats.uncacheable = 0;
+  shapes.clear();
+  mysqlCacheStats.hits = mysqlCacheStats.shapeHits = mysqlCacheStats.misses = mysqlCacheStats.uncacheable = 0;
 }
 
 function optsOf(o: MysqlClassifyOptions | undefined): ClassifyOpts {
@@ -63,9 +68,19 @@ function lookup(text: string, o: ClassifyOpts): Entry {
     mysqlCacheStats.hits++;
     return hit;
   }
+  const shape = mysqlShape(text);
+  const shapeKey = shape === null ? null : `${o.mariadb ? 'M' : 'Y'}${o.version}${o.backslashEscapes ? 'e' : 'n'}\u0000${shape}`;
+  if (shapeKey !== null) {
+    const same = shapes.get(shapeKey);
+    if (same) {
+      mysqlCacheStats.shapeHits++;
+      return same;
+    }
+  }
   mysqlCacheStats.misses++;
   const r = fullClassifyMysql(text, o);
   cache.set(key, r);
+  if (shapeKey !== null && shapeSafe(r)) shapes.set(shapeKey, r);
   return r;
 }
 

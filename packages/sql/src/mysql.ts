@@ -204,7 +204,8 @@ export class MysqlClassifier {
   }
 
   set noBackslashEscapes(value: boolean) {
-    this.opts = { ...this.opts, backslashEscapes: !value };
+    // Assigned from every OK / EOF packet: keep the options object when nothing changed.
+    if (this.opts.backslashEscapes === value) this.opts = { ...this.opts, backslashEscapes: !value };
     this.uncertain = false;
   }
 

@@ -81,3 +81,128 @@ export class ByteBuilder {
     return this;
   }
 }
+
+/**
+ * The bounds-checked cursor under every protocol's message reader. Every
+ * read that would run past the end throws the protocol's own error (from
+ * `error`, never a RangeError), with the reader's context and the offset;
+ * `bytes`, `rest` and `cstringBytes` return views, not copies. Subclasses add
+ * numbers in their protocol's byte order.
+ */
+export abstract class ByteReader {
+  protected pos: number;
+  protected readonly end: number;
+
+  /**
+   * @param buf     the bytes to read (usually one message or packet payload)
+   * @param context a name for error messages ('Bind', 'HandshakeResponse41' …)
+   */
+  constructor(
+    protected readonly buf: Buffer,
+    protected readonly context: string,
+    start = 0,
+    end = buf.length,
+  ) {
+    this.pos = start;
+    this.end = end;
+  }
+
+  /** The protocol's error for malformed input (the caller answers it in the protocol's own form). */
+  protected abstract error(message: string): Error;
+
+  get offset(): number {
+    return this.pos;
+  }
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  /** Throws the protocol's error naming this reader's context. */
+  fail(what: string): never {
+    throw this.error(`${this.context}: ${what}`);
+  }
+
+  protected need(n: number, what: string): void {
+    if (this.end - this.pos < n) this.fail(`truncated ${what} at offset ${this.pos}`);
+  }
+
+  /** The next byte without consuming it, or -1 at the end. */
+  peek(): number {
+    return this.pos < this.end ? this.buf[this.pos]! : -1;
+  }
+
+  skip(n: number): void {
+    this.need(n, `${n}-byte field`);
+    this.pos += n;
+  }
+
+  uint8(): number {
+    this.need(1, 'byte');
+    return this.buf[this.pos++]!;
+  }
+
+  int8(): number {
+    this.need(1, 'int8');
+    return this.buf.readInt8(this.pos++);
+  }
+
+  /** Index of the NUL ending the string at the cursor; throws if there is none. */
+  private nul(): number {
+    const at = this.buf.indexOf(0, this.pos);
+    if (at < 0 || at >= this.end) this.fail(`string at offset ${this.pos} has no NUL terminator`);
+    return at;
+  }
+
+  /** A NUL-terminated string, decoded as UTF-8. */
+  cstring(): string {
+    const at = this.nul();
+    const s = this.buf.toString('utf8', this.pos, at);
+    this.pos = at + 1;
+    return s;
+  }
+
+  /** A NUL-terminated string as a view of its bytes (without the NUL). */
+  cstringBytes(): Buffer {
+    const at = this.nul();
+    const b = this.buf.subarray(this.pos, at);
+    this.pos = at + 1;
+    return b;
+  }
+
+  /** `n` bytes as a view. */
+  bytes(n: number): Buffer {
+    if (n < 0) this.fail(`negative length ${n}`);
+    this.need(n, `${n}-byte field`);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+
+  /** `n` bytes decoded as UTF-8. */
+  string(n: number): string {
+    this.need(n, `${n}-byte string`);
+    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+
+  /** Everything left, as a view. */
+  rest(): Buffer {
+    const b = this.buf.subarray(this.pos, this.end);
+    this.pos = this.end;
+    return b;
+  }
+
+  /** Everything left, decoded as UTF-8. */
+  restString(): string {
+    const s = this.buf.toString('utf8', this.pos, this.end);
+    this.pos = this.end;
+    return s;
+  }
+
+  /** Asserts the whole payload was consumed (no trailing garbage). */
+  done(): void {
+    if (this.pos !== this.end) this.fail(`${this.end - this.pos} unexpected trailing byte(s)`);
+  }
+}

@@ -1,65 +1,25 @@
+import { ByteReader } from '@sluice/core';
 import { ProtocolError } from './errors.js';
 
 const TWO_32 = 0x1_0000_0000;
 
 /**
- * A bounds-checked little-endian cursor over a packet payload. Every read
- * that would run past the end throws ProtocolError (never RangeError);
- * `bytes`, `rest`, `cstringBytes` and `lenencBytes` return views, not copies.
+ * A bounds-checked little-endian cursor over a packet payload (the cursor
+ * itself is core's ByteReader). Every read that would run past the end
+ * throws ProtocolError (never RangeError); `bytes`, `rest`, `cstringBytes`
+ * and `lenencBytes` return views, not copies.
  */
-export class BufferReader {
-  private pos: number;
-  private readonly end: number;
-
+export class BufferReader extends ByteReader {
   /**
    * @param buf     the bytes to read (usually a packet payload)
    * @param context a name for error messages ('HandshakeResponse41' …)
    */
-  constructor(
-    private readonly buf: Buffer,
-    private readonly context = 'packet',
-    start = 0,
-    end = buf.length,
-  ) {
-    this.pos = start;
-    this.end = end;
+  constructor(buf: Buffer, context = 'packet', start = 0, end = buf.length) {
+    super(buf, context, start, end);
   }
 
-  get offset(): number {
-    return this.pos;
-  }
-
-  get remaining(): number {
-    return this.end - this.pos;
-  }
-
-  /** Throws a ProtocolError naming this reader's context. */
-  fail(what: string): never {
-    throw new ProtocolError(`${this.context}: ${what}`);
-  }
-
-  private need(n: number, what: string): void {
-    if (this.end - this.pos < n) this.fail(`truncated ${what} at offset ${this.pos}`);
-  }
-
-  /** The next byte without consuming it, or -1 at the end. */
-  peek(): number {
-    return this.pos < this.end ? this.buf[this.pos] : -1;
-  }
-
-  skip(n: number): void {
-    this.need(n, `${n}-byte field`);
-    this.pos += n;
-  }
-
-  uint8(): number {
-    this.need(1, 'int<1>');
-    return this.buf[this.pos++];
-  }
-
-  int8(): number {
-    this.need(1, 'int<1>');
-    return this.buf.readInt8(this.pos++);
+  protected error(message: string): Error {
+    return new ProtocolError(message);
   }
 
   uint16(): number {
@@ -202,69 +162,6 @@ export class BufferReader {
 
   /** A length-encoded string decoded as UTF-8. */
   lenencString(): string {
-    const n = this.lenencInt();
-    this.need(n, `${n}-byte string`);
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
-    this.pos += n;
-    return s;
-  }
-
-  /** Index of the NUL ending the string at the cursor; throws if there is none. */
-  private nul(): number {
-    const at = this.buf.indexOf(0, this.pos);
-    if (at < 0 || at >= this.end) this.fail(`string at offset ${this.pos} has no NUL terminator`);
-    return at;
-  }
-
-  /** A NUL-terminated string decoded as UTF-8. */
-  cstring(): string {
-    const at = this.nul();
-    const s = this.buf.toString('utf8', this.pos, at);
-    this.pos = at + 1;
-    return s;
-  }
-
-  /** A NUL-terminated string as a view of its bytes (without the NUL). */
-  cstringBytes(): Buffer {
-    const at = this.nul();
-    const b = this.buf.subarray(this.pos, at);
-    this.pos = at + 1;
-    return b;
-  }
-
-  /** `n` bytes as a view. */
-  bytes(n: number): Buffer {
-    if (n < 0) this.fail(`negative length ${n}`);
-    this.need(n, `${n}-byte field`);
-    const b = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return b;
-  }
-
-  /** `n` bytes decoded as UTF-8. */
-  string(n: number): string {
-    this.need(n, `${n}-byte string`);
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
-    this.pos += n;
-    return s;
-  }
-
-  /** Everything left, as a view (string<EOF>). */
-  rest(): Buffer {
-    const b = this.buf.subarray(this.pos, this.end);
-    this.pos = this.end;
-    return b;
-  }
-
-  /** Everything left, decoded as UTF-8. */
-  restString(): string {
-    const s = this.buf.toString('utf8', this.pos, this.end);
-    this.pos = this.end;
-    return s;
-  }
-
-  /** Asserts the whole payload was consumed (no trailing garbage). */
-  done(): void {
-    if (this.pos !== this.end) this.fail(`${this.end - this.pos} unexpected trailing byte(s)`);
+    return this.string(this.lenencInt());
   }
 }

@@ -10,6 +10,7 @@ import type { Command } from '@sluice/core';
 import { GenerationalCache } from './cache.js';
 import { type ClassifyOpts, fullClassifyMysql, type MTpl } from './mysqlClassify.js';
 import { mysqlShape, shapeSafe } from './mysqlShape.js';
+import { addAll, cloneCommand, withoutFlag } from './tpl.js';
 
 export const MYSQL_PROTOCOL = 'mysql';
 
@@ -89,28 +90,6 @@ function lookup(text: string, o: ClassifyOpts): Entry {
 interface MState {
   prepared: Map<string, Command>;
   onSqlMode?: () => void;
-}
-
-function addAll(into: string[], from: readonly string[]): void {
-  for (const x of from) if (!into.includes(x)) into.push(x);
-}
-
-function cloneCommand(c: Command): Command {
-  const out: Command = { protocol: c.protocol, kind: c.kind, text: c.text, objects: c.objects.slice(), flags: c.flags.slice() };
-  if (c.parts) out.parts = c.parts.map(cloneCommand);
-  if (c.params) out.params = c.params.slice();
-  if (c.error !== undefined) out.error = c.error;
-  return out;
-}
-
-function withoutFlag(c: Command, flag: string): Command {
-  const out = cloneCommand(c);
-  const strip = (x: Command): void => {
-    x.flags = x.flags.filter((f) => f !== flag);
-    x.parts?.forEach(strip);
-  };
-  strip(out);
-  return out;
 }
 
 function refused(text: string, error: string): Command {

@@ -37,18 +37,22 @@ export interface PrepState {
 
 export const PROTOCOL = 'postgres';
 
-function addAll(into: string[], from: readonly string[]): void {
+/** Appends what `into` does not hold yet, in order. */
+export function addAll(into: string[], from: readonly string[]): void {
   for (const x of from) if (!into.includes(x)) into.push(x);
 }
 
+/** A deep copy (lists and parts), so one session's command never shares mutable state with the cache. */
 export function cloneCommand(c: Command): Command {
   const out: Command = { protocol: c.protocol, kind: c.kind, text: c.text, objects: c.objects.slice(), flags: c.flags.slice() };
   if (c.parts) out.parts = c.parts.map(cloneCommand);
+  if (c.params) out.params = c.params.slice();
   if (c.error !== undefined) out.error = c.error;
   return out;
 }
 
-function withoutFlag(c: Command, flag: string): Command {
+/** A copy without `flag`, at every level. */
+export function withoutFlag(c: Command, flag: string): Command {
   const out = cloneCommand(c);
   const strip = (x: Command): void => {
     x.flags = x.flags.filter((f) => f !== flag);

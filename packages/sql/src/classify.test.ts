@@ -1,23 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Command } from '@sluice/core';
 import { classifyPostgres, loadSqlParser, PostgresClassifier } from './index.js';
+import { kinds } from './test-helpers.js';
 
 beforeAll(async () => {
   await loadSqlParser();
 });
 
 const pg = (text: string) => classifyPostgres(text);
-
-/** The command and every nested part, depth first (what the policy engine judges). */
-function units(c: Command, out: Command[] = []): Command[] {
-  out.push(c);
-  for (const p of c.parts ?? []) units(p, out);
-  return out;
-}
-
-function kinds(c: Command): string[] {
-  return units(c).map((u) => u.kind);
-}
 
 describe('statement kinds and objects', () => {
   it('mixed case: dRoP TaBle x', () => {

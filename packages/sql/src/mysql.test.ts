@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Command } from '@sluice/core';
 import { classifyMysql, clearMysqlCache, MysqlClassifier, mysqlCacheStats, mysqlServerOptions } from './index.js';
+import { kinds } from './test-helpers.js';
 
 const my = (text: string) => classifyMysql(text);
-
-function units(c: Command, out: Command[] = []): Command[] {
-  out.push(c);
-  for (const p of c.parts ?? []) units(p, out);
-  return out;
-}
-const kinds = (c: Command): string[] => units(c).map((u) => u.kind);
 
 describe('MySQL: bypass attempts', () => {
   it('case: dRoP TaBlE t', () => {

@@ -1,18 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Command } from '@sluice/core';
 import { classifyMysql } from './index.js';
 import { fallbackMysql } from './mysqlClassify.js';
 import { lexMysql } from './mysqlLex.js';
+import { kinds } from './test-helpers.js';
 
 const my = (text: string) => classifyMysql(text);
-
-function units(c: Command, out: Command[] = []): Command[] {
-  out.push(c);
-  for (const p of c.parts ?? []) units(p, out);
-  return out;
-}
-const kinds = (c: Command): string[] => units(c).map((u) => u.kind);
 
 describe('MySQL fallback: statements node-sql-parser does not know', () => {
   it('FLUSH', () => {

@@ -3,14 +3,10 @@ import { describe, expect, it } from 'vitest';
 import type { Command } from '@sluice/core';
 import { classifyMysql } from './index.js';
 import { LexError, lexMysql } from './mysqlLex.js';
+import { units } from './test-helpers.js';
 
 const MARIADB = { backslashEscapes: true, mariadb: true, version: 101100 };
 
-function units(c: Command, out: Command[] = []): Command[] {
-  out.push(c);
-  for (const p of c.parts ?? []) units(p, out);
-  return out;
-}
 const hasDrop = (c: Command): boolean => units(c).some((u) => u.kind === 'DROP');
 
 /** Fragments that are complete on their own: after any sequence of them, the scan is back in code. */

@@ -42,7 +42,13 @@ export function canonicalJson(v: unknown): string {
  * order of keys — changes the hash.
  */
 export function eventHash(e: Omit<StoredEvent, 'hash'>): string {
-  return sha256hex(e.prev + JSON.stringify([e.session, e.seq, e.at, e.type]) + (e.dataJson ?? JSON.stringify(e.data)));
+  return chainHash(e.prev, JSON.stringify(e.session), e.seq, e.at, e.type, e.dataJson ?? JSON.stringify(e.data));
+}
+
+/** The one hash formula (eventHash's), taking the session id already as JSON so a chain can write it once. */
+function chainHash(prev: string, sessionJson: string, seq: number, at: string, type: string, dataJson: string): string {
+  // The middle part is exactly JSON.stringify([session, seq, at, type]).
+  return sha256hex(`${prev}[${sessionJson},${seq},${JSON.stringify(at)},${JSON.stringify(type)}]${dataJson}`);
 }
 
 export interface VerifyResult {
@@ -210,7 +216,7 @@ export class SessionLog {
   private seq = 0;
   private prev = GENESIS;
   private broken: unknown = null;
-  private headJson: string | undefined;
+  private sessionJson: string | undefined;
 
   constructor(
     private readonly recorder: Recorder,
@@ -270,9 +276,8 @@ export class SessionLog {
   private next(type: string, data: Record<string, unknown>, dataJson = JSON.stringify(data)): StoredEvent {
     const seq = ++this.seq;
     const at = isoNow();
-    // The same text eventHash hashes, with the session's part written once.
-    this.headJson ??= `[${JSON.stringify(this.session)},`;
-    const hash = sha256hex(`${this.prev}${this.headJson}${seq},"${at}",${JSON.stringify(type)}]${dataJson}`);
+    this.sessionJson ??= JSON.stringify(this.session);
+    const hash = chainHash(this.prev, this.sessionJson, seq, at, type, dataJson);
     const event: StoredEvent = { session: this.session, seq, at, type, data, prev: this.prev, hash, dataJson };
     this.prev = hash;
     return event;

@@ -54,31 +54,13 @@ class ScrapedHistogram {
   }
 }
 
-/**
- * Counts kept in plain objects on the hot path (per command, per relayed
- * chunk) and handed to a prom-client Counter when /metrics is scraped.
- */
-function lazyCounter(counter: Counter, labelNames: readonly string[]) {
-  // key → [label values, pending amount]
-  const pending = new Map<string, [string[], number]>();
-  const flush = () => {
-    for (const entry of pending.values()) {
-      if (entry[1] === 0) continue;
-      const labels = Object.fromEntries(labelNames.map((n, i) => [n, entry[0][i]!]));
-      counter.inc(labels, entry[1]);
-      entry[1] = 0;
-    }
-  };
-  return {
-    flush,
-    /** The cell for these label values (look it up once per protocol/direction, not per call). */
-    cell(...values: string[]): [string[], number] {
-      const k = values.join('\u0000');
-      let e = pending.get(k);
-      if (!e) pending.set(k, (e = [values, 0]));
-      return e;
-    },
-  };
+/** What the hot path counts per protocol, between two scrapes. */
+interface Pending {
+  allow: number;
+  block: number;
+  approve: number;
+  in: number;
+  out: number;
 }
 
 /** prom-client backing for core's metric hooks; served at /metrics. */
@@ -90,19 +72,33 @@ export function createMetrics(): { registry: Registry; core: CoreMetrics } {
   const pendingApprovals = new Gauge({ name: 'sluice_approvals_pending', help: 'Approval requests waiting for a decision', registers: [registry] });
   const masked = new Counter({ name: 'sluice_masked_cells_total', help: 'Values masked in results', labelNames: ['protocol'], registers: [registry] });
 
-  const commandCounter: Counter = new Counter({
+  // Per-command and per-chunk counts are plain additions here, handed to
+  // prom-client's Counters (label hashing and all) only when /metrics is scraped.
+  const pending: Record<string, Pending> = Object.create(null);
+  const of = (p: string): Pending => (pending[p] ??= { allow: 0, block: 0, approve: 0, in: 0, out: 0 });
+  const drain = (counter: Counter, label: string, keys: readonly (keyof Pending)[]): void => {
+    for (const protocol in pending) {
+      const c = pending[protocol]!;
+      for (const k of keys) {
+        if (c[k] === 0) continue;
+        counter.inc({ protocol, [label]: k }, c[k]);
+        c[k] = 0;
+      }
+    }
+  };
+  const commands: Counter = new Counter({
     name: 'sluice_commands_total',
     help: 'Commands judged, by decision',
     labelNames: ['protocol', 'decision'],
     registers: [registry],
-    collect: () => commands.flush(),
+    collect: () => drain(commands, 'decision', ['allow', 'block', 'approve']),
   });
-  const byteCounter: Counter = new Counter({
+  const bytes: Counter = new Counter({
     name: 'sluice_bytes_relayed_total',
     help: 'Bytes relayed (in = from clients, out = to clients)',
     labelNames: ['protocol', 'direction'],
     registers: [registry],
-    collect: () => bytes.flush(),
+    collect: () => drain(bytes, 'direction', ['in', 'out']),
   });
   let appendedPending = 0;
   const appended: Counter = new Counter({
@@ -116,30 +112,15 @@ export function createMetrics(): { registry: Registry; core: CoreMetrics } {
   });
   const append = new ScrapedHistogram('sluice_store_append_seconds', 'Latency of one group commit of events to the store', APPEND_BUCKETS);
   registry.registerMetric(append as never);
-  const commands = lazyCounter(commandCounter, ['protocol', 'decision']);
-  const bytes = lazyCounter(byteCounter, ['protocol', 'direction']);
-
-  // Per-protocol cells, so the hot path is two property reads and an add.
-  type Cells = { allow: [string[], number]; block: [string[], number]; approve: [string[], number]; in: [string[], number]; out: [string[], number] };
-  const cells: Record<string, Cells> = Object.create(null);
-  const cellsOf = (p: string): Cells =>
-    (cells[p] ??= {
-      allow: commands.cell(p, 'allow'),
-      block: commands.cell(p, 'block'),
-      approve: commands.cell(p, 'approve'),
-      in: bytes.cell(p, 'in'),
-      out: bytes.cell(p, 'out'),
-    });
 
   const core: CoreMetrics = {
     sessionOpened: (p) => {
       active.inc({ protocol: p });
       sessions.inc({ protocol: p });
-      cellsOf(p);
     },
     sessionClosed: (p) => active.dec({ protocol: p }),
     command: (p, d) => {
-      cellsOf(p)[d][1]++;
+      of(p)[d]++;
     },
     approvalsPending: (delta) => pendingApprovals.inc(delta),
     maskedCells: (p, n) => masked.inc({ protocol: p }, n),
@@ -148,7 +129,7 @@ export function createMetrics(): { registry: Registry; core: CoreMetrics } {
       appendedPending += n;
     },
     bytesRelayed: (dir, n, p) => {
-      cellsOf(p)[dir][1] += n;
+      of(p)[dir] += n;
     },
   };
   return { registry, core };

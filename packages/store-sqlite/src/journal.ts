@@ -30,11 +30,17 @@ export class EventJournal {
   append(events: readonly StoredEvent[]): void {
     let text = '';
     for (const e of events) text += journalLine(e);
-    const buf = Buffer.from(text, 'utf8');
-    let off = 0;
-    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    // The string is written as is (no Buffer to allocate); a short write,
+    // which a regular file only gives when the disk is nearly full, goes on
+    // from the bytes already written.
+    const length = Buffer.byteLength(text, 'utf8');
+    let off = writeSync(this.fd, text, null, 'utf8');
+    if (off < length) {
+      const buf = Buffer.from(text, 'utf8');
+      while (off < length) off += writeSync(this.fd, buf, off, length - off);
+    }
     if (this.fsync) fdatasyncSync(this.fd);
-    this.bytes += buf.length;
+    this.bytes += length;
   }
 
   get size(): number {

@@ -196,6 +196,24 @@ describe('events', () => {
     expect(Object.keys(e!.data)).toEqual(['z', 'a', 'text', 'big', 'neg']);
   });
 
+  it('journal mode: multi-byte text in one append does not shift the next (byte offsets), and both survive a reopen', async () => {
+    const path = join(tmp.make(), 'sluice.db');
+    const store = openSqliteStore({ path, journal: true });
+    await store.createSession(session('s1'));
+    const wide = { text: 'é中🚀'.repeat(500) };
+    store.appendEventsNow([event('s1', 1, { type: 'output', data: wide })]);
+    store.appendEventsNow([event('s1', 2), event('s1', 3, { type: 'output', data: { text: 'plain' } })]);
+    const got = await store.getEvents('s1');
+    expect(got.map((e) => [e.seq, e.data])).toEqual([
+      [1, wide],
+      [2, event('s1', 2).data],
+      [3, { text: 'plain' }],
+    ]);
+    await store.close();
+    const again = open(path);
+    expect((await again.getEvents('s1')).map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+
   it('a batch is atomic: a duplicate (session, seq) rejects and nothing of the batch is stored', async () => {
     const { store } = fresh();
     await store.createSession(session('s1'));

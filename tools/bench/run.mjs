@@ -468,6 +468,10 @@ async function pgbench(ep, mode, seconds) {
     restUsPerTxn: ((machine - (d ? cpu : 0)) * 1e6) / n,
     userUsPerTxn: per(d?.user * 1e6),
     sysUsPerTxn: per(d?.sys * 1e6),
+    // The event loop alone: one thread, so the proxy can never pass 1e6 / mainUsPerTxn.
+    mainUsPerTxn: per(d?.main * 1e6),
+    mainCores: d ? d.main / seconds : NaN,
+    machineCores: machine / seconds,
     readsPerTxn: per(d?.syscr),
     writesPerTxn: per(d?.syscw),
     diskBytesPerTxn: per(d?.write_bytes),
@@ -515,9 +519,9 @@ async function throughput(endpoints) {
         }
         results[mode][ep.name].push(r);
         const cpu = Number.isFinite(r.cpuUsPerTxn)
-          ? `   ${ep.name}: ${fmt((100 * r.cpuSec) / DURATION)}% of a core, per txn ${fmt(r.cpuUsPerTxn, 1)} µs CPU (usr ${fmt(r.userUsPerTxn, 1)} sys ${fmt(r.sysUsPerTxn, 1)}), ${fmt(r.readsPerTxn, 2)} read + ${fmt(r.writesPerTxn, 2)} write syscalls`
+          ? `   ${ep.name}: ${fmt((100 * r.cpuSec) / DURATION)}% of a core (event loop ${fmt(100 * r.mainCores)}%), per txn ${fmt(r.cpuUsPerTxn, 1)} µs CPU (usr ${fmt(r.userUsPerTxn, 1)} sys ${fmt(r.sysUsPerTxn, 1)}; event loop ${fmt(r.mainUsPerTxn, 1)}), ${fmt(r.readsPerTxn, 2)} read + ${fmt(r.writesPerTxn, 2)} write syscalls`
           : '';
-        out(`${label} ${lpad(fmt(r.tps), 7)} tps   latency ${r.latencyMs.toFixed(3)} ms   bg ${r.bgCores.toFixed(2)} cores${mark(r)}   rest ${fmt(r.restUsPerTxn, 1)} µs/txn${cpu}`);
+        out(`${label} ${lpad(fmt(r.tps), 7)} tps   latency ${r.latencyMs.toFixed(3)} ms   bg ${r.bgCores.toFixed(2)} cores${mark(r)}   machine ${fmt(r.machineCores, 2)} of ${CORES} cores   rest ${fmt(r.restUsPerTxn, 1)} µs/txn${cpu}`);
       }
     }
   }
@@ -540,6 +544,27 @@ function budgetLines(results, parts) {
     const budget = (CORES * 1e6) / rate - rest;
     if (!Number.isFinite(budget)) continue;
     out(`  ${m}: at 0.85 × relay (${fmt(rate)}/s) on ${CORES} cores, with the rest of the machine at ${fmt(rest, 1)} µs per transaction (relay runs), the proxy could spend at most ${fmt(budget, 1)} µs (relay ${fmt(relayUs, 1)} µs, sluice ${fmt(sluiceUs, 1)} µs)`);
+  }
+}
+
+/**
+ * The other limit: Sluice's event loop is one thread. Its CPU per transaction
+ * caps the rate at 1e6 / µs even with every core free, and long before that
+ * the clients queue for it (a closed loop of CLIENTS connections). Printed
+ * with how busy that thread and the whole machine were in the Sluice runs:
+ * an event loop near a full core while the machine has cores to spare means
+ * the rate is bound by that one thread, not by the machine.
+ */
+function loopLines(results, modes) {
+  for (const m of modes) {
+    const runs = results[m].sluice ?? [];
+    const loopUs = median(runs.map((x) => x.mainUsPerTxn));
+    if (!Number.isFinite(loopUs)) continue;
+    const target = 0.85 * median((results[m].relay ?? []).map((x) => x.tps));
+    out(
+      `  ${m}: Sluice's event loop spent ${fmt(loopUs, 1)} µs per transaction and was ${fmt(100 * median(runs.map((x) => x.mainCores)))}% busy, the machine ${fmt(median(runs.map((x) => x.machineCores)), 2)} of ${CORES} cores;` +
+        ` one thread's ceiling ${fmt(1e6 / loopUs)}/s vs 0.85 × relay ${fmt(target)}/s (the target needs the loop under ${fmt(1e6 / target, 1)} µs, and lower still for the clients' queueing)`,
+    );
   }
 }
 
@@ -800,6 +825,9 @@ async function myload(ep, mode, seconds) {
     restUsPerTxn: ((machine - (d ? cpu : 0)) * 1e6) / n,
     userUsPerTxn: x(d?.user * 1e6),
     sysUsPerTxn: x(d?.sys * 1e6),
+    mainUsPerTxn: x(d?.main * 1e6),
+    mainCores: d ? d.main / res.secs : NaN,
+    machineCores: machine / res.secs,
     readsPerTxn: x(d?.syscr),
     writesPerTxn: x(d?.syscw),
     diskBytesPerTxn: x(d?.write_bytes),
@@ -843,9 +871,9 @@ async function myThroughput(endpoints) {
         }
         results[mode][ep.name].push(r);
         const cpu = Number.isFinite(r.cpuUsPerTxn)
-          ? `   ${ep.name}: ${fmt((100 * r.cpuSec) / r.secs)}% of a core, per query ${fmt(r.cpuUsPerTxn, 1)} µs CPU (usr ${fmt(r.userUsPerTxn, 1)} sys ${fmt(r.sysUsPerTxn, 1)}), ${fmt(r.readsPerTxn, 2)} read + ${fmt(r.writesPerTxn, 2)} write syscalls`
+          ? `   ${ep.name}: ${fmt((100 * r.cpuSec) / r.secs)}% of a core (event loop ${fmt(100 * r.mainCores)}%), per query ${fmt(r.cpuUsPerTxn, 1)} µs CPU (usr ${fmt(r.userUsPerTxn, 1)} sys ${fmt(r.sysUsPerTxn, 1)}; event loop ${fmt(r.mainUsPerTxn, 1)}), ${fmt(r.readsPerTxn, 2)} read + ${fmt(r.writesPerTxn, 2)} write syscalls`
           : '';
-        out(`${label} ${lpad(fmt(r.tps), 7)} q/s   latency ${r.latencyMs.toFixed(3)} ms   bg ${r.bgCores.toFixed(2)} cores${mark(r)}   rest ${fmt(r.restUsPerTxn, 1)} µs/q${cpu}`);
+        out(`${label} ${lpad(fmt(r.tps), 7)} q/s   latency ${r.latencyMs.toFixed(3)} ms   bg ${r.bgCores.toFixed(2)} cores${mark(r)}   machine ${fmt(r.machineCores, 2)} of ${CORES} cores   rest ${fmt(r.restUsPerTxn, 1)} µs/q${cpu}`);
       }
     }
   }
@@ -1141,6 +1169,7 @@ async function main() {
     const parts = MODES.map((m) => [m, cpu(m, 'relay'), cpu(m, 'sluice')]).filter(([, r, s]) => Number.isFinite(r) && Number.isFinite(s));
     if (parts.length) out(`proxy CPU per transaction (robust to background load): ${parts.map(([m, r, s]) => `${m} relay ${fmt(r, 1)} µs, sluice ${fmt(s, 1)} µs (${(s / r).toFixed(1)}×)`).join('; ')}`);
     budgetLines(tput, parts);
+    loopLines(tput, MODES);
   }
   if (large) {
     const t = (k) => median((large[k] ?? []).map((r) => r.ms));
@@ -1167,6 +1196,7 @@ async function main() {
     const parts = MY_MODES.map((m) => [m, c(m, 'relay'), c(m, 'sluice')]).filter(([, r, s]) => Number.isFinite(r) && Number.isFinite(s));
     if (parts.length) out(`MySQL proxy CPU per query: ${parts.map(([m, r, s]) => `${m} relay ${fmt(r, 1)} µs, sluice ${fmt(s, 1)} µs (${(s / r).toFixed(1)}×)`).join('; ')}`);
     budgetLines(my, parts);
+    loopLines(my, MY_MODES);
   }
   if (ssh) {
     for (const m of SSH_MODES) {

@@ -58,9 +58,23 @@ export function ioCounters(pid) {
   return o;
 }
 
-/** Counters worth diffing around a run: CPU split and syscalls. */
+/**
+ * User + system CPU seconds of a process's main thread alone (the thread
+ * whose id is the pid: a Node process's event loop), or NaN.
+ */
+export function mainThreadSeconds(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / clkTck;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Counters worth diffing around a run: CPU split (all threads, and the main thread as `main`) and syscalls. */
 export function snapshot(pid) {
-  return { ...cpuTimes(pid), ...ioCounters(pid) };
+  return { ...cpuTimes(pid), main: mainThreadSeconds(pid), ...ioCounters(pid) };
 }
 
 /** b − a for every numeric field. */

@@ -30,15 +30,20 @@ export function cpuSeconds(pid) {
   return t.user + t.sys;
 }
 
-/** {user, sys} CPU seconds of a process (all its threads); NaN when gone. */
-export function cpuTimes(pid) {
+/** {user, sys} CPU seconds from a /proc stat file (a process's or one thread's); NaN when gone. */
+function statTimes(path) {
   try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const s = readFileSync(path, 'utf8');
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
     return { user: Number(f[11]) / clkTck, sys: Number(f[12]) / clkTck };
   } catch {
     return { user: NaN, sys: NaN };
   }
+}
+
+/** {user, sys} CPU seconds of a process (all its threads); NaN when gone. */
+export function cpuTimes(pid) {
+  return statTimes(`/proc/${pid}/stat`);
 }
 
 /**
@@ -63,13 +68,8 @@ export function ioCounters(pid) {
  * whose id is the pid: a Node process's event loop), or NaN.
  */
 export function mainThreadSeconds(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / clkTck;
-  } catch {
-    return NaN;
-  }
+  const t = statTimes(`/proc/${pid}/task/${pid}/stat`);
+  return t.user + t.sys;
 }
 
 /** Counters worth diffing around a run: CPU split (all threads, and the main thread as `main`) and syscalls. */

@@ -44,6 +44,12 @@ class OutBatch {
   private bufs: Buffer[] = [];
   private bytes = 0;
   private depth = 0;
+  /**
+   * The run being merged (not yet in `bufs`): `runLen` bytes of `run`'s
+   * memory from `run.byteOffset`; a view is made only when the run ends.
+   */
+  private run: Buffer | null = null;
+  private runLen = 0;
 
   constructor(
     private readonly sock: Duplex,
@@ -52,13 +58,23 @@ class OutBatch {
 
   push(b: Buffer | Uint8Array): void {
     const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-    const n = this.bufs.length;
-    const last = n ? this.bufs[n - 1]! : null;
-    if (last && last.buffer === buf.buffer && last.byteOffset + last.length === buf.byteOffset) {
-      this.bufs[n - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + buf.length);
-    } else this.bufs.push(buf);
+    const run = this.run;
+    if (run !== null && run.buffer === buf.buffer && run.byteOffset + this.runLen === buf.byteOffset) {
+      this.runLen += buf.length;
+    } else {
+      if (run !== null) this.bufs.push(this.endRun(run));
+      this.run = buf;
+      this.runLen = buf.length;
+    }
     this.bytes += buf.length;
     if (this.depth === 0) this.flush();
+  }
+
+  private endRun(run: Buffer): Buffer {
+    const n = this.runLen;
+    this.run = null;
+    this.runLen = 0;
+    return n === run.length ? run : Buffer.from(run.buffer, run.byteOffset, n);
   }
 
   /** Gather writes until the matching release. */
@@ -71,6 +87,7 @@ class OutBatch {
   }
 
   flush(): void {
+    if (this.run !== null) this.bufs.push(this.endRun(this.run));
     const n = this.bufs.length;
     if (n === 0) return;
     const bufs = this.bufs;

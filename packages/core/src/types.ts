@@ -163,6 +163,12 @@ export interface ResultMasker {
    * Counts every changed cell in `masked`.
    */
   cell(index: number, value: string): string | null;
+  /**
+   * Outside rule columns, a value shorter than this (in UTF-16 code units,
+   * so also in UTF-8 bytes) is never changed: a protocol may skip decoding
+   * it. Infinity when no detector is on.
+   */
+  readonly minLength: number;
   /** Cells changed so far. */
   readonly masked: number;
 }

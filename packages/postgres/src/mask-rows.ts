@@ -1,5 +1,5 @@
 import type { ResultMasker } from '@sluice/core';
-import { BackendCode, BackendWriter, DataRowCursor, type FieldDescription } from './protocol/index.js';
+import { BackendCode, BackendWriter, DataRowCursor, ProtocolError, type FieldDescription, type FramedMessage } from './protocol/index.js';
 
 /** Type OIDs whose binary form is UTF-8 text. */
 const TEXT_BINARY = new Set([25 /* text */, 1043 /* varchar */, 1042 /* bpchar */, 19 /* name */, 705 /* unknown */, 114 /* json */, 18 /* char */]);
@@ -22,13 +22,88 @@ function cellText(buf: Buffer, off: number, len: number, format: number, typeOID
   return undefined;
 }
 
-/** Bytes of a replacement in the cell's wire format (rule columns were retyped to text). */
-function encodeReplacement(value: string, format: number, typeOID: number, ruleColumn: boolean): Buffer | null {
-  if (format === 0 || ruleColumn || TEXT_BINARY.has(typeOID)) return Buffer.from(value, 'utf8');
-  if (typeOID === JSONB) return Buffer.concat([Buffer.from([1]), Buffer.from(JSON.stringify(value), 'utf8')]);
-  // A detector hit inside a binary integer: the client expects an integer; never leak it.
-  return null;
+/**
+ * Rewritten DataRows, written back to back into slabs and handed out as
+ * views: consecutive rewritten rows form one contiguous span (the relay
+ * merges them into one write) and a row allocates nothing of its own. A view
+ * handed out is never written again: a full slab is replaced, not reused. One
+ * per connection; slabs grow from 2 KiB to 64 KiB, so a session that masks a
+ * few small results keeps a few kilobytes.
+ */
+export class RowSlab {
+  private buf: Buffer | null = null;
+  /** Offset of the row being built (everything before it has been handed out). */
+  private start = 0;
+  private len = 0;
+
+  private ensure(n: number): Buffer {
+    const buf = this.buf;
+    if (buf && this.len + n <= buf.length) return buf;
+    const open = this.len - this.start;
+    let size = buf ? Math.min(SLAB_MAX, buf.length * 2) : SLAB_MIN;
+    while (size < open + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    if (buf && open > 0) buf.copy(next, 0, this.start, this.len);
+    this.buf = next;
+    this.start = 0;
+    this.len = open;
+    return next;
+  }
+
+  /** Starts a DataRow of `count` cells (an unfinished row before it is dropped). */
+  begin(count: number): void {
+    this.len = this.start;
+    const b = this.ensure(7);
+    b[this.len] = BackendCode.DataRow;
+    b.writeUInt16BE(count, this.len + 5);
+    this.len += 7;
+  }
+
+  /** Copies bytes as they are (whole cells, length words included). */
+  copy(src: Buffer, from: number, to: number): void {
+    if (to <= from) return;
+    const b = this.ensure(to - from);
+    src.copy(b, this.len, from, to);
+    this.len += to - from;
+  }
+
+  /** A cell holding `s` as UTF-8. */
+  text(s: string): void {
+    const b = this.ensure(4 + s.length * 3);
+    const n = b.write(s, this.len + 4, 'utf8');
+    b.writeInt32BE(n, this.len);
+    this.len += 4 + n;
+  }
+
+  /** A cell holding `bytes`. */
+  bytes(bytes: Uint8Array): void {
+    const b = this.ensure(4 + bytes.length);
+    b.writeInt32BE(bytes.length, this.len);
+    b.set(bytes, this.len + 4);
+    this.len += 4 + bytes.length;
+  }
+
+  /** A NULL cell. */
+  null(): void {
+    const b = this.ensure(4);
+    b.writeInt32BE(-1, this.len);
+    this.len += 4;
+  }
+
+  /** Ends the row: its bytes, as a view no later write touches. */
+  end(): Buffer {
+    const b = this.buf!;
+    const n = this.len - this.start;
+    if (n - 1 > 0x7fffffff) throw new ProtocolError(`DataRow too long (${n} bytes)`);
+    b.writeInt32BE(n - 1, this.start + 1);
+    const row = b.subarray(this.start, this.len);
+    this.start = this.len;
+    return row;
+  }
 }
+
+const SLAB_MIN = 2048;
+const SLAB_MAX = 65536;
 
 /**
  * Masks the rows of one result. `formats[i]` is the wire format of column i
@@ -36,51 +111,68 @@ function encodeReplacement(value: string, format: number, typeOID: number, ruleC
  */
 export class RowMasker {
   private readonly cursor = new DataRowCursor();
-  /** Made on the first changed row: most results change none. */
-  private writer: BackendWriter | null = null;
+  /** Cells shorter than this (in bytes) cannot hold a detector match: not decoded at all. */
+  private readonly minLength: number;
 
   constructor(
     readonly rm: ResultMasker,
     private readonly fields: readonly FieldDescription[],
     private readonly formats: readonly number[],
-  ) {}
+    private readonly slab: RowSlab,
+  ) {
+    this.minLength = rm.minLength;
+  }
 
-  /** The row to send: the same bytes when nothing changed, else a re-encoded DataRow. */
-  row(raw: Buffer, payload: Buffer): Buffer {
+  /**
+   * The row to send: `m.raw` when nothing changed, else the re-encoded
+   * DataRow (unchanged cells copied byte for byte). Throws ProtocolError on a
+   * malformed row (the relay then fails closed).
+   */
+  row(m: FramedMessage): Buffer {
     const c = this.cursor;
-    c.reset(payload);
-    let cells: (Buffer | null)[] | null = null;
+    const count = c.resetMessage(m);
+    const src = m.source;
+    const rm = this.rm;
+    const slab = this.slab;
+    /** Offset in `src` up to which the rewritten row has its bytes; -1 while nothing changed. */
+    let copied = -1;
     while (c.next()) {
+      const len = c.length;
+      if (len < 0) continue;
       const i = c.index;
-      if (c.length < 0) {
-        if (cells) cells.push(null);
-        continue;
-      }
+      const isRule = rm.ruleColumns.has(i);
       const f = this.fields[i];
       const format = this.formats[i] ?? 0;
       const typeOID = f ? f.typeOID : TEXT_OID;
-      const isRule = this.rm.ruleColumns.has(i);
-      const text = cellText(payload, c.offset, c.length, format, typeOID);
-      let out: Buffer | null | undefined; // undefined = unchanged
+      // Text of at most `len` characters (a binary integer's text can be longer than its bytes).
+      if (!isRule && len < this.minLength && (format === 0 || TEXT_BINARY.has(typeOID) || typeOID === JSONB)) continue;
+      const text = cellText(src, c.offset, len, format, typeOID);
+      let masked: string | null;
       if (text === undefined) {
-        out = isRule ? null : undefined;
+        if (!isRule) continue;
+        masked = null; // a rule-masked value we cannot read becomes NULL
       } else {
-        const masked = this.rm.cell(i, text);
-        if (masked !== null) out = encodeReplacement(masked, format, typeOID, isRule);
+        masked = rm.cell(i, text);
+        if (masked === null) continue;
       }
-      if (out !== undefined && !cells) {
-        // First change: copy the cells before this one.
-        cells = [];
-        const again = new DataRowCursor();
-        again.reset(payload);
-        while (again.next() && again.index < i) cells.push(again.length < 0 ? null : payload.subarray(again.offset, again.offset + again.length));
+      if (copied < 0) {
+        slab.begin(count);
+        copied = m.payloadStart + 2;
       }
-      if (cells) cells.push(out === undefined ? payload.subarray(c.offset, c.offset + c.length) : out);
+      slab.copy(src, copied, c.offset - 4);
+      copied = c.offset + len;
+      if (masked === null) slab.null();
+      else if (format === 0 || isRule || TEXT_BINARY.has(typeOID)) slab.text(masked);
+      else if (typeOID === JSONB) slab.bytes(Buffer.concat([JSONB_VERSION, Buffer.from(JSON.stringify(masked), 'utf8')]));
+      else slab.null(); // a detector hit inside a binary integer: the client expects an integer; never leak it
     }
-    if (!cells) return raw;
-    return (this.writer ??= new BackendWriter(256)).dataRow(cells).take();
+    if (copied < 0) return m.raw;
+    slab.copy(src, copied, m.end);
+    return slab.end();
   }
 }
+
+const JSONB_VERSION = Buffer.from([1]);
 
 /** RowDescription with rule-masked columns retyped to text (so typed clients accept the mask). */
 export function retypeRuleColumns(fields: readonly FieldDescription[], rule: ReadonlySet<number>): Buffer | null {

@@ -25,7 +25,7 @@ import {
 } from './protocol/index.js';
 import { columnRefs, type ColumnOrigins } from './catalog.js';
 import { errorMessage, noticeMessage } from './errors.js';
-import { RowMasker, resultFormats, retypeRuleColumns } from './mask-rows.js';
+import { RowMasker, RowSlab, resultFormats, retypeRuleColumns } from './mask-rows.js';
 
 interface Stmt {
   cmd: Command;
@@ -102,6 +102,8 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   // current result
   private rows = 0;
   private rowMasker: RowMasker | null = null;
+  /** Where this connection's rewritten rows are written. */
+  private readonly rowSlab = new RowSlab();
   private copyOutBinaryMasked = false;
   private copyMask: Masker | null = null;
   private copyMasked = 0;
@@ -297,7 +299,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     this.rowMasker = null;
     if (!mask) return null;
     const rm = mask.forResult(columnRefs(fields, this.origins));
-    if (rm.active) this.rowMasker = new RowMasker(rm, fields, formats);
+    if (rm.active) this.rowMasker = new RowMasker(rm, fields, formats, this.rowSlab);
     return retypeRuleColumns(fields, rm.ruleColumns);
   }
 
@@ -339,7 +341,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       case BackendCode.DataRow: {
         if (e?.t === 'execute' && !e.started) this.beginExecute(e, m.payload);
         this.rows++;
-        out.toClient(this.rowMasker ? this.rowMasker.row(m.raw, m.payload) : m.raw);
+        out.toClient(this.rowMasker ? this.rowMasker.row(m) : m.raw);
         return;
       }
       case BackendCode.CommandComplete: {

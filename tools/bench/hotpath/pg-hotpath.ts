@@ -47,7 +47,8 @@ class FakeSocket extends EventEmitter {
   }
 }
 
-export async function run(iterations: number): Promise<{ usPerTxn: number; cpuUsPerTxn: number; writes: number }> {
+/** A real gateway session behind a MessageRelay and PgSessionRelay, with stand-in sockets. */
+async function setup() {
   await loadSqlParser();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-hotpath-'));
   const store = openSqliteStore({ path: join(dir, 'sluice.db'), journal: true });
@@ -74,6 +75,17 @@ export async function run(iterations: number): Promise<{ usPerTxn: number; cpuUs
     protocolError: (e, side) => console.error('protocol error', side, e.message),
   }, { onBytes: (d, n) => gw.coreMetrics.bytesRelayed(d, n, 'postgres') });
   relay.start();
+  const done = async () => {
+    await session.close('done');
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { client, server, relay, done };
+}
+
+/** Per-transaction cost of `pgbench -S -M prepared`. */
+export async function run(iterations: number): Promise<{ usPerTxn: number; cpuUsPerTxn: number; writes: number }> {
+  const { client, server, relay, done } = await setup();
   // The statement is prepared once, as pgbench does.
   const sql = 'SELECT abalance FROM pgbench_accounts WHERE aid = $1;';
   client.emit('data', new FrontendWriter().parse('P0_1', sql).describe('S', 'P0_1').sync().take());
@@ -97,8 +109,52 @@ export async function run(iterations: number): Promise<{ usPerTxn: number; cpuUs
   }
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(c0);
-  await session.close('done');
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await done();
   return { usPerTxn: (wall * 1000) / iterations, cpuUsPerTxn: (cpu.user + cpu.system) / iterations, writes: (client.writes + server.writes) / (iterations + 20001) };
+}
+
+/**
+ * Per-row cost of streaming a large result through detector masking: the
+ * bench's large-result query (`SELECT g, 'user' || g || '@example.com',
+ * md5(g::text)`), every row's email replaced, fed in 64 KiB chunks as a
+ * socket delivers them.
+ */
+export async function runRows(rows: number): Promise<{ nsPerRow: number; cpuNsPerRow: number; outBytes: number }> {
+  const { client, server, relay, done } = await setup();
+  const fields = ['g', 'email', 'digest'].map((name, i) => ({ name, tableOID: 0, columnAttr: 0, typeOID: i === 0 ? 23 : 25, typeLen: i === 0 ? 4 : -1, typeMod: -1, format: 0 }));
+  const { createHash } = await import('node:crypto');
+  const w = new BackendWriter(1 << 20);
+  const batch = 10000;
+  for (let g = 1; g <= batch; g++) w.dataRow([String(g), `user${g}@example.com`, createHash('md5').update(String(g)).digest('hex')]);
+  const body = w.take();
+  const chunks: Buffer[] = [];
+  for (let off = 0; off < body.length; off += 65536) chunks.push(Buffer.from(body.subarray(off, off + 65536)));
+  const query = new FrontendWriter().query('SELECT g, email, digest FROM big').take();
+  const head = new BackendWriter().rowDescription(fields).take();
+  const tail = new BackendWriter().commandComplete(`SELECT ${batch}`).readyForQuery('I').take();
+  const once = () => {
+    client.emit('data', query);
+    server.emit('data', head);
+    for (const c of chunks) server.emit('data', c);
+    server.emit('data', tail);
+  };
+  client.bytes = 0;
+  once();
+  if (!client.bytes || relay.closed) throw new Error(`nothing relayed (relay closed: ${relay.closed})`);
+  for (let i = 0; i < 20; i++) once(); // warm up
+  await new Promise((r) => setTimeout(r, 200));
+  const passes = Math.max(1, Math.round(rows / batch));
+  client.bytes = 0;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < passes; i++) {
+    once();
+    await new Promise((r) => setImmediate(r));
+  }
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(c0);
+  const outBytes = client.bytes / passes;
+  await done();
+  const n = passes * batch;
+  return { nsPerRow: (wall * 1e6) / n, cpuNsPerRow: ((cpu.user + cpu.system) * 1000) / n, outBytes };
 }

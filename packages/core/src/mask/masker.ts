@@ -45,7 +45,8 @@ const HIT_ORDER = (a: Hit, b: Hit): number => a.start - b.start || b.end - a.end
 
 class Engine implements Masker {
   private readonly dets: readonly ActiveDetector[];
-  private readonly minLength: number;
+  /** Shortest value any active detector can match (Infinity with none). */
+  readonly minLength: number;
   readonly columnNames: ReadonlySet<string>;
   /** Spans replaced by the last `maskSpans` call. */
   lastCount = 0;
@@ -193,6 +194,10 @@ class Result implements ResultMasker {
 
   get masked(): number {
     return this.count;
+  }
+
+  get minLength(): number {
+    return this.engine.minLength;
   }
 
   cell(index: number, value: string): string | null {

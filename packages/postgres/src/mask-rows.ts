@@ -35,6 +35,9 @@ export class RowSlab {
   /** Offset of the row being built (everything before it has been handed out). */
   private start = 0;
   private len = 0;
+  /** The last text cell written, and its UTF-8 bytes. */
+  private lastText = '';
+  private lastBytes: Buffer = Buffer.alloc(0);
 
   private ensure(n: number): Buffer {
     const buf = this.buf;
@@ -61,17 +64,30 @@ export class RowSlab {
 
   /** Copies bytes as they are (whole cells, length words included). */
   copy(src: Buffer, from: number, to: number): void {
-    if (to <= from) return;
-    const b = this.ensure(to - from);
-    src.copy(b, this.len, from, to);
-    this.len += to - from;
+    const n = to - from;
+    if (n <= 0) return;
+    const b = this.ensure(n);
+    let at = this.len;
+    // Buffer#copy makes a view per call: dearer than a short loop for a cell or two.
+    if (n <= SHORT_COPY) for (let i = from; i < to; i++) b[at++] = src[i]!;
+    else src.copy(b, at, from, to);
+    this.len += n;
   }
 
   /** A cell holding `s` as UTF-8. */
   text(s: string): void {
-    const b = this.ensure(4 + s.length * 3);
-    const n = b.write(s, this.len + 4, 'utf8');
+    if (s !== this.lastText) {
+      // Replacements repeat ('[REDACTED:email]' on every row): encode each once.
+      this.lastText = s;
+      this.lastBytes = Buffer.from(s, 'utf8');
+    }
+    const bytes = this.lastBytes;
+    const n = bytes.length;
+    const b = this.ensure(4 + n);
     b.writeInt32BE(n, this.len);
+    let at = this.len + 4;
+    if (n <= SHORT_COPY) for (let i = 0; i < n; i++) b[at++] = bytes[i]!;
+    else b.set(bytes, at);
     this.len += 4 + n;
   }
 
@@ -103,6 +119,8 @@ export class RowSlab {
 }
 
 const SLAB_MIN = 2048;
+/** Copies up to this many bytes are done by hand. */
+const SHORT_COPY = 64;
 const SLAB_MAX = 65536;
 
 /**

@@ -503,13 +503,15 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     c.resetPacket(p, this.count);
     const cells: (string | Buffer | null)[] = new Array(this.count);
     let changed = false;
+    const minLength = rm.minLength;
     while (c.next()) {
       const i = c.index;
       if (c.length < 0) {
         cells[i] = null;
         continue;
       }
-      const m = rm.cell(i, c.buffer.toString('utf8', c.offset, c.offset + c.length));
+      // A text cell shorter than any detector's match, outside rule columns, is never changed: not decoded.
+      const m = c.length < minLength && !rm.ruleColumns.has(i) ? null : rm.cell(i, c.buffer.toString('utf8', c.offset, c.offset + c.length));
       if (m !== null) {
         changed = true;
         cells[i] = m;

@@ -66,6 +66,16 @@ describe('RowMasker', () => {
     expect(a!.byteOffset + a!.length).toBe(b!.byteOffset);
   });
 
+  it('a slab grown for one huge row is not kept for the rows after it', () => {
+    const fields = [field('email', 25)];
+    const rm = new RowMasker(masker.forResult([{ name: 'email' }]), fields, [0], new RowSlab());
+    const [huge, small] = frame([['x'.repeat(200_000) + ' alice@example.com'], ['bob@example.com']]).map((m) => rm.row(m));
+    expect(cellsOf(huge!)).toEqual(['x'.repeat(200_000) + ' [REDACTED:email]']);
+    expect(huge!.buffer.byteLength).toBeGreaterThan(200_000);
+    expect(small!.buffer.byteLength).toBeLessThanOrEqual(65536);
+    expect(cellsOf(small!)).toEqual(['[REDACTED:email]']);
+  });
+
   it('nulls a binary integer whose text is a card number, though its 8 bytes are shorter than a card', () => {
     const fields = [{ ...field('n', 20), typeLen: 8 }];
     const cards = createMasker([{ detectors: ['credit_card'] }], { hashKey: Buffer.alloc(32, 7) })!;

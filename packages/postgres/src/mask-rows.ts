@@ -35,7 +35,7 @@ export class RowSlab {
   /** Offset of the row being built (everything before it has been handed out). */
   private start = 0;
   private len = 0;
-  /** The last text cell written, and its UTF-8 bytes. */
+  /** The last short text cell written, and its UTF-8 bytes. */
   private lastText = '';
   private lastBytes: Buffer = Buffer.alloc(0);
 
@@ -76,6 +76,13 @@ export class RowSlab {
 
   /** A cell holding `s` as UTF-8. */
   text(s: string): void {
+    if (s.length > SHORT_COPY) {
+      const b = this.ensure(4 + s.length * 3);
+      const n = b.write(s, this.len + 4, 'utf8');
+      b.writeInt32BE(n, this.len);
+      this.len += 4 + n;
+      return;
+    }
     if (s !== this.lastText) {
       // Replacements repeat ('[REDACTED:email]' on every row): encode each once.
       this.lastText = s;
@@ -113,7 +120,11 @@ export class RowSlab {
     if (n - 1 > 0x7fffffff) throw new ProtocolError(`DataRow too long (${n} bytes)`);
     b.writeInt32BE(n - 1, this.start + 1);
     const row = b.subarray(this.start, this.len);
-    this.start = this.len;
+    if (b.length > SLAB_MAX) {
+      // Grown for one huge row: let it go with that row, not stay with the connection.
+      this.buf = null;
+      this.start = this.len = 0;
+    } else this.start = this.len;
     return row;
   }
 }

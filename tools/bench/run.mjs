@@ -11,7 +11,9 @@
 //
 // 3. MySQL throughput: point selects from a small mysql2 load generator
 //    (lib/myload.mjs; query() and execute()) against MariaDB direct, the relay
-//    and Sluice's mysql listener, runs interleaved, median queries/s.
+//    and Sluice's mysql listener, runs interleaved, median queries/s. Then a
+//    large result: the 100k-row table ten times on one connection (emails
+//    masked through Sluice); wall time and the proxy's CPU per row.
 //
 // 4. SSH (only with --only ssh): scp of a --ssh-mb (256) MiB file, upload and
 //    download (SFTP protocol, scp's default) and upload with scp -O (legacy
@@ -880,6 +882,51 @@ async function myThroughput(endpoints) {
   return results;
 }
 
+const MY_LARGE_REPEAT = 10;
+const myLargeSql = 'SELECT id, v, email FROM t';
+
+/** The whole 100k-row table MY_LARGE_REPEAT times on one connection (mysql2, text protocol); proxy CPU per row. */
+async function myLargeOnce(ep) {
+  const c = await mysql2().createConnection(myOptions(ep));
+  try {
+    const cpu0 = ep.pid ? cpuSeconds(ep.pid) : NaN;
+    const t0 = performance.now();
+    let rows = 0;
+    let first = null;
+    for (let i = 0; i < MY_LARGE_REPEAT; i++) {
+      const [rs] = await c.query({ sql: myLargeSql, rowsAsArray: true });
+      rows += rs.length;
+      first ??= rs[0];
+    }
+    const ms = performance.now() - t0;
+    if (rows !== MY.rows * MY_LARGE_REPEAT) throw new Error(`expected ${MY.rows * MY_LARGE_REPEAT} rows, got ${rows}`);
+    return { ms, rows, first, cpuSec: ep.pid ? cpuSeconds(ep.pid) - cpu0 : NaN };
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+async function myLarge(endpoints) {
+  out(`\n== 3b. MySQL large result: ${myLargeSql} (${fmt(MY.rows)} rows, emails masked through Sluice) ${MY_LARGE_REPEAT} times on one mysql2 connection, ${LARGE_RUNS} run(s) per endpoint`);
+  const res = {};
+  for (let r = 0; r < LARGE_RUNS; r++) {
+    for (const ep of endpoints) {
+      let x;
+      try {
+        x = await measured(() => myLargeOnce(ep));
+      } catch (e) {
+        fail(`MySQL large result via ${ep.name}`, e.message);
+        continue;
+      }
+      if (ep.name === 'sluice' && x.first?.[2] === 'user1@example.com') fail('MySQL masking is not active through sluice', JSON.stringify(x.first));
+      (res[ep.name] ??= []).push(x);
+      const cpu = Number.isFinite(x.cpuSec) ? `   CPU ${fmt(x.cpuSec, 2)} s (${fmt((x.cpuSec * 1e9) / x.rows, 0)} ns/row)` : '';
+      out(`${pad(ep.name, 7)} ${lpad(fmt(x.rows), 9)} rows ${lpad(fmt(x.ms / 1000, 2), 6)} s  ${lpad(fmt(x.rows / (x.ms / 1000)), 9)} rows/s   bg ${x.bgCores.toFixed(2)} cores${mark(x)}${cpu}`);
+    }
+  }
+  return res;
+}
+
 function printMy(results) {
   const names = ['direct', 'relay', 'sluice'];
   const runsOf = (m, n) => results[m][n] ?? [];
@@ -1111,6 +1158,7 @@ async function main() {
   let tput = null;
   let large = null;
   let my = null;
+  let myBig = null;
   if (DO_PGBENCH && endpoints.length) {
     tput = await throughput(endpoints);
     printThroughput(tput, endpoints);
@@ -1122,6 +1170,7 @@ async function main() {
   if (DO_MYSQL && myEndpoints.length) {
     my = await myThroughput(myEndpoints);
     printMy(my);
+    myBig = await myLarge(myEndpoints);
   }
   let ssh = null;
   if (sshEndpoints.length) {
@@ -1198,6 +1247,12 @@ async function main() {
     budgetLines(my, parts);
     loopLines(my, MY_MODES);
   }
+  if (myBig) {
+    const t = (n) => median((myBig[n] ?? []).map((x) => x.ms));
+    const ns = (n) => median((myBig[n] ?? []).map((x) => (x.cpuSec * 1e9) / x.rows));
+    const n = MY.rows * MY_LARGE_REPEAT;
+    out(`MySQL large result ${fmt(n)} rows: direct ${fmt(t('direct') / 1000, 2)} s, relay ${fmt(t('relay') / 1000, 2)} s, sluice (masking) ${fmt(t('sluice') / 1000, 2)} s; proxy CPU per row: relay ${fmt(ns('relay'), 0)} ns, sluice ${fmt(ns('sluice'), 0)} ns`);
+  }
   if (ssh) {
     for (const m of SSH_MODES) {
       const [d, r, s] = ['direct', 'relay', 'sluice'].map((n) => median((ssh[m][n] ?? []).map((x) => x.mbps)));
@@ -1209,6 +1264,7 @@ async function main() {
     ...(tput ? MODES.flatMap((m) => Object.values(tput[m]).flat()) : []),
     ...(large ? Object.entries(large).filter(([k]) => k !== 'sample').flatMap(([, v]) => v) : []),
     ...(my ? MY_MODES.flatMap((m) => Object.values(my[m]).flat()) : []),
+    ...(myBig ? Object.values(myBig).flat() : []),
   ];
   const noisy = all.filter((r) => r.bgCores > BUSY_CORES);
   out(

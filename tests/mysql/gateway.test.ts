@@ -1,5 +1,5 @@
 import { networkInterfaces } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mysqlPlugin } from '@sluice/mysql';
 import { CARD, EMAIL, MY, clearPassword, mySkip, mysql, pendingApproval, setupMy, type MyEnv } from './fixture.js';
 import { startTestGateway } from '../support/gateway.js';
@@ -192,6 +192,50 @@ describe.skipIf(!!skip)(`mysql gateway${skip ? ` (skipped: ${skip})` : ''}`, () 
       await c.end();
     }
   });
+
+  // A text row of exactly 0xFFFFFF payload bytes goes as two physical packets (the second empty):
+  // masking 'alice@example.com' (17 bytes) to '[REDACTED:email]' (16) makes it one. A row of
+  // 0xFFFFFF - 3 bytes with 'al@ex.io' (8) goes the other way. The packets after it (rows, EOF,
+  // the next command's answer) must still reach the client in sequence.
+  const bigRow = (email: string, delta: number) =>
+    `SELECT CONCAT(REPEAT('a', 9000000), ' ${email}') AS a, REPEAT('b', ${0xffffff + delta - (4 + 9000001 + email.length) - 4 - 2}) AS b, 'x' AS c ` +
+    `UNION ALL SELECT 'bob@example.com', 'second', 'y' UNION ALL SELECT 'carol@example.com', 'third', 'z'`;
+  for (const [how, email, delta] of [['loses', 'alice@example.com', 0], ['gains', 'al@ex.io', -3]] as const) {
+    it(`a masked row that ${how} a physical packet (16 MiB) keeps the packets after it in sequence`, async () => {
+      const sql = bigRow(email, delta);
+      const r = await env.cli(env.agent.secret, sql, { extra: ['--batch', '--skip-column-names', '--max-allowed-packet=64M'] });
+      expect(r.stderr.replace(/^WARNING: option .*\n/m, '')).toBe('');
+      expect(r.code).toBe(0);
+      const lines = r.stdout.trimEnd().split('\n').filter((l) => !l.startsWith('WARNING: option'));
+      expect(lines).toHaveLength(3);
+      expect(lines[0]!.length).toBeGreaterThan(16_000_000);
+      expect(lines[0]).not.toContain(email);
+      expect(lines[0]).toContain('[REDACTED:email]');
+      expect(lines[1]).toBe('[REDACTED:email]\tsecond\ty');
+      expect(lines[2]).toBe('[REDACTED:email]\tthird\tz');
+      // mysql2 checks sequence ids and reports a gap with this warning.
+      const warned: string[] = [];
+      const spy = vi.spyOn(console, 'error').mockImplementation((m: unknown) => void warned.push(String(m)));
+      const spyWarn = vi.spyOn(console, 'warn').mockImplementation((m: unknown) => void warned.push(String(m)));
+      const c = await env.connect(env.agent.secret);
+      try {
+        // A binary row is 2 bytes longer (its header byte and NULL bitmap): sized to the same boundary.
+        for (const run of [() => c.query({ sql, rowsAsArray: true }), () => c.execute({ sql: bigRow(email, delta - 2), rowsAsArray: true })]) {
+          const [rows] = (await run()) as unknown as [string[][]];
+          expect(rows.map((x) => x[2])).toEqual(['x', 'y', 'z']);
+          expect(rows[0]![0]).toContain('[REDACTED:email]');
+          expect(rows[2]![0]).toBe('[REDACTED:email]');
+          const [[one]] = (await c.query({ sql: 'SELECT 1', rowsAsArray: true })) as unknown as [number[][]];
+          expect(one).toEqual([1]);
+        }
+      } finally {
+        await c.end();
+        spy.mockRestore();
+        spyWarn.mockRestore();
+      }
+      expect(warned.filter((m) => /out of order/.test(m))).toEqual([]);
+    });
+  }
 
   it('approval: denied → 1142 naming the policy and nothing ran; no self-approval; approved → ran', async () => {
     await env.admin.query(`CREATE TABLE IF NOT EXISTS ${env.db}.gated (id int); DELETE FROM ${env.db}.gated; INSERT INTO ${env.db}.gated VALUES (1)`);

@@ -105,6 +105,13 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   private prepStmt: Stmt | null = null;
   /** Renumber the next response packet (after a LOCAL INFILE request answered by the gateway). */
   private renumber = false;
+  /**
+   * Physical packets the client got minus those the target sent in the
+   * current response: a rewritten row of 16 MiB or more can take one more or
+   * one fewer packet than the original. While it is not 0, the target's
+   * packets are renumbered so the client sees its sequence ids in order.
+   */
+  private seqShift = 0;
   private rows = 0;
   private rm: ResultMasker | null = null;
   private binCols: BinaryColumn[] = [];
@@ -314,6 +321,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   private pop(out: RelayOut): void {
     this.head++;
     this.phase = 'first';
+    this.seqShift = 0;
     if (this.head > 64 && this.head * 2 > this.expect.length) {
       this.expect = this.expect.slice(this.head);
       this.head = 0;
@@ -325,6 +333,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   }
 
   server(p: Packet, out: RelayOut): void {
+    if (this.seqShift !== 0) p = shiftSeq(p, this.seqShift);
     const e = this.current;
     if (!e || e.t === 'inject') {
       // Unsolicited (the target closing the connection with an ERR).
@@ -519,6 +528,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     }
     if (!changed) return p.raw;
     writeTextRow(this.w, p.seq, cells);
+    this.countPieces(p);
     return this.w.take();
   }
 
@@ -547,12 +557,37 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     }
     if (!changed) return p.raw;
     writeBinaryRow(this.w, p.seq, this.outCols, cells);
+    this.countPieces(p);
     return this.w.take();
+  }
+
+  /** After `p` was rewritten into `this.w`: keep the later packets' sequence ids in step. */
+  private countPieces(p: Packet): void {
+    const sent = (this.w.nextSeq - p.seq) & 0xff;
+    const got = (p.lastSeq - p.seq + 1) & 0xff;
+    this.seqShift += sent - got;
   }
 
   closed(reason: string): void {
     this.onClosed(reason);
   }
+}
+
+/**
+ * `p` with its sequence ids moved by `shift` (mod 256). The headers are
+ * rewritten in place: they are the gateway's own copy of what the target
+ * sent, and are forwarded only after this.
+ */
+function shiftSeq(p: Packet, shift: number): Packet {
+  const seq = (p.seq + shift) & 0xff;
+  if (p.rawParts) {
+    let s = seq;
+    for (const part of p.rawParts) {
+      part[3] = s;
+      s = (s + 1) & 0xff;
+    }
+  } else p.source[p.payloadStart - 1] = seq;
+  return new Packet(seq, (p.lastSeq + shift) & 0xff, p.source, p.payloadStart, p.end, p.rawParts);
 }
 
 /** The statement id of COM_STMT_RESET. */

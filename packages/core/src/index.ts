@@ -13,3 +13,4 @@ export * from './mask/index.js';
 export * from './relay.js';
 export * from './net.js';
 export * from './bytes.js';
+export * from './slab.js';

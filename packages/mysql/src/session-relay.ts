@@ -7,6 +7,7 @@ import {
   Command as Com,
   ServerStatus,
   TextRowCursor,
+  TextRowSlab,
   Packet,
   ProtocolError,
   isResultSetEnd,
@@ -119,6 +120,10 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   private readonly text = new TextRowCursor();
   private readonly bin = new BinaryRowCursor();
   private readonly w = new BufferWriter(1024);
+  /** Where this connection's rewritten text rows are written. */
+  private readonly slab = new TextRowSlab();
+  /** The current text row's replacements: cell index, then its text. */
+  private readonly changed: (number | string)[] = [];
 
   constructor(
     private readonly session: Session,
@@ -506,27 +511,62 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     this.phase = this.deprecateEof ? 'rows' : 'colsEof';
   }
 
+  /**
+   * A text row with its masked cells replaced: unchanged cells are copied
+   * byte for byte into the connection's slab; `p.raw` when nothing changed.
+   */
   private maskText(p: Packet): Buffer {
     const rm = this.rm!;
     const c = this.text;
     c.resetPacket(p, this.count);
-    const cells: (string | Buffer | null)[] = new Array(this.count);
-    let changed = false;
+    const src = c.buffer;
     const minLength = rm.minLength;
+    const slab = this.slab;
+    /** Offset in `src` up to which the rewritten row has its bytes; -1 while nothing changed. */
+    let copied = -1;
+    const changed = this.changed;
+    changed.length = 0;
+    while (c.next()) {
+      const len = c.length;
+      if (len < 0) continue;
+      const i = c.index;
+      // A text cell shorter than any detector's match, outside rule columns, is never changed: not decoded.
+      if (len < minLength && !rm.ruleColumns.has(i)) continue;
+      const m = rm.cell(i, src.toString('utf8', c.offset, c.offset + len));
+      if (m === null) continue;
+      if (copied < 0) {
+        slab.begin(p.seq);
+        copied = p.payloadStart;
+      }
+      slab.copy(src, copied, c.cellStart);
+      slab.text(m);
+      copied = c.offset + len;
+      changed.push(i, m);
+    }
+    if (copied < 0) return p.raw;
+    slab.copy(src, copied, p.end);
+    const row = slab.end();
+    if (row) {
+      this.seqShift += 1 - ((p.lastSeq - p.seq + 1) & 0xff);
+      return row;
+    }
+    return this.maskTextSplit(p);
+  }
+
+  /** maskText for a row whose rewrite is 16 MiB or more (cells in `this.changed`): written by the splitting writer. */
+  private maskTextSplit(p: Packet): Buffer {
+    const c = this.text;
+    c.resetPacket(p, this.count);
+    const changed = this.changed;
+    const cells: (string | Buffer | null)[] = new Array(this.count);
+    let k = 0;
     while (c.next()) {
       const i = c.index;
-      if (c.length < 0) {
-        cells[i] = null;
-        continue;
-      }
-      // A text cell shorter than any detector's match, outside rule columns, is never changed: not decoded.
-      const m = c.length < minLength && !rm.ruleColumns.has(i) ? null : rm.cell(i, c.buffer.toString('utf8', c.offset, c.offset + c.length));
-      if (m !== null) {
-        changed = true;
-        cells[i] = m;
+      if (k < changed.length && changed[k] === i) {
+        cells[i] = changed[k + 1] as string;
+        k += 2;
       } else cells[i] = c.value();
     }
-    if (!changed) return p.raw;
     writeTextRow(this.w, p.seq, cells);
     this.countPieces(p);
     return this.w.take();

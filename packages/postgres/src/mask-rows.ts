@@ -1,4 +1,4 @@
-import type { ResultMasker } from '@sluice/core';
+import { RecordSlab, type ResultMasker } from '@sluice/core';
 import { BackendCode, BackendWriter, DataRowCursor, ProtocolError, type FieldDescription, type FramedMessage } from './protocol/index.js';
 
 /** Type OIDs whose binary form is UTF-8 text. */
@@ -22,117 +22,45 @@ function cellText(buf: Buffer, off: number, len: number, format: number, typeOID
   return undefined;
 }
 
-/**
- * Rewritten DataRows, written back to back into slabs and handed out as
- * views: consecutive rewritten rows form one contiguous span (the relay
- * merges them into one write) and a row allocates nothing of its own. A view
- * handed out is never written again: a full slab is replaced, not reused. One
- * per connection; slabs grow from 2 KiB to 64 KiB, so a session that masks a
- * few small results keeps a few kilobytes.
- */
-export class RowSlab {
-  private buf: Buffer | null = null;
-  /** Offset of the row being built (everything before it has been handed out). */
-  private start = 0;
-  private len = 0;
-  /** The last short text cell written, and its UTF-8 bytes. */
-  private lastText = '';
-  private lastBytes: Buffer = Buffer.alloc(0);
-
-  private ensure(n: number): Buffer {
-    const buf = this.buf;
-    if (buf && this.len + n <= buf.length) return buf;
-    const open = this.len - this.start;
-    let size = buf ? Math.min(SLAB_MAX, buf.length * 2) : SLAB_MIN;
-    while (size < open + n) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    if (buf && open > 0) buf.copy(next, 0, this.start, this.len);
-    this.buf = next;
-    this.start = 0;
-    this.len = open;
-    return next;
-  }
-
+/** Rewritten DataRows, back to back in slabs (see RecordSlab). One per connection. */
+export class RowSlab extends RecordSlab {
   /** Starts a DataRow of `count` cells (an unfinished row before it is dropped). */
   begin(count: number): void {
-    this.len = this.start;
-    const b = this.ensure(7);
-    b[this.len] = BackendCode.DataRow;
-    b.writeUInt16BE(count, this.len + 5);
-    this.len += 7;
-  }
-
-  /** Copies bytes as they are (whole cells, length words included). */
-  copy(src: Buffer, from: number, to: number): void {
-    const n = to - from;
-    if (n <= 0) return;
-    const b = this.ensure(n);
-    let at = this.len;
-    // Buffer#copy makes a view per call: dearer than a short loop for a cell or two.
-    if (n <= SHORT_COPY) for (let i = from; i < to; i++) b[at++] = src[i]!;
-    else src.copy(b, at, from, to);
-    this.len += n;
+    const b = this.open(7);
+    const at = this.recordStart;
+    b[at] = BackendCode.DataRow;
+    b.writeUInt16BE(count, at + 5);
   }
 
   /** A cell holding `s` as UTF-8. */
   text(s: string): void {
-    if (s.length > SHORT_COPY) {
-      const b = this.ensure(4 + s.length * 3);
-      const n = b.write(s, this.len + 4, 'utf8');
-      b.writeInt32BE(n, this.len);
-      this.len += 4 + n;
-      return;
-    }
-    if (s !== this.lastText) {
-      // Replacements repeat ('[REDACTED:email]' on every row): encode each once.
-      this.lastText = s;
-      this.lastBytes = Buffer.from(s, 'utf8');
-    }
-    const bytes = this.lastBytes;
-    const n = bytes.length;
-    const b = this.ensure(4 + n);
-    b.writeInt32BE(n, this.len);
-    let at = this.len + 4;
-    if (n <= SHORT_COPY) for (let i = 0; i < n; i++) b[at++] = bytes[i]!;
-    else b.set(bytes, at);
-    this.len += 4 + n;
+    this.bytes(this.utf8(s));
   }
 
   /** A cell holding `bytes`. */
   bytes(bytes: Uint8Array): void {
-    const b = this.ensure(4 + bytes.length);
-    b.writeInt32BE(bytes.length, this.len);
-    b.set(bytes, this.len + 4);
-    this.len += 4 + bytes.length;
+    this.ensure(4).writeInt32BE(bytes.length, this.at);
+    this.advance(4);
+    this.put(bytes);
   }
 
   /** A NULL cell. */
   null(): void {
-    const b = this.ensure(4);
-    b.writeInt32BE(-1, this.len);
-    this.len += 4;
+    this.ensure(4).writeInt32BE(-1, this.at);
+    this.advance(4);
   }
 
   /** Ends the row: its bytes, as a view no later write touches. */
   end(): Buffer {
-    const b = this.buf!;
-    const n = this.len - this.start;
-    if (n - 1 > 0x7fffffff) throw new ProtocolError(`DataRow too long (${n} bytes)`);
-    b.writeInt32BE(n - 1, this.start + 1);
-    const row = b.subarray(this.start, this.len);
-    if (b.length > SLAB_MAX) {
-      // Grown for one huge row: let it go with that row, not stay with the connection.
-      this.buf = null;
-      this.start = this.len = 0;
-    } else this.start = this.len;
-    return row;
+    const n = this.recordLength - 1;
+    if (n > 0x7fffffff) {
+      this.discard();
+      throw new ProtocolError(`DataRow too long (${n} bytes)`);
+    }
+    this.ensure(0).writeInt32BE(n, this.recordStart + 1);
+    return this.close();
   }
 }
-
-const SLAB_MIN = 2048;
-/** Copies up to this many bytes are done by hand. */
-const SHORT_COPY = 64;
-const SLAB_MAX = 65536;
 
 /**
  * Masks the rows of one result. `formats[i]` is the wire format of column i

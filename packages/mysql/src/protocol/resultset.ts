@@ -1,7 +1,8 @@
 import { Capability, Charset, ColumnFlag, ColumnType } from './codes.js';
 import { binaryValueSize, readBinaryValue, writeBinaryValue, type BinaryInput } from './binary.js';
 import { ProtocolError } from './errors.js';
-import { lenencPrefixSize } from './lenenc.js';
+import { RecordSlab } from '@sluice/core';
+import { lenencPrefixSize, writeLenencInt } from './lenenc.js';
 import type { Packet } from './framer.js';
 import { BufferReader } from './reader.js';
 import type { BufferWriter } from './writer.js';
@@ -228,6 +229,55 @@ export function writeTextRow(w: BufferWriter, seq: number, cells: ReadonlyArray<
     else w.lenencString(c);
   }
   w.end();
+}
+
+/**
+ * Rewritten text-protocol rows, back to back in slabs (see RecordSlab): a
+ * row is one physical packet. One per connection.
+ */
+export class TextRowSlab extends RecordSlab {
+  private seq = 0;
+
+  /** Starts a row packet with sequence id `seq` (an unfinished row before it is dropped). */
+  begin(seq: number): void {
+    this.open(4);
+    this.seq = seq;
+  }
+
+  /** A cell holding `s` as UTF-8. */
+  text(s: string): void {
+    const bytes = this.utf8(s);
+    const n = bytes.length;
+    const b = this.ensure(9);
+    this.advance(writeLenencInt(b, this.at, n) - this.at);
+    this.put(bytes);
+  }
+
+  /** A NULL cell. */
+  null(): void {
+    this.ensure(1)[this.at] = 0xfb;
+    this.advance(1);
+  }
+
+  /**
+   * Ends the row: its packet, as a view no later write touches; null (and
+   * nothing kept) when the payload reached 16 MiB - 1, which needs the
+   * splitting writer instead.
+   */
+  end(): Buffer | null {
+    const n = this.recordLength - 4;
+    if (n >= 0xffffff) {
+      this.discard();
+      return null;
+    }
+    const b = this.ensure(0);
+    const at = this.recordStart;
+    b[at] = n & 0xff;
+    b[at + 1] = (n >>> 8) & 0xff;
+    b[at + 2] = n >>> 16;
+    b[at + 3] = this.seq;
+    return this.close();
+  }
 }
 
 /** What a binary row needs to know about each column. */

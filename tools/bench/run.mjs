@@ -885,8 +885,8 @@ async function myThroughput(endpoints) {
 const MY_LARGE_REPEAT = 10;
 const myLargeSql = 'SELECT id, v, email FROM t';
 
-/** The whole 100k-row table MY_LARGE_REPEAT times on one connection (mysql2, text protocol); proxy CPU per row. */
-async function myLargeOnce(ep) {
+/** The whole 100k-row table MY_LARGE_REPEAT times on one connection (mysql2 `mode`: query = text rows, execute = binary rows); proxy CPU per row. */
+async function myLargeOnce(ep, mode) {
   const c = await mysql2().createConnection(myOptions(ep));
   try {
     const cpu0 = ep.pid ? cpuSeconds(ep.pid) : NaN;
@@ -894,7 +894,7 @@ async function myLargeOnce(ep) {
     let rows = 0;
     let first = null;
     for (let i = 0; i < MY_LARGE_REPEAT; i++) {
-      const [rs] = await c.query({ sql: myLargeSql, rowsAsArray: true });
+      const [rs] = await c[mode]({ sql: myLargeSql, rowsAsArray: true });
       rows += rs.length;
       first ??= rs[0];
     }
@@ -907,21 +907,23 @@ async function myLargeOnce(ep) {
 }
 
 async function myLarge(endpoints) {
-  out(`\n== 3b. MySQL large result: ${myLargeSql} (${fmt(MY.rows)} rows, emails masked through Sluice) ${MY_LARGE_REPEAT} times on one mysql2 connection, ${LARGE_RUNS} run(s) per endpoint`);
-  const res = {};
+  out(`\n== 3b. MySQL large result: ${myLargeSql} (${fmt(MY.rows)} rows, emails masked through Sluice) ${MY_LARGE_REPEAT} times on one mysql2 connection, query() and execute(), ${LARGE_RUNS} run(s) per endpoint × mode`);
+  const res = Object.fromEntries(MY_MODES.map((m) => [m, {}]));
   for (let r = 0; r < LARGE_RUNS; r++) {
-    for (const ep of endpoints) {
-      let x;
-      try {
-        x = await measured(() => myLargeOnce(ep));
-      } catch (e) {
-        fail(`MySQL large result via ${ep.name}`, e.message);
-        continue;
+    for (const mode of MY_MODES) {
+      for (const ep of endpoints) {
+        let x;
+        try {
+          x = await measured(() => myLargeOnce(ep, mode));
+        } catch (e) {
+          fail(`MySQL large result via ${ep.name} (${mode})`, e.message);
+          continue;
+        }
+        if (ep.name === 'sluice' && x.first?.[2] === 'user1@example.com') fail('MySQL masking is not active through sluice', JSON.stringify(x.first));
+        (res[mode][ep.name] ??= []).push(x);
+        const cpu = Number.isFinite(x.cpuSec) ? `   CPU ${fmt(x.cpuSec, 2)} s (${fmt((x.cpuSec * 1e9) / x.rows, 0)} ns/row)` : '';
+        out(`${pad(mode, 8)} ${pad(ep.name, 7)} ${lpad(fmt(x.rows), 9)} rows ${lpad(fmt(x.ms / 1000, 2), 6)} s  ${lpad(fmt(x.rows / (x.ms / 1000)), 9)} rows/s   bg ${x.bgCores.toFixed(2)} cores${mark(x)}${cpu}`);
       }
-      if (ep.name === 'sluice' && x.first?.[2] === 'user1@example.com') fail('MySQL masking is not active through sluice', JSON.stringify(x.first));
-      (res[ep.name] ??= []).push(x);
-      const cpu = Number.isFinite(x.cpuSec) ? `   CPU ${fmt(x.cpuSec, 2)} s (${fmt((x.cpuSec * 1e9) / x.rows, 0)} ns/row)` : '';
-      out(`${pad(ep.name, 7)} ${lpad(fmt(x.rows), 9)} rows ${lpad(fmt(x.ms / 1000, 2), 6)} s  ${lpad(fmt(x.rows / (x.ms / 1000)), 9)} rows/s   bg ${x.bgCores.toFixed(2)} cores${mark(x)}${cpu}`);
     }
   }
   return res;
@@ -1248,10 +1250,12 @@ async function main() {
     loopLines(my, MY_MODES);
   }
   if (myBig) {
-    const t = (n) => median((myBig[n] ?? []).map((x) => x.ms));
-    const ns = (n) => median((myBig[n] ?? []).map((x) => (x.cpuSec * 1e9) / x.rows));
     const n = MY.rows * MY_LARGE_REPEAT;
-    out(`MySQL large result ${fmt(n)} rows: direct ${fmt(t('direct') / 1000, 2)} s, relay ${fmt(t('relay') / 1000, 2)} s, sluice (masking) ${fmt(t('sluice') / 1000, 2)} s; proxy CPU per row: relay ${fmt(ns('relay'), 0)} ns, sluice ${fmt(ns('sluice'), 0)} ns`);
+    for (const m of MY_MODES) {
+      const t = (e) => median((myBig[m][e] ?? []).map((x) => x.ms));
+      const ns = (e) => median((myBig[m][e] ?? []).map((x) => (x.cpuSec * 1e9) / x.rows));
+      out(`MySQL large result ${fmt(n)} rows, ${pad(m + '():', 10)} direct ${fmt(t('direct') / 1000, 2)} s, relay ${fmt(t('relay') / 1000, 2)} s, sluice (masking) ${fmt(t('sluice') / 1000, 2)} s; proxy CPU per row: relay ${fmt(ns('relay'), 0)} ns, sluice ${fmt(ns('sluice'), 0)} ns`);
+    }
   }
   if (ssh) {
     for (const m of SSH_MODES) {
@@ -1264,7 +1268,7 @@ async function main() {
     ...(tput ? MODES.flatMap((m) => Object.values(tput[m]).flat()) : []),
     ...(large ? Object.entries(large).filter(([k]) => k !== 'sample').flatMap(([, v]) => v) : []),
     ...(my ? MY_MODES.flatMap((m) => Object.values(my[m]).flat()) : []),
-    ...(myBig ? Object.values(myBig).flat() : []),
+    ...(myBig ? MY_MODES.flatMap((m) => Object.values(myBig[m]).flat()) : []),
   ];
   const noisy = all.filter((r) => r.bgCores > BUSY_CORES);
   out(

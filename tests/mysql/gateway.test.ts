@@ -121,6 +121,20 @@ describe.skipIf(!!skip)(`mysql gateway${skip ? ` (skipped: ${skip})` : ''}`, () 
     expect(JSON.stringify(cmds)).toContain('"18"');
   });
 
+  it('mysql2 execute(): a card number in a BIGINT becomes NULL; the cells around it, NULLs and masked strings come through right', async () => {
+    const c = await env.connect(env.agent.secret);
+    try {
+      const sql = 'SELECT id, CAST(4111111111111111 AS UNSIGNED) AS n, NULL AS z, name, email, CAST(42 AS UNSIGNED) AS k FROM customers WHERE id <= ? ORDER BY id';
+      const [rows] = await c.execute({ sql, rowsAsArray: true }, [2]);
+      expect(rows).toEqual([
+        [1, null, null, 'Jane Doe', '[REDACTED:email]', 42],
+        [2, null, null, 'John Roe', '[REDACTED:email]', 42],
+      ]);
+    } finally {
+      await c.end();
+    }
+  });
+
   it('mysql2: DROP gets 1142 naming the policy; the session stays usable and the table is still there', async () => {
     const c = await env.connect(env.agent.secret);
     try {

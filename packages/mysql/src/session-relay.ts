@@ -8,6 +8,7 @@ import {
   ServerStatus,
   TextRowCursor,
   TextRowSlab,
+  BinaryRowSlab,
   Packet,
   ProtocolError,
   isResultSetEnd,
@@ -57,6 +58,9 @@ type Expect =
   | { t: 'inject'; bytes: Buffer };
 
 /** Column types whose binary form is a length-encoded string (a masked text fits). */
+/** Marks a cell that masking turns into NULL. */
+const NULLED = Symbol('nulled');
+
 const STRINGY = new Set<number>([
   ColumnType.VarChar,
   ColumnType.VarString,
@@ -122,8 +126,9 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   private readonly w = new BufferWriter(1024);
   /** Where this connection's rewritten text rows are written. */
   private readonly slab = new TextRowSlab();
-  /** The current text row's replacements: cell index, then its text. */
-  private readonly changed: (number | string)[] = [];
+  private readonly binSlab = new BinaryRowSlab();
+  /** The current row's replacements: cell index, then its text (NULLED: the cell becomes NULL). */
+  private readonly changed: (number | string | typeof NULLED)[] = [];
 
   constructor(
     private readonly session: Session,
@@ -572,34 +577,74 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     return this.w.take();
   }
 
+  /**
+   * A binary row with its masked cells replaced, like maskText. A detector
+   * hit in a numeric or temporal column cannot be written as text: the cell
+   * becomes NULL, never the value.
+   */
   private maskBinary(p: Packet): Buffer {
     const rm = this.rm!;
     const c = this.bin;
     c.resetPacket(p, this.binCols);
-    const cells: BinaryRowCell[] = new Array(this.binCols.length);
-    let changed = false;
+    const src = c.buffer;
+    const minLength = rm.minLength;
+    const slab = this.binSlab;
+    let copied = -1;
+    const changed = this.changed;
+    changed.length = 0;
     while (c.next()) {
+      const len = c.length;
+      if (len < 0) continue;
       const i = c.index;
-      if (c.length < 0) {
-        cells[i] = null;
-        continue;
-      }
       const isRule = rm.ruleColumns.has(i);
+      if (!isRule) {
+        const n = c.stringLength;
+        if (n >= 0 && n < minLength) continue;
+      }
       const text = c.text();
       const m = text === null ? (isRule ? '' : null) : rm.cell(i, text);
-      if (m === null) {
-        cells[i] = { encoded: c.encoded()! };
-        continue;
+      if (m === null) continue;
+      const out = isRule || STRINGY.has(this.binCols[i]!.type) ? m : null;
+      if (copied < 0) {
+        slab.begin(p.seq, src, c.bitmapStart, c.bitmapLength);
+        copied = c.bitmapStart + c.bitmapLength;
       }
-      changed = true;
-      // A detector hit in a numeric or temporal column cannot be written as text: never leak it.
-      cells[i] = isRule || STRINGY.has(this.binCols[i]!.type) ? m : null;
+      slab.copy(src, copied, c.offset);
+      if (out === null) slab.setNull(i);
+      else slab.text(out);
+      copied = c.offset + len;
+      changed.push(i, out ?? NULLED);
     }
-    if (!changed) return p.raw;
+    if (copied < 0) return p.raw;
+    slab.copy(src, copied, p.end);
+    const row = slab.end();
+    if (row) {
+      this.seqShift += 1 - ((p.lastSeq - p.seq + 1) & 0xff);
+      return row;
+    }
+    return this.maskBinarySplit(p);
+  }
+
+  /** maskBinary for a row whose rewrite is 16 MiB or more (cells in `this.changed`): written by the splitting writer. */
+  private maskBinarySplit(p: Packet): Buffer {
+    const c = this.bin;
+    c.resetPacket(p, this.binCols);
+    const changed = this.changed;
+    const cells: BinaryRowCell[] = new Array(this.binCols.length);
+    let k = 0;
+    while (c.next()) {
+      const i = c.index;
+      if (k < changed.length && changed[k] === i) {
+        const v = changed[k + 1];
+        cells[i] = v === NULLED ? null : (v as string);
+        k += 2;
+      } else cells[i] = c.length < 0 ? null : { encoded: c.encoded()! };
+    }
     writeBinaryRow(this.w, p.seq, this.outCols, cells);
     this.countPieces(p);
     return this.w.take();
   }
+
 
   /** After `p` was rewritten into `this.w`: keep the later packets' sequence ids in step. */
   private countPieces(p: Packet): void {

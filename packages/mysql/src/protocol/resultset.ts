@@ -232,31 +232,24 @@ export function writeTextRow(w: BufferWriter, seq: number, cells: ReadonlyArray<
 }
 
 /**
- * Rewritten text-protocol rows, back to back in slabs (see RecordSlab): a
- * row is one physical packet. One per connection.
+ * Rewritten result rows, back to back in slabs (see RecordSlab): a row is
+ * one physical packet. One per connection and row protocol.
  */
-export class TextRowSlab extends RecordSlab {
+class RowPacketSlab extends RecordSlab {
   private seq = 0;
 
   /** Starts a row packet with sequence id `seq` (an unfinished row before it is dropped). */
-  begin(seq: number): void {
-    this.open(4);
+  protected beginPacket(seq: number): Buffer {
     this.seq = seq;
+    return this.open(4);
   }
 
-  /** A cell holding `s` as UTF-8. */
+  /** A cell holding `s` as a length-encoded UTF-8 string. */
   text(s: string): void {
     const bytes = this.utf8(s);
-    const n = bytes.length;
     const b = this.ensure(9);
-    this.advance(writeLenencInt(b, this.at, n) - this.at);
+    this.advance(writeLenencInt(b, this.at, bytes.length) - this.at);
     this.put(bytes);
-  }
-
-  /** A NULL cell. */
-  null(): void {
-    this.ensure(1)[this.at] = 0xfb;
-    this.advance(1);
   }
 
   /**
@@ -277,6 +270,36 @@ export class TextRowSlab extends RecordSlab {
     b[at + 2] = n >>> 16;
     b[at + 3] = this.seq;
     return this.close();
+  }
+}
+
+/** Rewritten text-protocol rows (COM_QUERY results). */
+export class TextRowSlab extends RowPacketSlab {
+  begin(seq: number): void {
+    this.beginPacket(seq);
+  }
+
+  /** A NULL cell. */
+  null(): void {
+    this.ensure(1)[this.at] = 0xfb;
+    this.advance(1);
+  }
+}
+
+/** Rewritten binary-protocol rows (COM_STMT_EXECUTE results). */
+export class BinaryRowSlab extends RowPacketSlab {
+  /** Starts a row: the 0x00 header, then the original NULL bitmap (`bitmapLength` bytes of `src` at `bitmapStart`). */
+  begin(seq: number, src: Buffer, bitmapStart: number, bitmapLength: number): void {
+    this.beginPacket(seq);
+    this.ensure(1)[this.at] = 0x00;
+    this.advance(1);
+    this.copy(src, bitmapStart, bitmapStart + bitmapLength);
+  }
+
+  /** Cell `index` becomes NULL: its bit is set, and no value is written for it. */
+  setNull(index: number): void {
+    const bit = index + 2;
+    this.ensure(0)[this.recordStart + 5 + (bit >> 3)] |= 1 << (bit & 7);
   }
 }
 
@@ -330,6 +353,26 @@ export class BinaryRowCursor {
     return this.columns[this.index].type;
   }
 
+  /** Offset of the row's NULL bitmap in `buffer`. */
+  get bitmapStart(): number {
+    return this.bitmapAt;
+  }
+
+  /** Length of the row's NULL bitmap. */
+  get bitmapLength(): number {
+    return (this.columns.length + 9) >> 3;
+  }
+
+  /**
+   * For a length-encoded (string-like) cell, the byte length of its value
+   * (its text has at most that many characters); -1 for NULL and for other
+   * types, whose text can be longer than their bytes.
+   */
+  get stringLength(): number {
+    if (this.length < 0 || !isLenencType(this.columns[this.index].type)) return -1;
+    return this.length - lenencPrefixSize(this.buffer[this.offset]);
+  }
+
   next(): boolean {
     const i = this.index + 1;
     if (i >= this.columns.length) {
@@ -358,6 +401,7 @@ export class BinaryRowCursor {
   text(): string | null {
     if (this.length < 0) return null;
     const c = this.columns[this.index];
+    if (isLenencType(c.type)) return this.buffer.toString('utf8', this.offset + lenencPrefixSize(this.buffer[this.offset]), this.offset + this.length);
     const r = new BufferReader(this.buffer, 'binary row', this.offset, this.offset + this.length);
     return readBinaryValue(r, c.type, (c.flags & ColumnFlag.Unsigned) !== 0);
   }

@@ -548,14 +548,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
       copied = c.offset + len;
       changed.push(i, m);
     }
-    if (copied < 0) return p.raw;
-    slab.copy(src, copied, p.end);
-    const row = slab.end();
-    if (row) {
-      this.seqShift += 1 - ((p.lastSeq - p.seq + 1) & 0xff);
-      return row;
-    }
-    return this.maskTextSplit(p);
+    return copied < 0 ? p.raw : this.finishRow(p, slab, copied, () => this.maskTextSplit(p));
   }
 
   /** maskText for a row whose rewrite is 16 MiB or more (cells in `this.changed`): written by the splitting writer. */
@@ -615,14 +608,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
       copied = c.offset + len;
       changed.push(i, out ?? NULLED);
     }
-    if (copied < 0) return p.raw;
-    slab.copy(src, copied, p.end);
-    const row = slab.end();
-    if (row) {
-      this.seqShift += 1 - ((p.lastSeq - p.seq + 1) & 0xff);
-      return row;
-    }
-    return this.maskBinarySplit(p);
+    return copied < 0 ? p.raw : this.finishRow(p, slab, copied, () => this.maskBinarySplit(p));
   }
 
   /** maskBinary for a row whose rewrite is 16 MiB or more (cells in `this.changed`): written by the splitting writer. */
@@ -645,6 +631,17 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     return this.w.take();
   }
 
+  /**
+   * Ends a row rewritten into `slab` up to `copied` (the rest of `p` is
+   * copied as it is), or, at 16 MiB or more, writes it with `split`.
+   */
+  private finishRow(p: Packet, slab: TextRowSlab | BinaryRowSlab, copied: number, split: () => Buffer): Buffer {
+    slab.copy(p.source, copied, p.end);
+    const row = slab.end();
+    if (!row) return split();
+    this.seqShift += 1 - ((p.lastSeq - p.seq + 1) & 0xff);
+    return row;
+  }
 
   /** After `p` was rewritten into `this.w`: keep the later packets' sequence ids in step. */
   private countPieces(p: Packet): void {

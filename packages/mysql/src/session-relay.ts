@@ -57,10 +57,10 @@ type Expect =
   | { t: 'fieldlist' }
   | { t: 'inject'; bytes: Buffer };
 
-/** Column types whose binary form is a length-encoded string (a masked text fits). */
 /** Marks a cell that masking turns into NULL. */
 const NULLED = Symbol('nulled');
 
+/** Column types whose binary form is a length-encoded string (a masked text fits). */
 const STRINGY = new Set<number>([
   ColumnType.VarChar,
   ColumnType.VarString,
@@ -566,7 +566,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
       } else cells[i] = c.value();
     }
     writeTextRow(this.w, p.seq, cells);
-    this.countPieces(p);
+    this.sentAs(p, (this.w.nextSeq - p.seq) & 0xff);
     return this.w.take();
   }
 
@@ -627,7 +627,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
       } else cells[i] = c.length < 0 ? null : { encoded: c.encoded()! };
     }
     writeBinaryRow(this.w, p.seq, this.outCols, cells);
-    this.countPieces(p);
+    this.sentAs(p, (this.w.nextSeq - p.seq) & 0xff);
     return this.w.take();
   }
 
@@ -639,15 +639,13 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     slab.copy(p.source, copied, p.end);
     const row = slab.end();
     if (!row) return split();
-    this.seqShift += 1 - ((p.lastSeq - p.seq + 1) & 0xff);
+    this.sentAs(p, 1);
     return row;
   }
 
-  /** After `p` was rewritten into `this.w`: keep the later packets' sequence ids in step. */
-  private countPieces(p: Packet): void {
-    const sent = (this.w.nextSeq - p.seq) & 0xff;
-    const got = (p.lastSeq - p.seq + 1) & 0xff;
-    this.seqShift += sent - got;
+  /** `p` went to the client as `sent` physical packets: keep the later packets' sequence ids in step. */
+  private sentAs(p: Packet, sent: number): void {
+    this.seqShift += sent - ((p.lastSeq - p.seq + 1) & 0xff);
   }
 
   closed(reason: string): void {

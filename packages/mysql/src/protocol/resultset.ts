@@ -1,7 +1,7 @@
+import { RecordSlab } from '@sluice/core';
 import { Capability, Charset, ColumnFlag, ColumnType } from './codes.js';
 import { binaryValueSize, readBinaryValue, writeBinaryValue, type BinaryInput } from './binary.js';
 import { ProtocolError } from './errors.js';
-import { RecordSlab } from '@sluice/core';
 import { lenencPrefixSize, writeLenencInt } from './lenenc.js';
 import type { Packet } from './framer.js';
 import { BufferReader } from './reader.js';

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Policy } from '@sluice/core';
 import { postgresPlugin, type PostgresPluginOptions } from '@sluice/postgres';
@@ -93,4 +94,19 @@ export async function pendingApproval(env: PgEnv, timeoutMs = 5000): Promise<str
     if (Date.now() > end) throw new Error('no pending approval appeared');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Runs psql through the gateway as a user would; resolves its output and exit code. */
+export function psql(env: PgEnv, secret: string, args: string[], input?: string): Promise<{ out: string; err: string; code: number }> {
+  return new Promise((resolve) => {
+    const p = spawn('psql', [`postgres://alice@127.0.0.1:${env.gw.port}/orders?sslmode=require`, '-X', '-v', 'ON_ERROR_STOP=0', ...args], {
+      env: { ...process.env, PGPASSWORD: secret, PGCONNECT_TIMEOUT: '5' },
+    });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('close', (code) => resolve({ out, err, code: code ?? -1 }));
+    p.stdin.end(input ?? '');
+  });
 }

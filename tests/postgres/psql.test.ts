@@ -1,23 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { CARD, EMAIL, pendingApproval, pgSkip, setupPg, type PgEnv } from './fixture.js';
+import { CARD, EMAIL, pendingApproval, pgSkip, psql, setupPg, type PgEnv } from './fixture.js';
 
 const skip = await pgSkip();
-
-/** Runs psql through the gateway as a user would; resolves its output and exit code. */
-function psql(env: PgEnv, secret: string, args: string[], input?: string): Promise<{ out: string; err: string; code: number }> {
-  return new Promise((resolve) => {
-    const p = spawn('psql', [`postgres://alice@127.0.0.1:${env.gw.port}/orders?sslmode=require`, '-X', '-v', 'ON_ERROR_STOP=0', ...args], {
-      env: { ...process.env, PGPASSWORD: secret, PGCONNECT_TIMEOUT: '5' },
-    });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('close', (code) => resolve({ out, err, code: code ?? -1 }));
-    p.stdin.end(input ?? '');
-  });
-}
 
 describe.skipIf(!!skip)(`postgres gateway with psql${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let env: PgEnv;

@@ -45,6 +45,27 @@ export interface Command {
   params?: (string | null)[];
   /** Why the command could not be understood (with flag 'parse-error'); such a command is refused. */
   error?: string;
+  /**
+   * SQL: the table columns whose values the statement's results may carry in
+   * columns it computes (`upper(ssn)`, `row_to_json(c)`, a UNION, COPY
+   * output). A computed result column is masked by every column rule that
+   * covers one of these. Not recorded.
+   */
+  sources?: ColumnSource[];
+  /**
+   * SQL, when the result's columns map one to one onto the statement's select
+   * list (no `*`): each column's own sources, a narrower `sources`.
+   */
+  columns?: ColumnSource[][];
+}
+
+/**
+ * A column a statement reads into its results. No `table`: the statement did
+ * not say which (any table's column of that name). `column` '*': the whole row.
+ */
+export interface ColumnSource {
+  table?: string;
+  column: string;
 }
 
 export interface ClientInfo {
@@ -150,6 +171,11 @@ export interface ColumnRef {
   table?: string;
   /** Source column name, when the protocol can tell (survives aliases). */
   column?: string;
+  /**
+   * For a computed column (an expression, not a plain table column): the
+   * columns its value may carry. Column rules that cover any of them cover it.
+   */
+  from?: readonly ColumnRef[];
 }
 
 /** Masking for one result set, planned once from its column description. */

@@ -23,12 +23,14 @@ import {
   type FramedMessage,
   type TransactionState,
 } from './protocol/index.js';
-import { columnRefs, type ColumnOrigins } from './catalog.js';
+import { columnRefs, derivedFrom, type ColumnOrigins, type Derived } from './catalog.js';
 import { errorMessage, noticeMessage } from './errors.js';
 import { RowMasker, RowSlab, resultFormats, retypeRuleColumns } from './mask-rows.js';
 
 interface Stmt {
   cmd: Command;
+  /** What its computed result columns may carry (derivedFrom), worked out once at Parse. */
+  from: Derived | null;
   /** RowDescription of the statement (from a Describe 'S'), as the target sent it. */
   fields?: FieldDescription[];
 }
@@ -38,6 +40,7 @@ interface Portal {
   params: (string | null)[];
   resultFormats: number[];
   fields?: FieldDescription[];
+  from: Derived | null;
 }
 
 /**
@@ -53,8 +56,8 @@ type Expect =
   | { t: 'sync' }
   | { t: 'describeS'; stmt: string }
   | { t: 'describeP'; portal: string }
-  | { t: 'execute'; portal: string; mask: Masker | null; start: number; started?: boolean }
-  | { t: 'query'; mask: Masker | null; start: number }
+  | { t: 'execute'; portal: string; mask: Masker | null; from: Derived | null; start: number; started?: boolean }
+  | { t: 'query'; mask: Masker | null; from: Derived | null; start: number }
   /** A refused Execute/Parse: the target answers our probe with an error we replace. */
   | { t: 'refused'; error: Buffer }
   /** Bytes we answer ourselves, in order with the target's responses. */
@@ -104,7 +107,8 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   private rowMasker: RowMasker | null = null;
   /** Where this connection's rewritten rows are written. */
   private readonly rowSlab = new RowSlab();
-  private copyOutBinaryMasked = false;
+  /** COPY output we cannot mask: its rows are dropped and this error replaces its completion. */
+  private copyOutRefused: string | null = null;
   private copyMask: Masker | null = null;
   private copyMasked = 0;
   private readonly w = new BackendWriter(256);
@@ -142,6 +146,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
           params: b.params.map((p, i) => paramText(p, fmt(i))),
           resultFormats: b.resultFormats,
           fields: st?.fields,
+          from: st?.from ?? null,
         });
         return this.forward(m, out, { t: 'bind' });
       }
@@ -215,16 +220,22 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     const q = parseQuery(m.payload);
     const cmd = this.classify(q.sql);
     const now = this.session.authorizeNow(cmd);
-    if (now) return this.enforceQuery(now, m, out);
-    return this.session.authorize(cmd, this.waitNotice(out), this.abortSignal).then((v) => this.enforceQuery(v, m, out));
+    if (now) return this.enforceQuery(now, cmd, m, out);
+    return this.session.authorize(cmd, this.waitNotice(out), this.abortSignal).then((v) => this.enforceQuery(v, cmd, m, out));
   }
 
-  private enforceQuery(v: Verdict, m: FramedMessage, out: RelayOut): void {
+  private enforceQuery(v: Verdict, cmd: Command, m: FramedMessage, out: RelayOut): void {
     if (v.effect === 'deny') {
       this.answer(out, Buffer.concat([this.refusal(v), this.w.readyForQuery(this.txStatus).take()]));
       return;
     }
-    this.forward(m, out, { t: 'query', mask: v.mask, start: performance.now() });
+    this.forward(m, out, { t: 'query', mask: v.mask, from: v.mask ? this.derived(cmd) : null, start: performance.now() });
+  }
+
+  /** The columns the command's computed result columns may carry (null: none a rule covers). */
+  private derived(cmd: Command): Derived | null {
+    const names = this.session.masker?.columnNames;
+    return names ? derivedFrom(cmd, this.origins, names) : null;
   }
 
   /** Decide at Parse: a statement policy blocks is refused here (and recorded); the rest waits for Execute. */
@@ -241,7 +252,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   }
 
   private acceptParse(m: FramedMessage, name: string, cmd: Command, out: RelayOut): void {
-    this.stmts.set(name, { cmd });
+    this.stmts.set(name, { cmd, from: this.derived(cmd) });
     // SQL EXECUTE can run a protocol-level named statement: judge it as what it was parsed from.
     if (name) this.classifier.remember(name, cmd);
     this.forward(m, out, { t: 'parse' });
@@ -253,17 +264,17 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     const portal = this.portals.get(e.portal);
     if (this.failedUntilSync || !portal || !portal.cmd) {
       // The target discards it (error state) or refuses it (no such portal).
-      return this.forward(m, out, { t: 'execute', portal: e.portal, mask: this.session.masker, start: performance.now() });
+      return this.forward(m, out, { t: 'execute', portal: e.portal, mask: this.session.masker, from: portal?.from ?? null, start: performance.now() });
     }
     const cmd: Command = { ...portal.cmd, params: portal.params };
     const now = this.session.authorizeNow(cmd);
-    if (now) return this.enforceExecute(now, e.portal, m, out);
-    return this.session.authorize(cmd, this.waitNotice(out), this.abortSignal).then((v) => this.enforceExecute(v, e.portal, m, out));
+    if (now) return this.enforceExecute(now, e.portal, portal.from, m, out);
+    return this.session.authorize(cmd, this.waitNotice(out), this.abortSignal).then((v) => this.enforceExecute(v, e.portal, portal.from, m, out));
   }
 
-  private enforceExecute(v: Verdict, portal: string, m: FramedMessage, out: RelayOut): void {
+  private enforceExecute(v: Verdict, portal: string, from: Derived | null, m: FramedMessage, out: RelayOut): void {
     if (v.effect === 'deny') return this.refuse(v, out);
-    this.forward(m, out, { t: 'execute', portal, mask: v.mask, start: performance.now() });
+    this.forward(m, out, { t: 'execute', portal, mask: v.mask, from, start: performance.now() });
   }
 
   private refuse(v: Extract<Verdict, { effect: 'deny' }>, out: RelayOut): void {
@@ -294,11 +305,11 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     }
   }
 
-  private startResult(fields: FieldDescription[], formats: readonly number[], mask: Masker | null): Buffer | null {
+  private startResult(fields: FieldDescription[], formats: readonly number[], mask: Masker | null, from: Derived | null): Buffer | null {
     this.rows = 0;
     this.rowMasker = null;
     if (!mask) return null;
-    const rm = mask.forResult(columnRefs(fields, this.origins));
+    const rm = mask.forResult(columnRefs(fields, this.origins, from));
     if (rm.active) this.rowMasker = new RowMasker(rm, fields, formats, this.rowSlab);
     return retypeRuleColumns(fields, rm.ruleColumns);
   }
@@ -316,7 +327,13 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       const n = firstRow && firstRow.length >= 2 ? firstRow.readUInt16BE(0) : 0;
       fields = Array.from({ length: n }, () => ({ name: '?column?', tableOID: 0, columnAttr: 0, typeOID: 25, typeLen: -1, typeMod: -1, format: 0 }));
     }
-    this.startResult(fields, resultFormats(p?.resultFormats ?? [], fields.length), e.mask);
+    this.startResult(fields, resultFormats(p?.resultFormats ?? [], fields.length), e.mask, e.from);
+  }
+
+  /** A described statement's or portal's RowDescription, with rule-masked columns retyped to text (null: unchanged). */
+  private retype(fields: FieldDescription[], from: Derived | null): Buffer | null {
+    const masker = this.session.masker;
+    return masker ? retypeRuleColumns(fields, masker.forResult(columnRefs(fields, this.origins, from)).ruleColumns) : null;
   }
 
   private endResult(tag: string | null, start: number, error?: string): void {
@@ -345,9 +362,9 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         return;
       }
       case BackendCode.CommandComplete: {
-        if (this.copyOutBinaryMasked) {
-          this.copyOutBinaryMasked = false;
-          out.toClient(errorMessage('SLUICE_POLICY_DENIED', 'binary COPY output cannot be masked by Sluice; use the text format'));
+        if (this.copyOutRefused !== null) {
+          out.toClient(errorMessage('SLUICE_POLICY_DENIED', this.copyOutRefused));
+          this.copyOutRefused = null;
           if (e?.t === 'execute') this.pop();
           return;
         }
@@ -363,15 +380,15 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         if (e?.t === 'describeS') {
           const st = this.stmts.get(e.stmt);
           if (st) st.fields = fields;
-          replaced = this.session.masker ? retypeRuleColumns(fields, this.session.masker.forResult(columnRefs(fields, this.origins)).ruleColumns) : null;
+          replaced = this.retype(fields, st?.from ?? null);
           this.pop();
         } else if (e?.t === 'describeP') {
           const p = this.portals.get(e.portal);
           if (p) p.fields = fields;
-          replaced = this.session.masker ? retypeRuleColumns(fields, this.session.masker.forResult(columnRefs(fields, this.origins)).ruleColumns) : null;
+          replaced = this.retype(fields, p?.from ?? null);
           this.pop();
         } else if (e?.t === 'query') {
-          replaced = this.startResult(fields, fields.map((f) => f.format), e.mask);
+          replaced = this.startResult(fields, fields.map((f) => f.format), e.mask, e.from);
         }
         out.toClient(replaced ?? m.raw);
         return;
@@ -419,15 +436,22 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       case BackendCode.CopyOutResponse: {
         const c = parseCopyResponse(m.payload);
         const mask = e?.t === 'query' || e?.t === 'execute' ? e.mask : null;
+        const from = e?.t === 'query' || e?.t === 'execute' ? e.from : null;
         this.rows = 0;
         this.rowMasker = null;
         this.copyMask = mask;
-        this.copyOutBinaryMasked = !!mask && c.format === 1;
+        this.copyOutRefused = !mask
+          ? null
+          : c.format === 1
+            ? 'binary COPY output cannot be masked by Sluice; use the text format'
+            : from?.all != null && mask.forResult([{ name: '?column?', from: from.all }]).ruleColumns.size > 0
+              ? 'COPY output has no column names, so Sluice cannot apply column mask rules to it; use SELECT for these columns'
+              : null;
         out.toClient(m.raw);
         return;
       }
       case BackendCode.CopyData: {
-        if (this.copyOutBinaryMasked) return; // never pass bytes we cannot mask
+        if (this.copyOutRefused !== null) return; // never pass bytes we cannot mask
         if (this.copyMask) {
           this.rows++;
           const text = m.payload.toString('utf8');
@@ -467,7 +491,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       out.toClient(m.raw);
       return;
     }
-    this.copyOutBinaryMasked = false;
+    this.copyOutRefused = null;
     this.copyMask = null;
     if (e?.t === 'refused') {
       out.toClient(e.error);

@@ -175,8 +175,9 @@ describe('data-modifying CTEs', () => {
       objects: ['t'],
       flags: ['unbounded'],
       parts: [
-        { protocol: 'postgres', kind: 'SELECT', text, objects: [], flags: [] },
-        { protocol: 'postgres', kind: 'DELETE', text, objects: ['t'], flags: ['unbounded'] },
+        // Its computed columns could carry the deleted rows (sources.ts).
+        { protocol: 'postgres', kind: 'SELECT', text, objects: [], flags: [], sources: [{ table: 't', column: '*' }] },
+        { protocol: 'postgres', kind: 'DELETE', text, objects: ['t'], flags: ['unbounded'], sources: [{ table: 't', column: '*' }] },
       ],
     });
   });

@@ -4,6 +4,7 @@
  * in index.ts makes sure it runs once per statement shape.
  */
 import { parsePlPgSQLSync, parseSync, scanSync } from 'libpg-query';
+import { statementSources } from './sources.js';
 import { deferred, type Tpl } from './tpl.js';
 import { type EvalEnv, unboundedCondition } from './where.js';
 
@@ -536,7 +537,14 @@ export function classifyStatement(
     default:
       for (const k in b) walk(b[k], c);
   }
-  return assemble(c);
+  const t = assemble(c);
+  const src = statementSources(type, b);
+  if (src !== undefined && src.sources.length > 0) {
+    const own = t.parts ? t.parts[0]! : t;
+    own.sources = src.sources;
+    if (src.columns) own.columns = src.columns;
+  }
+  return t;
 }
 
 function mergeUnbounded(b: N, c: Ctx): boolean {

@@ -7,7 +7,7 @@
  * prepared statements and applies PREPARE/DEALLOCATE to them, in statement
  * order.
  */
-import type { Command } from '@sluice/core';
+import type { ColumnSource, Command } from '@sluice/core';
 
 export interface Tpl {
   kind: string;
@@ -26,6 +26,10 @@ export interface Tpl {
   deallocate?: string;
   /** May change standard_conforming_strings (SET/RESET of it, RESET ALL, DISCARD ALL, set_config()). */
   scs?: boolean;
+  /** Columns the statement reads into its results (Command.sources); shared, never mutated. */
+  sources?: ColumnSource[];
+  /** Per result column (Command.columns); shared, never mutated. */
+  columns?: ColumnSource[][];
 }
 
 /** What a session remembers: prepared statements by name. */
@@ -48,6 +52,8 @@ export function cloneCommand(c: Command): Command {
   if (c.parts) out.parts = c.parts.map(cloneCommand);
   if (c.params) out.params = c.params.slice();
   if (c.error !== undefined) out.error = c.error;
+  if (c.sources !== undefined) out.sources = c.sources;
+  if (c.columns !== undefined) out.columns = c.columns;
   return out;
 }
 
@@ -75,6 +81,8 @@ function resolveExec(t: Tpl, text: string, st: PrepState | null): Command {
     addAll(out.objects, t.objects);
     addAll(out.flags, t.flags);
     if (c.parts) out.parts = c.parts.map(cloneCommand);
+    if (c.sources !== undefined) out.sources = c.sources;
+    if (c.columns !== undefined) out.columns = c.columns;
     return out;
   }
   // Re-prepared without a DEALLOCATE we saw: it is one of them (the server keeps the first).
@@ -109,6 +117,8 @@ export function instantiate(t: Tpl, text: string, st: PrepState | null, extra: r
   } else {
     cmd = { protocol: PROTOCOL, kind: t.kind, text: myText, objects: t.objects.slice(), flags: t.flags.slice() };
     if (t.error !== undefined) cmd.error = t.error;
+    if (t.sources !== undefined) cmd.sources = t.sources;
+    if (t.columns !== undefined) cmd.columns = t.columns;
     if (t.parts) {
       const parts: Command[] = [];
       for (const p of t.parts) {

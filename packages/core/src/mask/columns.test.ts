@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ColumnRef } from '../types.js';
-import { columnMatches, parseColumnPattern } from './columns.js';
+import { columnMatches, coveredBy, parseColumnPattern } from './columns.js';
 
 const m = (pattern: string, ref: ColumnRef): boolean => columnMatches(parseColumnPattern(pattern), ref);
 
@@ -58,5 +58,24 @@ describe('column patterns', () => {
     expect(() => parseColumnPattern('a..b')).toThrow();
     expect(() => parseColumnPattern('customers.*')).toThrow(/glob/);
     expect(() => parseColumnPattern('*.card_*')).toThrow(/glob/);
+  });
+});
+
+describe('coveredBy: computed columns and what they carry', () => {
+  const p = parseColumnPattern('customers.ssn');
+  it('a computed column is covered through any column it carries, and only through those', () => {
+    expect(coveredBy(p, { name: 'upper' })).toBe(false);
+    expect(coveredBy(p, { name: 'upper', from: [{ name: 'ssn', column: 'ssn' }] })).toBe(true);
+    expect(coveredBy(p, { name: 'upper', from: [{ name: 'ssn', table: 'public.customers', column: 'ssn' }] })).toBe(true);
+    expect(coveredBy(p, { name: 'upper', from: [{ name: 'ssn', table: 'orders', column: 'ssn' }, { name: 'id', column: 'id' }] })).toBe(false);
+  });
+  it("a whole row ('*') is covered when the rule's table matches it, or it names no table", () => {
+    expect(coveredBy(p, { name: 'row_to_json', from: [{ name: '*', table: 'customers', column: '*' }] })).toBe(true);
+    expect(coveredBy(p, { name: 'row_to_json', from: [{ name: '*', table: 'orders', column: '*' }] })).toBe(false);
+    expect(coveredBy(p, { name: 'x', from: [{ name: '*', column: '*' }] })).toBe(true);
+    expect(coveredBy(parseColumnPattern('*.ssn'), { name: 'x', from: [{ name: '*', table: 'orders', column: '*' }] })).toBe(true);
+  });
+  it("a result column merely named '*' is no whole row", () => {
+    expect(coveredBy(p, { name: '*' })).toBe(false);
   });
 });

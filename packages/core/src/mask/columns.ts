@@ -79,3 +79,20 @@ export function columnMatches(p: ColumnPattern, ref: ColumnRef): boolean {
   }
   return true;
 }
+
+/**
+ * Whether the pattern covers a result column: the column itself, or for a
+ * computed column any column its value may carry (`from`). A `from` entry
+ * whose column is '*' is a whole row: covered when the pattern's table part
+ * covers its table (or it names no table).
+ */
+export function coveredBy(p: ColumnPattern, ref: ColumnRef): boolean {
+  if (columnMatches(p, ref)) return true;
+  if (ref.from === undefined) return false;
+  for (const f of ref.from) {
+    if (f.column === '*') {
+      if (columnMatches(p, { name: p.column, table: f.table, column: p.column })) return true;
+    } else if (columnMatches(p, f)) return true;
+  }
+  return false;
+}

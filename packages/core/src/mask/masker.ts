@@ -3,7 +3,7 @@
  */
 import type { ColumnRef, DetectorName, Masker, MaskRule, MaskStrategy, ResultMasker } from '../types.js';
 import { DETECTOR_NAMES } from '../types.js';
-import { columnMatches, parseColumnPattern, type ColumnPattern } from './columns.js';
+import { coveredBy, parseColumnPattern, type ColumnPattern } from './columns.js';
 import { detectors, digitProfile, P_DIGITS, scanningDetectors, type Detector, type ScanningDetector } from './detectors.js';
 import {
   REDACTED,
@@ -79,7 +79,7 @@ class Engine implements Masker {
       for (let i = 0; i < columns.length; i++) {
         let strategy: MaskStrategy | undefined;
         for (const c of this.columns) {
-          if (columnMatches(c.pattern, columns[i])) strategy = strategy === undefined ? c.strategy : stricter(strategy, c.strategy);
+          if (coveredBy(c.pattern, columns[i]!)) strategy = strategy === undefined ? c.strategy : stricter(strategy, c.strategy);
         }
         if (strategy !== undefined) {
           plan[i] = strategy;

@@ -1,0 +1,82 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { ColumnSource } from '@sluice/core';
+import { classifyPostgres, loadSqlParser, PostgresClassifier } from './index.js';
+
+beforeAll(async () => {
+  await loadSqlParser();
+});
+
+const src = (text: string) => classifyPostgres(text);
+const keys = (s: ColumnSource[] | undefined) => (s ?? []).map((x) => `${x.table ?? '?'}.${x.column}`).sort();
+
+describe('which columns a statement reads into its results', () => {
+  it('select-list expressions, with aliases resolved to their tables', () => {
+    const c = src("SELECT c.id, upper(c.ssn) AS s, password_hash || '' FROM public.customers c WHERE c.note LIKE 'x%' ORDER BY c.balance");
+    expect(keys(c.sources)).toEqual(['?.password_hash', 'public.customers.id', 'public.customers.ssn']);
+    // WHERE and ORDER BY only filter and order: note and balance carry nothing out.
+    expect(c.columns?.map(keys)).toEqual([['public.customers.id'], ['public.customers.ssn'], ['?.password_hash']]);
+  });
+
+  it('whole rows: a bare relation name, rel.* inside an expression, a bare * in a subquery', () => {
+    expect(keys(src('SELECT row_to_json(c) FROM customers c').sources)).toEqual(['?.c', 'customers.*']);
+    expect(keys(src('SELECT to_jsonb(customers.*) FROM customers').sources)).toEqual(['customers.*']);
+    expect(keys(src('SELECT count(*) FROM (SELECT * FROM orders o JOIN items i ON i.o = o.id) s').sources)).toEqual(['items.*', 'orders.*']);
+  });
+
+  it('a top-level * of the outermost SELECT yields plain columns: nothing to add, and no per-column map', () => {
+    const c = src('SELECT * FROM customers');
+    expect(c.sources).toBeUndefined();
+    expect(src('SELECT *, upper(ssn) FROM customers').columns).toBeUndefined();
+  });
+
+  it('UNION arms, CTEs, FROM subqueries and scalar subqueries count', () => {
+    expect(keys(src('SELECT a FROM t UNION SELECT * FROM u').sources)).toEqual(['?.a', 'u.*']);
+    // An unqualified column keeps no table: it may be an outer query's column.
+    expect(keys(src('WITH x AS (SELECT ssn p FROM customers) SELECT p FROM x').sources)).toEqual(['?.p', '?.ssn']);
+    expect(keys(src('SELECT (SELECT max(c.ssn) FROM customers c WHERE id = 1) AS m').sources)).toEqual(['customers.ssn']);
+    // A FROM item's columns reach every result column (a subquery's alias is no table).
+    expect(src('SELECT s.x, 1 FROM (SELECT ssn x FROM customers) s').columns?.map(keys)).toEqual([['?.ssn', '?.x'], ['?.ssn']]);
+  });
+
+  it('RETURNING, and what an UPDATE writes; no RETURNING, no sources', () => {
+    expect(keys(src('UPDATE t SET a = b WHERE c = 1 RETURNING a').sources)).toEqual(['?.a', '?.b']);
+    expect(keys(src('DELETE FROM t RETURNING *').sources)).toEqual(['t.*']);
+    expect(src('UPDATE t SET a = b WHERE c = 1').sources).toBeUndefined();
+  });
+
+  it('COPY TO STDOUT: the table (or its listed columns) or the query, stars included; not COPY FROM, TO a file or PROGRAM', () => {
+    expect(keys(src('COPY customers TO STDOUT').sources)).toEqual(['customers.*']);
+    expect(keys(src('COPY customers (id, ssn) TO STDOUT').sources)).toEqual(['customers.id', 'customers.ssn']);
+    expect(keys(src('COPY (SELECT * FROM customers) TO STDOUT').sources)).toEqual(['customers.*']);
+    expect(src('COPY customers FROM STDIN').sources).toBeUndefined();
+    expect(src("COPY customers TO '/tmp/x'").sources).toBeUndefined();
+  });
+
+  it('FETCH reads a cursor declared before: any column', () => {
+    expect(src('FETCH 10 FROM c').sources).toEqual([{ column: '*' }]);
+  });
+
+  it('EXECUTE of a prepared SELECT carries what it reads; the cache hands the same sources to every text of a shape', () => {
+    const k = new PostgresClassifier();
+    k.classify("PREPARE p AS SELECT upper(ssn) FROM customers WHERE id = $1");
+    expect(keys(k.classify('EXECUTE p(1)').sources)).toEqual(['?.ssn']);
+    expect(keys(src('SELECT upper(ssn) FROM customers WHERE id = 7').sources)).toEqual(['?.ssn']);
+    expect(keys(src('SELECT upper(ssn) FROM customers WHERE id = 8').sources)).toEqual(['?.ssn']);
+  });
+
+  it('property: a column read inside any select-list expression is among the sources', () => {
+    const wrap = fc.constantFrom((x: string) => x, (x: string) => `upper(${x})`, (x: string) => `${x} || ''`, (x: string) => `coalesce(${x}, 'a')`, (x: string) => `(SELECT ${x})`, (x: string) => `array_agg(${x})`, (x: string) => `CASE WHEN true THEN ${x} END`);
+    const col = fc.constantFrom('ssn', 'c.ssn', 'customers.ssn');
+    fc.assert(
+      fc.property(wrap, wrap, col, fc.boolean(), (w1, w2, c, sub) => {
+        const expr = w1(w2(c));
+        const from = c.startsWith('c.') ? 'customers c' : 'customers';
+        const text = sub ? `SELECT v FROM (SELECT ${expr} AS v FROM ${from}) s` : `SELECT 1 AS one, ${expr} AS v FROM ${from}`;
+        const cmd = src(text);
+        expect(cmd.sources?.some((s) => s.column === 'ssn'), text).toBe(true);
+        if (!sub) expect(keys(cmd.columns?.[1]).some((k) => k.endsWith('.ssn')), text).toBe(true);
+      }),
+    );
+  });
+});

@@ -1,0 +1,261 @@
+/**
+ * Which table columns a PostgreSQL statement reads into its results.
+ *
+ * Column rules match result columns by where they come from (PostgreSQL's
+ * RowDescription names the table and column of a plain column). A column the
+ * statement computes — `password_hash || ''`, `upper(ssn)`, `row_to_json(c)`,
+ * the arms of a UNION, every column of COPY output — names no source, so the
+ * gateway masks it by the columns listed here: every column referenced where
+ * a value can reach the output (select lists at any depth, FROM items,
+ * RETURNING, COPY), not where it only filters or orders (WHERE, GROUP BY,
+ * HAVING, ORDER BY, JOIN … ON, LIMIT). Over-approximate on purpose: a
+ * qualifier we cannot resolve leaves the table unknown (any table's column
+ * of that name), and a whole-row reference names the whole row.
+ */
+import type { ColumnSource } from '@sluice/core';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type N = any;
+
+/** More sources than this and the list becomes "any column" (never drop one). */
+const MAX_SOURCES = 256;
+const ANY: ColumnSource[] = [{ column: '*' }];
+const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
+
+/** Relation names in scope: alias or name → qualified name; null when one name means several. */
+type Aliases = Map<string, string | null>;
+
+function qualified(rv: N): string | undefined {
+  if (typeof rv?.relname !== 'string') return undefined;
+  return typeof rv.schemaname === 'string' ? `${rv.schemaname}.${rv.relname}` : rv.relname;
+}
+
+function addAlias(a: Aliases, key: string, q: string): void {
+  const had = a.get(key);
+  if (had === undefined) a.set(key, q);
+  else if (had !== q) a.set(key, null);
+}
+
+/** Every relation the statement names, anywhere (wrapped RangeVar nodes and bare `relation` fields). */
+function collectAliases(n: N, a: Aliases): void {
+  if (Array.isArray(n)) {
+    for (const x of n) collectAliases(x, a);
+    return;
+  }
+  if (!n || typeof n !== 'object') return;
+  const q = qualified(n);
+  if (q !== undefined) {
+    addAlias(a, typeof n.alias?.aliasname === 'string' ? n.alias.aliasname : n.relname, q);
+    addAlias(a, q, q);
+  }
+  for (const k in n) collectAliases(n[k], a);
+}
+
+class Collector {
+  readonly out: ColumnSource[] = [];
+  private readonly seen = new Set<string>();
+  overflow = false;
+  /** Set by `select(…, true)` when its columns map one to one onto the select list: each column's own sources. */
+  columns?: ColumnSource[][];
+
+  constructor(private readonly aliases: Aliases) {}
+
+  /** A fresh collector over the same names, starting from what this one holds. */
+  fork(): Collector {
+    const c = new Collector(this.aliases);
+    for (const x of this.out) c.add(x.table, x.column);
+    c.overflow = this.overflow;
+    return c;
+  }
+
+  add(table: string | undefined, column: string): void {
+    const key = `${table ?? ''}\u0000${column}`;
+    if (this.seen.has(key)) return;
+    if (this.out.length >= MAX_SOURCES) {
+      this.overflow = true;
+      return;
+    }
+    this.seen.add(key);
+    this.out.push(table === undefined ? { column } : { table, column });
+  }
+
+  /** A qualifier → the table it names, or undefined (a subquery or CTE alias, or ambiguous). */
+  private table(qual: string[]): string | undefined {
+    if (qual.length === 1) return this.aliases.get(qual[0]!) ?? undefined;
+    return qual.slice(-2).join('.');
+  }
+
+  columnRef(r: N, from: string[]): void {
+    const fields: N[] = r?.fields ?? [];
+    const last = fields[fields.length - 1];
+    const names: string[] = [];
+    for (const f of fields) if (typeof f?.String?.sval === 'string') names.push(f.String.sval);
+    if (last?.A_Star !== undefined) {
+      if (names.length === 0) {
+        // A bare *: every relation of this SELECT's FROM (subqueries there are walked on their own).
+        for (const t of from) this.add(t, '*');
+        if (from.length === 0) this.add(undefined, '*');
+      } else {
+        const t = this.table(names);
+        if (t !== undefined) this.add(t, '*');
+      }
+      return;
+    }
+    const column = names[names.length - 1];
+    if (column === undefined) return;
+    if (names.length === 1) {
+      this.add(undefined, column);
+      // `row_to_json(c)`: a bare relation name is its whole row.
+      const t = this.aliases.get(column);
+      if (t) this.add(t, '*');
+      return;
+    }
+    this.add(this.table(names.slice(0, -1)), column);
+  }
+
+  /** Any expression or clause: every column reference in it counts. */
+  walk(n: N, from: string[]): void {
+    if (Array.isArray(n)) {
+      for (const x of n) this.walk(x, from);
+      return;
+    }
+    if (!n || typeof n !== 'object') return;
+    for (const k in n) {
+      const v = n[k];
+      if (k === 'ColumnRef') this.columnRef(v, from);
+      else if (k === 'SelectStmt') this.select(v, false);
+      else if (DML.has(k) && v && typeof v === 'object') {
+        // A data-modifying CTE: its RETURNING * is the target's row.
+        const t = qualified(v.relation);
+        this.walk(v, t === undefined ? from : [t]);
+      }
+      else if (k === 'JoinExpr') this.join(v, from);
+      else this.walk(v, from);
+    }
+  }
+
+  private join(j: N, from: string[]): void {
+    this.walk(j.larg, from);
+    this.walk(j.rarg, from);
+    // USING (a): the merged column is computed for outer joins.
+    for (const u of j.usingClause ?? []) if (typeof u?.String?.sval === 'string') this.add(undefined, u.String.sval);
+  }
+
+  /**
+   * A SELECT's value-carrying parts. At the top of the outermost SELECT a
+   * `*` only yields plain columns, which carry their own source.
+   */
+  select(s: N, top: boolean): void {
+    if (!s || typeof s !== 'object') return;
+    this.walk(s.withClause, []);
+    if (s.op && s.op !== 'SETOP_NONE') {
+      // A UNION's columns are computed: stars in its arms count.
+      this.select(s.larg, false);
+      this.select(s.rarg, false);
+      return;
+    }
+    const from: string[] = [];
+    fromRelations(s.fromClause, from);
+    this.walk(s.fromClause, from);
+    this.walk(s.valuesLists, from);
+    const targets: N[] = s.targetList ?? [];
+    const isStar = (val: N): boolean => {
+      const fields = val?.ColumnRef?.fields;
+      return Array.isArray(fields) && fields[fields.length - 1]?.A_Star !== undefined;
+    };
+    // Without a * in the list, result column i is select-list entry i: it
+    // carries what its own expression reads plus whatever the FROM and WITH
+    // items (subqueries, functions) computed.
+    const perColumn = top && targets.length > 0 && !s.valuesLists && !targets.some((t: N) => isStar(t?.ResTarget?.val));
+    const shared = perColumn ? this.fork() : null;
+    const columns: ColumnSource[][] = [];
+    for (const t of targets) {
+      const val = t?.ResTarget?.val;
+      if (top && isStar(val)) continue;
+      this.walk(val, from);
+      if (shared) {
+        const own = shared.fork();
+        own.walk(val, from);
+        columns.push(own.overflow ? ANY : own.out);
+      }
+    }
+    if (shared) this.columns = columns;
+  }
+}
+
+/** Relations listed directly in a FROM clause (through joins, not into subqueries). */
+function fromRelations(n: N, out: string[]): void {
+  if (Array.isArray(n)) {
+    for (const x of n) fromRelations(x, out);
+    return;
+  }
+  if (n?.RangeVar) {
+    const q = qualified(n.RangeVar);
+    if (q !== undefined) out.push(q);
+  } else if (n?.JoinExpr) {
+    fromRelations(n.JoinExpr.larg, out);
+    fromRelations(n.JoinExpr.rarg, out);
+  }
+}
+
+function returning(b: N): N[] {
+  return b.returningList ?? b.returningClause?.exprs ?? [];
+}
+
+/**
+ * The sources of one statement node's result rows (`{SelectStmt: …}` etc.),
+ * or undefined when it returns none this way (no RETURNING, COPY FROM, DDL).
+ * FETCH reads a cursor declared earlier: any column.
+ */
+export function statementSources(type: string, b: N): { sources: ColumnSource[]; columns?: ColumnSource[][] } | undefined {
+  if (!b || typeof b !== 'object') return undefined;
+  const aliases: Aliases = new Map();
+  let c: Collector;
+  switch (type) {
+    case 'SelectStmt':
+      if (b.intoClause) return undefined;
+      collectAliases(b, aliases);
+      c = new Collector(aliases);
+      c.select(b, true);
+      break;
+    case 'InsertStmt':
+    case 'UpdateStmt':
+    case 'DeleteStmt':
+    case 'MergeStmt': {
+      if (returning(b).length === 0) return undefined;
+      collectAliases(b, aliases);
+      c = new Collector(aliases);
+      const from: string[] = [];
+      const target = qualified(b.relation);
+      if (target !== undefined) from.push(target);
+      // Values written (SET a = b, INSERT … SELECT) can come back through RETURNING.
+      for (const k in b) if (k !== 'whereClause' && k !== 'relation') c.walk(b[k], from);
+      break;
+    }
+    case 'CopyStmt': {
+      // Only COPY … TO STDOUT sends rows to the client (TO a file or PROGRAM does not).
+      if (b.is_from || b.is_program || typeof b.filename === 'string') return undefined;
+      collectAliases(b, aliases);
+      c = new Collector(aliases);
+      const rel = qualified(b.relation);
+      if (rel !== undefined) {
+        const cols: N[] = b.attlist ?? [];
+        if (cols.length === 0) c.add(rel, '*');
+        for (const a of cols) if (typeof a?.String?.sval === 'string') c.add(rel, a.String.sval);
+      }
+      // COPY (query): every output column is computed, stars included.
+      if (b.query?.SelectStmt) c.select(b.query.SelectStmt, false);
+      else if (b.query) {
+        const inner = Object.keys(b.query)[0];
+        return inner ? statementSources(inner, b.query[inner]) : undefined;
+      }
+      break;
+    }
+    case 'FetchStmt':
+      return b.ismove ? undefined : { sources: ANY };
+    default:
+      return undefined;
+  }
+  if (c.overflow) return { sources: ANY };
+  return c.columns ? { sources: c.out, columns: c.columns } : { sources: c.out };
+}

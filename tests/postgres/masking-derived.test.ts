@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgSkip, psql, setupPg, type PgEnv } from './fixture.js';
+
+const skip = await pgSkip();
+
+// The fixture's column rules: customers.password_hash, *.ssn, customers.balance
+// (all redact). The hashes hold 'argon', the SSNs are 123-45-6789 and 234-56-7890.
+const HASH = /argon/;
+const SSN = /123-45-6789|234-56-7890/;
+
+describe.skipIf(!!skip)(`column rules reach computed columns and COPY${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let env: PgEnv;
+  beforeAll(async () => {
+    env = await setupPg();
+  });
+  afterAll(async () => {
+    await env?.close();
+  });
+
+  const sql = `SELECT id, password_hash || '' AS h, upper(ssn) AS s, balance + 0 AS b, length(name) AS n, name || '!' AS nm
+               FROM customers WHERE id = $1`;
+
+  it('an expression over a rule column is masked; expressions over other columns are not (simple and extended, text and binary)', async () => {
+    const c = await env.connect(env.agent.secret);
+    try {
+      const runs = [
+        await c.query(sql.replace('$1', '1')),
+        await c.query(sql, [1]),
+        await c.query({ text: sql, values: [1], binary: true } as never),
+      ];
+      for (const r of runs) {
+        const row = r.rows[0];
+        expect(row.id).toBe(1);
+        expect(String(row.h)).not.toMatch(HASH);
+        expect(String(row.s)).not.toMatch(SSN);
+        expect(String(row.b)).not.toBe('100');
+        // A rule-masked int column is retyped to text, computed or not.
+        expect(r.fields.find((f) => f.name === 'b')!.dataTypeID).toBe(25);
+        expect(row.n).toBe(8);
+        expect(row.nm).toBe('Jane Doe!');
+      }
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('whole rows, aggregates, subqueries, CTEs and UNION arms carrying a rule column are masked', async () => {
+    const c = await env.connect(env.agent.secret);
+    try {
+      const texts = [
+        'SELECT row_to_json(c) AS v FROM customers c WHERE id = 1',
+        'SELECT c::text AS v FROM customers c WHERE id = 1',
+        'SELECT to_jsonb(customers.*) AS v FROM customers WHERE id = 1',
+        "SELECT string_agg(password_hash, ',') AS v FROM customers",
+        'SELECT s.x AS v FROM (SELECT password_hash AS x FROM customers) s',
+        "SELECT v FROM (SELECT password_hash || '' AS v FROM customers) s",
+        "WITH x AS (SELECT * FROM customers) SELECT row_to_json(x) AS v FROM x",
+        "WITH x AS (SELECT ssn AS p FROM customers) SELECT p || '' AS v FROM x",
+        'SELECT name AS v FROM customers UNION ALL SELECT password_hash FROM customers',
+        'SELECT * FROM (SELECT ssn AS v FROM customers UNION SELECT ssn FROM customers) u',
+        'SELECT (SELECT password_hash FROM customers WHERE id = 1) AS v',
+      ];
+      for (const t of texts) {
+        const r = await c.query(t);
+        expect(r.rows.length, t).toBeGreaterThan(0);
+        for (const row of r.rows) {
+          expect(JSON.stringify(row.v), t).not.toMatch(HASH);
+          expect(JSON.stringify(row.v), t).not.toMatch(SSN);
+        }
+      }
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('a rule column only filtering or ordering masks nothing; whole rows of tables without rule columns pass', async () => {
+    const c = await env.connect(env.agent.secret);
+    try {
+      const n = await c.query("SELECT count(*)::int AS n FROM customers WHERE password_hash LIKE 'x$argon%' AND ssn IS NOT NULL");
+      expect(n.rows[0].n).toBe(2);
+      const o = await c.query('SELECT name || \'.\' AS v FROM customers ORDER BY ssn, balance');
+      expect(o.rows.map((r) => r.v)).toEqual(['Jane Doe.', 'John Roe.']);
+      const j = await c.query('SELECT json_agg(o ORDER BY id) AS v FROM orders o');
+      expect(j.rows[0].v).toHaveLength(20);
+      expect(j.rows[0].v[1]).toEqual({ id: 2, customer_id: 1, total: 3 });
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('RETURNING an expression over a rule column is masked', async () => {
+    const c = await env.connect(env.agent.secret);
+    try {
+      const r = await c.query("UPDATE customers SET note = note WHERE id = 2 RETURNING id, password_hash || '' AS h, ssn AS s");
+      expect(r.rows[0].id).toBe(2);
+      expect(String(r.rows[0].h)).not.toMatch(HASH);
+      expect(String(r.rows[0].s)).not.toMatch(SSN);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('the result summary counts the cells masked in computed columns', async () => {
+    const c = await env.connect(env.agent.secret);
+    try {
+      await c.query("SELECT upper(ssn) AS s, password_hash || '' AS h, name FROM customers");
+    } finally {
+      await c.end();
+    }
+    let sessions = await env.gw.store.listSessions({ limit: 1 });
+    for (let i = 0; i < 50 && !sessions[0]?.endedAt; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      sessions = await env.gw.store.listSessions({ limit: 1 });
+    }
+    const results = (await env.gw.store.getEvents(sessions[0]!.id)).filter((e) => e.type === 'result');
+    expect(results.at(-1)!.data).toMatchObject({ rows: 2, masked: 4 });
+  });
+
+  it('COPY TO STDOUT of columns a rule covers is refused (psql), the session goes on, and other COPY still works', async () => {
+    const r = await psql(env, env.agent.secret, [
+      '-c', 'COPY customers TO STDOUT',
+      '-c', 'COPY (SELECT id, upper(password_hash) FROM customers) TO STDOUT',
+      '-c', '\\copy customers (id, ssn) to stdout',
+      '-c', 'COPY customers (id, name) TO STDOUT',
+      '-c', 'COPY (SELECT id, total FROM orders WHERE id <= 2 ORDER BY id) TO STDOUT',
+    ]);
+    expect(r.out + r.err).not.toMatch(HASH);
+    expect(r.out + r.err).not.toMatch(SSN);
+    expect(r.err.match(/COPY output has no column names, so Sluice cannot apply column mask rules to it/g)).toHaveLength(3);
+    expect(r.out).toContain('1\tJane Doe\n2\tJohn Roe\n');
+    expect(r.out).toContain('1\t1.5\n2\t3.0\n');
+  });
+});

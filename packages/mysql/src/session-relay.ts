@@ -1,4 +1,4 @@
-import { oversizedStatement, type ApprovalNotice, type Command, type Masker, type RelayHandlers, type RelayOut, type ResultMasker, type Session, type Verdict } from '@sluice/core';
+import { derivedColumn, derivedFrom, oversizedStatement, type ApprovalNotice, type ColumnRef, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type ResultMasker, type Session, type Verdict } from '@sluice/core';
 import {
   BinaryRowCursor,
   BufferWriter,
@@ -39,8 +39,31 @@ import { MysqlClassifier, mysqlServerOptions } from '@sluice/sql';
 import { MyErr, errPacket } from './errors.js';
 
 
+/**
+ * What a statement's computed result columns may carry, and the base tables
+ * it reads: MySQL names a derived table's or CTE's column by that alias, so a
+ * column is a plain table column only when its table is one of these.
+ */
+interface Sources {
+  d: Derived;
+  tables: Set<string>;
+}
+
+function sourcesOf(cmd: Command, names: ReadonlySet<string> | undefined): Sources | null {
+  const d = names ? derivedFrom(cmd, names) : null;
+  if (d === null) return null;
+  const tables = new Set<string>();
+  const add = (c: Command): void => {
+    for (const o of c.objects) tables.add(o.slice(o.lastIndexOf('.') + 1).toLowerCase());
+    c.parts?.forEach(add);
+  };
+  add(cmd);
+  return { d, tables };
+}
+
 interface Stmt {
   cmd: Command;
+  src: Sources | null;
   paramCount: number;
   columnCount: number;
   types?: ParamType[];
@@ -51,7 +74,7 @@ type Phase = 'first' | 'cols' | 'colsEof' | 'rows' | 'params' | 'paramsEof' | 'p
 
 /** What the next upstream response belongs to, one per forwarded command that has a response. */
 type Expect =
-  | { t: 'query'; binary: boolean; mask: Masker | null; start: number }
+  | { t: 'query'; binary: boolean; mask: Masker | null; src: Sources | null; start: number }
   | { t: 'prepare'; cmd: Command }
   | { t: 'simple'; onOk?: () => void }
   | { t: 'fieldlist' }
@@ -275,14 +298,14 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     const own = useOwn ? null : this.pluginRefusal(cmd);
     if (own) return this.deny(out, own[0], own[1], cmd);
     const now = this.session.authorizeNow(cmd);
-    if (now) return this.enforceQuery(now, undefined, p, useOwn, out);
-    return this.authorize(cmd).then(([v, held]) => this.enforceQuery(v, held, p, useOwn, out));
+    if (now) return this.enforceQuery(now, undefined, cmd, p, useOwn, out);
+    return this.authorize(cmd).then(([v, held]) => this.enforceQuery(v, held, cmd, p, useOwn, out));
   }
 
-  private enforceQuery(v: Verdict, held: ApprovalNotice | undefined, p: Packet, useOwn: boolean, out: RelayOut): void {
+  private enforceQuery(v: Verdict, held: ApprovalNotice | undefined, cmd: Command, p: Packet, useOwn: boolean, out: RelayOut): void {
     if (v.effect === 'deny') return this.refuse(out, v, held);
     if (useOwn) return this.forward(this.initDb(), out, { t: 'simple' });
-    this.forward(p, out, { t: 'query', binary: false, mask: v.mask, start: performance.now() });
+    this.forward(p, out, { t: 'query', binary: false, mask: v.mask, src: v.mask ? sourcesOf(cmd, v.mask.columnNames) : null, start: performance.now() });
   }
 
   /** Judge at prepare: a statement policy blocks is refused (and recorded) here; the rest is enforced at execute. */
@@ -305,7 +328,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     let id = stmtExecuteStatementId(p.payload);
     if (id === 0xffffffff) id = this.lastPrepared;
     const st = this.stmts.get(id);
-    if (!st) return this.forward(p, out, { t: 'query', binary: true, mask: this.session.masker, start: performance.now() }); // the target refuses it
+    if (!st) return this.forward(p, out, { t: 'query', binary: true, mask: this.session.masker, src: null, start: performance.now() }); // the target refuses it
     const e = parseComStmtExecute(p.payload, { paramCount: st.paramCount, capabilities: this.capabilities, previousTypes: st.types, longData: st.longData });
     if (e.flags & 0x07) return this.deny(out, MyErr.notSupported, 'Sluice does not support server-side cursors; execute without a cursor', { ...st.cmd, flags: [...st.cmd.flags, 'cursor'] });
     if (e.newParamsBound) st.types = e.params.map((x) => ({ type: x.type, unsigned: x.unsigned }));
@@ -313,13 +336,13 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     st.longData.clear();
     const cmd: Command = { ...st.cmd, params };
     const now = this.session.authorizeNow(cmd);
-    if (now) return this.enforceExecute(now, undefined, p, out);
-    return this.authorize(cmd).then(([v, held]) => this.enforceExecute(v, held, p, out));
+    if (now) return this.enforceExecute(now, undefined, st.src, p, out);
+    return this.authorize(cmd).then(([v, held]) => this.enforceExecute(v, held, st.src, p, out));
   }
 
-  private enforceExecute(v: Verdict, held: ApprovalNotice | undefined, p: Packet, out: RelayOut): void {
+  private enforceExecute(v: Verdict, held: ApprovalNotice | undefined, src: Sources | null, p: Packet, out: RelayOut): void {
     if (v.effect === 'deny') return this.refuse(out, v, held);
-    this.forward(p, out, { t: 'query', binary: true, mask: v.mask, start: performance.now() });
+    this.forward(p, out, { t: 'query', binary: true, mask: v.mask, src, start: performance.now() });
   }
 
   // ------------------------------------------------------------ target → client
@@ -379,7 +402,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
       case 'first': {
         if (p.first === 0xff) return this.pop(out);
         const ok = parseStmtPrepareOk(p.payload, this.capabilities);
-        const st: Stmt = { cmd: e.cmd, paramCount: ok.paramCount, columnCount: ok.columnCount, longData: new Set() };
+        const st: Stmt = { cmd: e.cmd, src: sourcesOf(e.cmd, this.session.masker?.columnNames), paramCount: ok.paramCount, columnCount: ok.columnCount, longData: new Set() };
         this.stmts.set(ok.statementId, st);
         this.lastPrepared = ok.statementId;
         this.prepStmt = st;
@@ -497,7 +520,19 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     const mask = e.mask;
     let rule: ReadonlySet<number> = new Set();
     if (mask) {
-      const rm = mask.forResult(this.cols.map((c) => ({ name: c.name, table: c.orgTable || c.table || undefined, column: c.orgName || undefined })));
+      const src = e.src;
+      const n = this.cols.length;
+      const rm = mask.forResult(
+        this.cols.map((c, i): ColumnRef => {
+          const ref: ColumnRef = { name: c.name, table: c.orgTable || c.table || undefined, column: c.orgName || undefined };
+          // Computed, or a derived table's or CTE's column: masked by what the statement read into it.
+          if (src !== null && !(c.orgName && c.orgTable && src.tables.has(c.orgTable.toLowerCase()))) {
+            const from = derivedColumn(src.d, i, n);
+            if (from !== null) ref.from = from;
+          }
+          return ref;
+        }),
+      );
       if (rm.active) this.rm = rm;
       rule = rm.ruleColumns;
     }

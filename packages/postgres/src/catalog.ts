@@ -1,5 +1,5 @@
 import { BackendCode, DataRowCursor, FrontendWriter, parseNoticeFields, type FieldDescription } from './protocol/index.js';
-import type { ColumnRef, ColumnSource, Command } from '@sluice/core';
+import { derivedColumn, derivedFrom, type ColumnRef, type Command, type Derived } from '@sluice/core';
 import type { Upstream } from './upstream.js';
 
 /** Where result columns come from: `tableOID:attnum` → table and column names. */
@@ -63,28 +63,16 @@ export async function loadColumnOrigins(up: Upstream, names: ReadonlySet<string>
 
 /**
  * Column references for the masker from a RowDescription. A column with no
- * table (computed by the statement) carries `from`: the rule-named columns
- * the statement reads into its results (see `derivedFrom`).
+ * table (computed by the statement) carries `from`: what the statement reads
+ * into it (`derivedFrom`).
  */
 export function columnRefs(fields: readonly FieldDescription[], origins: ColumnOrigins, derived: Derived | null = null): ColumnRef[] {
-  const perColumn = derived?.columns !== undefined && derived.columns.length === fields.length ? derived.columns : null;
   return fields.map((f, i) => {
     const o = f.tableOID ? origins.get(`${f.tableOID}:${f.columnAttr}`) : undefined;
     if (o) return { name: f.name, table: o.table, column: o.column };
-    const from = derived === null || f.tableOID !== 0 ? null : perColumn !== null ? perColumn[i]! : derived.all;
+    const from = f.tableOID === 0 ? derivedColumn(derived, i, fields.length) : null;
     return from !== null ? { name: f.name, from } : { name: f.name };
   });
-}
-
-/**
- * What a command's computed result columns may carry (see `derivedFrom`):
- * for the whole result, and per column when the statement's select list maps
- * one to one onto the result (then a column computed from other columns is
- * not masked for a rule-covered column beside it).
- */
-export interface Derived {
-  all: ColumnRef[] | null;
-  columns?: (ColumnRef[] | null)[];
 }
 
 /** Whether table `t` as a statement wrote it ('customers', 'public.customers') is `q` (always 'schema.table'). */
@@ -96,44 +84,15 @@ function sameTable(t: string, q: string): boolean {
 }
 
 /**
- * The columns a command's computed result columns may carry, reduced to
- * those a column rule could cover (`names`: Masker.columnNames): a named
- * column stays as written, a whole row becomes its table's rule-named
- * columns (from the origins looked up at connect; a row of a table created
- * since is not expanded), a whole row of no known table stays '*' (covered by
- * every rule). Null when nothing remains — the common case, which costs the
- * result nothing.
+ * What a command's computed result columns may carry, for the masker. A
+ * whole row becomes its table's rule-named columns, from the origins looked
+ * up at connect (a row of a table created since then is not expanded: it
+ * carries nothing a rule names as far as the gateway knows).
  */
-export function derivedFrom(cmd: Command, origins: ColumnOrigins, names: ReadonlySet<string>): Derived | null {
-  if (names.size === 0) return null;
-  const all = refsFor(cmd, origins, names);
-  if (cmd.columns === undefined || cmd.parts !== undefined) return all === null ? null : { all };
-  const columns = cmd.columns.map((sources) => refsFor({ sources }, origins, names));
-  return all === null && columns.every((c) => c === null) ? null : { all, columns };
-}
-
-function refsFor(cmd: { sources?: ColumnSource[]; parts?: Command[] }, origins: ColumnOrigins, names: ReadonlySet<string>): ColumnRef[] | null {
-  const out: ColumnRef[] = [];
-  const seen = new Set<string>();
-  const push = (r: ColumnRef): void => {
-    const k = `${r.table ?? ''}\u0000${r.column}`;
-    if (!seen.has(k)) {
-      seen.add(k);
-      out.push(r);
-    }
-  };
-  const visit = (c: { sources?: ColumnSource[]; parts?: Command[] }): void => {
-    for (const s of c.sources ?? []) {
-      if (s.column !== '*') {
-        if (names.has(s.column.toLowerCase())) push(s.table === undefined ? { name: s.column, column: s.column } : { name: s.column, table: s.table, column: s.column });
-      } else if (s.table === undefined) {
-        push({ name: '*', column: '*' });
-      } else {
-        for (const o of origins.values()) if (sameTable(s.table, o.table)) push({ name: o.column, table: o.table, column: o.column });
-      }
-    }
-    c.parts?.forEach(visit);
-  };
-  visit(cmd);
-  return out.length ? out : null;
+export function resultSources(cmd: Command, origins: ColumnOrigins, names: ReadonlySet<string>): Derived | null {
+  return derivedFrom(cmd, names, (table) => {
+    const out: ColumnRef[] = [];
+    for (const o of origins.values()) if (sameTable(table, o.table)) out.push({ name: o.column, table: o.table, column: o.column });
+    return out;
+  });
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { oversizedStatement, type Command, type Masker, type RelayHandlers, type RelayOut, type Session, type Verdict } from '@sluice/core';
+import { oversizedStatement, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type Session, type Verdict } from '@sluice/core';
 import { PostgresClassifier } from '@sluice/sql';
 import {
   BackendCode,
@@ -23,7 +23,7 @@ import {
   type FramedMessage,
   type TransactionState,
 } from './protocol/index.js';
-import { columnRefs, derivedFrom, type ColumnOrigins, type Derived } from './catalog.js';
+import { columnRefs, resultSources, type ColumnOrigins } from './catalog.js';
 import { errorMessage, noticeMessage } from './errors.js';
 import { RowMasker, RowSlab, resultFormats, retypeRuleColumns } from './mask-rows.js';
 
@@ -235,7 +235,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   /** The columns the command's computed result columns may carry (null: none a rule covers). */
   private derived(cmd: Command): Derived | null {
     const names = this.session.masker?.columnNames;
-    return names ? derivedFrom(cmd, this.origins, names) : null;
+    return names ? resultSources(cmd, this.origins, names) : null;
   }
 
   /** Decide at Parse: a statement policy blocks is refused here (and recorded); the rest waits for Execute. */

@@ -109,6 +109,8 @@ function instantiate(t: MTpl, text: string, st: MState | null): Command {
   } else {
     cmd = { protocol: MYSQL_PROTOCOL, kind: t.kind, text: myText, objects: t.objects.slice(), flags: t.flags.slice() };
     if (t.error !== undefined) cmd.error = t.error;
+    if (t.sources !== undefined) cmd.sources = t.sources;
+    if (t.columns !== undefined) cmd.columns = t.columns;
     if (t.parts) {
       const parts: Command[] = [];
       for (const p of t.parts) {

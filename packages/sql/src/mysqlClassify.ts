@@ -11,6 +11,8 @@
 import mariadbBuild from 'node-sql-parser/build/mariadb.js';
 import mysqlBuild from 'node-sql-parser/build/mysql.js';
 import { LexError, lexMysql, type LexOptions, type LexStatement } from './mysqlLex.js';
+import { mysqlStatementSources } from './mysqlSources.js';
+import type { ColumnSource } from '@sluice/core';
 
 // The AST is plain JSON with loose typings: walked generically.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -37,6 +39,10 @@ export interface MTpl {
   prepare?: string;
   /** DEALLOCATE PREPARE name. */
   deallocate?: string;
+  /** Columns the statement reads into its results (Command.sources, mysqlSources.ts); shared, never mutated. */
+  sources?: ColumnSource[];
+  /** Per result column (Command.columns). */
+  columns?: ColumnSource[][];
   /** May change sql_mode (so the backslash-escape mode is uncertain until the server confirms it). */
   sqlMode?: boolean;
 }
@@ -561,6 +567,11 @@ function fromAst(ast: N): MTpl {
     if (unboundedWhere(ast.where)) addFlag(t.flags, 'unbounded');
   }
   if (type === 'truncate') addFlag(t.flags, 'unbounded');
+  const src = mysqlStatementSources(ast);
+  if (src !== undefined && src.sources.length > 0) {
+    t.sources = src.sources;
+    if (src.columns) t.columns = src.columns;
+  }
   if (type === 'load_data') addFlag(t.flags, 'file-access');
   if (type === 'call') addFlag(t.flags, 'dynamic-sql');
   // A trigger's body is code that runs later: judged as any statement.

@@ -2,3 +2,4 @@ export { createMasker, type MaskerOptions } from './masker.js';
 export { detectors, NO_SPANS, type Detector, type Span } from './detectors.js';
 export { parseColumnPattern, columnMatches, coveredBy, type ColumnPattern } from './columns.js';
 export { keyedHash, partialMask, partialEmail, REDACTED, redactedMarker } from './strategies.js';
+export { derivedColumn, derivedFrom, type Derived } from './derived.js';

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import type { ColumnSource } from '@sluice/core';
+import { classifyMysql } from './index.js';
+
+const keys = (s: ColumnSource[] | undefined) => (s ?? []).map((x) => `${x.table ?? '?'}.${x.column}`).sort();
+const my = (text: string) => classifyMysql(text);
+
+describe('mysql: which columns a statement reads into its results', () => {
+  it('select-list expressions with aliases resolved; WHERE, ORDER BY and JOIN … ON carry nothing out', () => {
+    const c = my("SELECT c.id, CONCAT(c.password_hash, '') AS h FROM shop.customers c JOIN orders o ON o.note = c.note WHERE c.ssn = 1 ORDER BY c.balance");
+    expect(keys(c.sources)).toEqual(['shop.customers.id', 'shop.customers.password_hash']);
+    expect(c.columns?.map(keys)).toEqual([['shop.customers.id'], ['shop.customers.password_hash']]);
+  });
+
+  it('derived tables, CTEs and UNION arms (stars there included); a top-level * adds nothing', () => {
+    expect(keys(my('SELECT s.x FROM (SELECT password_hash x FROM customers) s').sources)).toEqual(['?.password_hash', '?.x']);
+    expect(keys(my('WITH w AS (SELECT * FROM customers) SELECT * FROM w').sources)).toEqual(['customers.*']);
+    expect(keys(my('SELECT a FROM t UNION SELECT * FROM customers').sources)).toEqual(['?.a', 'customers.*']);
+    expect(my('SELECT * FROM customers').sources).toBeUndefined();
+    expect(my('SELECT *, UPPER(ssn) FROM customers').columns).toBeUndefined();
+  });
+
+  it('statements without result rows have none', () => {
+    expect(my('UPDATE customers SET note = ssn WHERE id = 1').sources).toBeUndefined();
+    expect(my('DELETE FROM customers WHERE id = 1').sources).toBeUndefined();
+  });
+
+  it('a prepared statement keeps what it reads; the shape cache hands it to every text of the shape', () => {
+    expect(keys(my('SELECT UPPER(ssn) FROM customers WHERE id = 7').sources)).toEqual(['?.ssn']);
+    expect(keys(my('SELECT UPPER(ssn) FROM customers WHERE id = 8').sources)).toEqual(['?.ssn']);
+  });
+});

@@ -1,0 +1,169 @@
+/**
+ * Which table columns a MySQL / MariaDB statement reads into its results
+ * (Command.sources, see sources.ts for PostgreSQL): every column referenced
+ * where a value can reach the output — select lists at any depth, derived
+ * tables, CTEs, UNION arms, RETURNING — and not where it only filters or
+ * orders (WHERE, GROUP BY, HAVING, ORDER BY, JOIN … ON, LIMIT). MySQL reports
+ * a computed column, and a column of a derived table or CTE, with no base
+ * table, so the gateway masks those by these sources. Over-approximate on
+ * purpose: an alias we cannot resolve leaves the table unknown.
+ */
+import type { ColumnSource } from '@sluice/core';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type N = any;
+
+const MAX_SOURCES = 256;
+const ANY: ColumnSource[] = [{ column: '*' }];
+/** Clauses of a SELECT whose values never reach its rows. */
+const FILTERS = new Set(['where', 'having', 'groupby', 'orderby', 'limit', 'on', 'window', 'locking_read', 'into']);
+
+function name(v: N): string | undefined {
+  if (typeof v === 'string') return v;
+  const x = v?.expr?.value ?? v?.value;
+  return typeof x === 'string' ? x : undefined;
+}
+
+function isTableRef(x: N): boolean {
+  return typeof x?.table === 'string' && 'db' in x && x.type !== 'column_ref';
+}
+
+function qual(x: N): string {
+  return x.db ? `${x.db}.${x.table}` : x.table;
+}
+
+type Aliases = Map<string, string | null>;
+
+function collectAliases(x: N, a: Aliases): void {
+  if (Array.isArray(x)) {
+    for (const e of x) collectAliases(e, a);
+    return;
+  }
+  if (!x || typeof x !== 'object') return;
+  if (isTableRef(x)) {
+    const q = qual(x);
+    for (const k of [typeof x.as === 'string' && x.as ? x.as : x.table, q]) {
+      const had = a.get(k);
+      if (had === undefined) a.set(k, q);
+      else if (had !== q) a.set(k, null);
+    }
+  }
+  for (const k in x) collectAliases(x[k], a);
+}
+
+class Collector {
+  readonly out: ColumnSource[] = [];
+  private readonly seen = new Set<string>();
+  overflow = false;
+  columns?: ColumnSource[][];
+
+  constructor(private readonly aliases: Aliases) {}
+
+  fork(): Collector {
+    const c = new Collector(this.aliases);
+    for (const x of this.out) c.add(x.table, x.column);
+    c.overflow = this.overflow;
+    return c;
+  }
+
+  add(table: string | undefined, column: string): void {
+    const key = `${table ?? ''}\u0000${column}`;
+    if (this.seen.has(key)) return;
+    if (this.out.length >= MAX_SOURCES) {
+      this.overflow = true;
+      return;
+    }
+    this.seen.add(key);
+    this.out.push(table === undefined ? { column } : { table, column });
+  }
+
+  private ref(x: N, from: string[]): void {
+    const column = name(x.column);
+    if (column === undefined) return;
+    const t = typeof x.table === 'string' && x.table ? (this.aliases.get(x.table) ?? undefined) : undefined;
+    if (column === '*') {
+      if (x.table) {
+        if (t !== undefined) this.add(t, '*');
+      } else {
+        for (const f of from) this.add(f, '*');
+        if (from.length === 0) this.add(undefined, '*');
+      }
+      return;
+    }
+    this.add(t, column);
+  }
+
+  walk(x: N, from: string[]): void {
+    if (Array.isArray(x)) {
+      for (const e of x) this.walk(e, from);
+      return;
+    }
+    if (!x || typeof x !== 'object') return;
+    if (x.type === 'column_ref') return this.ref(x, from);
+    if (x.type === 'select') return this.select(x, false);
+    if (x.ast) return this.walk(x.ast, from);
+    for (const k in x) this.walk(x[k], from);
+  }
+
+  /** At the top of the outermost SELECT a `*` only yields plain columns, which carry their own source. */
+  select(s: N, top: boolean): void {
+    if (!s || typeof s !== 'object') return;
+    for (const c of s.with ?? []) this.walk(c?.stmt, []);
+    if (s._next) {
+      // A UNION: its columns are computed, stars in every arm count.
+      const { _next, ...first } = s;
+      this.select({ ...first, with: null }, false);
+      this.select(_next, false);
+      return;
+    }
+    const from: string[] = [];
+    for (const f of s.from ?? []) {
+      if (isTableRef(f)) from.push(qual(f));
+      // A derived table (its ON only filters); USING (a) merges columns.
+      if (f?.expr) this.walk(f.expr, from);
+      for (const u of f?.using ?? []) {
+        const n = name(u);
+        if (n !== undefined) this.add(undefined, n);
+      }
+    }
+    const cols: N[] = Array.isArray(s.columns) ? s.columns : [];
+    const isStar = (c: N): boolean => c?.expr?.type === 'column_ref' && name(c.expr.column) === '*';
+    const perColumn = top && cols.length > 0 && !cols.some(isStar);
+    const shared = perColumn ? this.fork() : null;
+    const columns: ColumnSource[][] = [];
+    for (const c of cols) {
+      if (top && isStar(c)) continue;
+      this.walk(c?.expr, from);
+      if (shared) {
+        const own = shared.fork();
+        own.walk(c?.expr, from);
+        columns.push(own.overflow ? ANY : own.out);
+      }
+    }
+    if (shared) this.columns = columns;
+    for (const k in s) {
+      if (k === 'columns' || k === 'from' || k === 'with' || FILTERS.has(k)) continue;
+      const v = s[k];
+      if (v && typeof v === 'object') this.walk(v, from);
+    }
+  }
+}
+
+/**
+ * The sources of one parsed statement's result rows, or undefined when it
+ * returns none (DML without RETURNING, DDL, SET …).
+ */
+export function mysqlStatementSources(ast: N): { sources: ColumnSource[]; columns?: ColumnSource[][] } | undefined {
+  if (!ast || typeof ast !== 'object') return undefined;
+  const aliases: Aliases = new Map();
+  collectAliases(ast, aliases);
+  const c = new Collector(aliases);
+  if (ast.type === 'select') c.select(ast, true);
+  else if ((ast.type === 'insert' || ast.type === 'replace' || ast.type === 'delete' || ast.type === 'update') && ast.returning) {
+    // MariaDB's RETURNING; what an UPDATE writes can come back through it.
+    const target = (Array.isArray(ast.table) ? ast.table : [ast.table]).filter(isTableRef).map(qual);
+    for (const k in ast) if (k !== 'where' && ast[k] && typeof ast[k] === 'object') c.walk(ast[k], target);
+  } else return undefined;
+  if (c.overflow) return { sources: ANY };
+  return c.columns ? { sources: c.out, columns: c.columns } : { sources: c.out };
+}

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mySkip, setupMy, type MyEnv } from './fixture.js';
+
+const skip = await mySkip();
+
+// The fixture's column rules: customers.password_hash, *.ssn, customers.balance
+// (all redact). The hashes hold 'argon', the SSNs are 123-45-6789 and 234-56-7890.
+const HASH = /argon/;
+const SSN = /123-45-6789|234-56-7890/;
+
+describe.skipIf(!!skip)(`mysql: column rules reach computed columns${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let env: MyEnv;
+  beforeAll(async () => {
+    env = await setupMy();
+  });
+  afterAll(async () => {
+    await env?.close();
+  });
+
+  const sql = `SELECT id, CONCAT(password_hash, '') AS h, UPPER(ssn) AS s, balance + 0 AS b, LENGTH(name) AS n, CONCAT(name, '!') AS nm
+               FROM customers WHERE id = ?`;
+
+  it('an expression over a rule column is masked; expressions over other columns are not (query and execute)', async () => {
+    const c = await env.connect(env.agent.secret);
+    try {
+      const [q] = (await c.query(sql, [1])) as [any[], unknown];
+      const [x] = (await c.execute(sql, [1])) as [any[], unknown];
+      for (const rows of [q, x]) {
+        const row = rows[0];
+        expect(row.id).toBe(1);
+        expect(String(row.h)).not.toMatch(HASH);
+        expect(String(row.s)).not.toMatch(SSN);
+        expect(String(row.b)).not.toBe('100');
+        expect(Number(row.n)).toBe(8);
+        expect(row.nm).toBe('Jane Doe!');
+      }
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('derived tables, CTEs, aggregates, scalar subqueries and UNION arms carrying a rule column are masked', async () => {
+    const c = await env.connect(env.agent.secret);
+    try {
+      const texts = [
+        'SELECT s.x AS v FROM (SELECT password_hash AS x FROM customers) s',
+        'SELECT * FROM (SELECT ssn AS v FROM customers) s',
+        'WITH w AS (SELECT ssn AS p FROM customers) SELECT p AS v FROM w',
+        "SELECT GROUP_CONCAT(password_hash SEPARATOR ',') AS v FROM customers",
+        'SELECT JSON_OBJECT(\'h\', password_hash) AS v FROM customers',
+        'SELECT (SELECT password_hash FROM customers WHERE id = 1) AS v',
+        'SELECT name AS v FROM customers UNION ALL SELECT password_hash FROM customers',
+      ];
+      for (const t of texts) {
+        const [rows] = (await c.query(t)) as [any[], unknown];
+        expect(rows.length, t).toBeGreaterThan(0);
+        for (const row of rows) {
+          expect(JSON.stringify(row.v), t).not.toMatch(HASH);
+          expect(JSON.stringify(row.v), t).not.toMatch(SSN);
+        }
+      }
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('a rule column only filtering or ordering masks nothing; derived tables of other columns pass', async () => {
+    const c = await env.connect(env.agent.secret);
+    try {
+      const [n] = (await c.query("SELECT COUNT(*) AS n FROM customers WHERE password_hash LIKE 'x$argon%' AND ssn IS NOT NULL")) as [any[], unknown];
+      expect(Number(n[0].n)).toBe(2);
+      const [o] = (await c.query("SELECT CONCAT(name, '.') AS v FROM customers ORDER BY ssn, balance")) as [any[], unknown];
+      expect(o.map((r) => r.v)).toEqual(['Jane Doe.', 'John Roe.']);
+      const [d] = (await c.query('SELECT t.id, t.total FROM (SELECT id, total FROM orders WHERE id <= 2) t ORDER BY t.id')) as [any[], unknown];
+      expect(d).toEqual([
+        { id: 1, total: '1.50' },
+        { id: 2, total: '3.00' },
+      ]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('the MariaDB CLI sees the same, and the result summary counts the masked cells', async () => {
+    const r = await env.cli(env.agent.secret, "SELECT UPPER(ssn) AS s, CONCAT(password_hash, '') AS h, name FROM customers ORDER BY id");
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(HASH);
+    expect(r.stdout).not.toMatch(SSN);
+    expect(r.stdout).toContain('Jane Doe');
+    let sessions = await env.gw.store.listSessions({ limit: 1 });
+    for (let i = 0; i < 50 && !sessions[0]?.endedAt; i++) {
+      await new Promise((res) => setTimeout(res, 20));
+      sessions = await env.gw.store.listSessions({ limit: 1 });
+    }
+    const results = (await env.gw.store.getEvents(sessions[0]!.id)).filter((e) => e.type === 'result');
+    expect(results.map((e) => e.data)).toContainEqual(expect.objectContaining({ rows: 2, masked: 4 }));
+  });
+});

@@ -116,6 +116,15 @@ describe.skipIf(!!skip)(`column rules reach computed columns and COPY${skip ? ` 
     expect(results.at(-1)!.data).toMatchObject({ rows: 2, masked: 4 });
   });
 
+  it('psql with FETCH_COUNT (a cursor and FETCH): computed columns are masked by what the cursor reads, others are not', async () => {
+    const r = await psql(env, env.agent.secret, ['-v', 'FETCH_COUNT=1', '-A', '-t', '-c', "SELECT count(*) AS n, max(name) AS m FROM customers", '-c', "SELECT upper(ssn) AS s, password_hash || '' AS h, id FROM customers ORDER BY id"]);
+    expect(r.err).toBe('');
+    expect(r.out).toContain('2|John Roe\n');
+    expect(r.out).not.toMatch(HASH);
+    expect(r.out).not.toMatch(SSN);
+    expect(r.out).toContain('[REDACTED]|[REDACTED]|1\n');
+  });
+
   it('COPY TO STDOUT of columns a rule covers is refused (psql), the session goes on, and other COPY still works', async () => {
     const r = await psql(env, env.agent.secret, [
       '-c', 'COPY customers TO STDOUT',

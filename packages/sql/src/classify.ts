@@ -158,6 +158,8 @@ interface Ctx {
   exec?: string;
   deallocate?: string;
   scs?: boolean;
+  cursor?: Tpl['cursor'];
+  fetch?: string;
 }
 
 function typeOf(n: N): string | null {
@@ -374,6 +376,8 @@ function assemble(c: Ctx): Tpl {
   if (c.exec !== undefined) own.exec = c.exec;
   if (c.deallocate !== undefined) own.deallocate = c.deallocate;
   if (c.scs) own.scs = true;
+  if (c.cursor !== undefined) own.cursor = c.cursor;
+  if (c.fetch !== undefined) own.fetch = c.fetch;
   if (c.nested.length === 0) return own;
   return { kind: c.kind, text: null, objects: [], flags: [], parts: [own, ...c.nested] };
 }
@@ -514,7 +518,22 @@ export function classifyStatement(
       break;
     case 'FetchStmt':
       c.kind = b.ismove ? 'MOVE' : 'FETCH';
+      if (!b.ismove && typeof b.portalname === 'string') c.fetch = b.portalname;
       break;
+    case 'DeclareCursorStmt': {
+      for (const k in b) walk(b[k], c);
+      const q = b.query;
+      const inner = q ? Object.keys(q)[0] : undefined;
+      const src = inner ? statementSources(inner, q[inner]) : undefined;
+      if (typeof b.portalname === 'string') {
+        c.cursor = { name: b.portalname };
+        if (src !== undefined && src.sources.length > 0) {
+          c.cursor.sources = src.sources;
+          if (src.columns) c.cursor.columns = src.columns;
+        }
+      }
+      break;
+    }
     case 'RuleStmt':
       target(b.relation, c);
       walk(b.whereClause, c);

@@ -80,3 +80,17 @@ describe('which columns a statement reads into its results', () => {
     );
   });
 });
+
+describe('cursors', () => {
+  it('FETCH carries what its cursor was declared over (psql FETCH_COUNT), per column; an unknown cursor, any column', () => {
+    const k = new PostgresClassifier();
+    k.classify('BEGIN');
+    k.classify('DECLARE _psql_cursor NO SCROLL CURSOR FOR SELECT count(*), upper(ssn) FROM customers');
+    const f = k.classify('FETCH FORWARD 100 FROM _psql_cursor');
+    expect(keys(f.sources)).toEqual(['?.ssn']);
+    expect(f.columns?.map(keys)).toEqual([[], ['?.ssn']]);
+    k.classify('DECLARE c2 CURSOR FOR SELECT * FROM orders');
+    expect(k.classify('FETCH 10 FROM c2').sources).toBeUndefined();
+    expect(k.classify('FETCH 10 FROM nope').sources).toEqual([{ column: '*' }]);
+  });
+});

@@ -30,11 +30,17 @@ export interface Tpl {
   sources?: ColumnSource[];
   /** Per result column (Command.columns); shared, never mutated. */
   columns?: ColumnSource[][];
+  /** DECLARE name CURSOR FOR …: what FETCH from it will carry. */
+  cursor?: { name: string; sources?: ColumnSource[]; columns?: ColumnSource[][] };
+  /** FETCH … FROM name: carries what the cursor was declared over (else any column). */
+  fetch?: string;
 }
 
 /** What a session remembers: prepared statements by name. */
 export interface PrepState {
   prepared: Map<string, Command[]>;
+  /** What each declared cursor's rows carry (DECLARE … CURSOR FOR …), for FETCH. */
+  cursors?: Map<string, Pick<Command, 'sources' | 'columns'>>;
   /** Called when a statement may change standard_conforming_strings. */
   onScsChange?: () => void;
 }
@@ -143,6 +149,19 @@ export function instantiate(t: Tpl, text: string, st: PrepState | null, extra: r
       else st.prepared.delete(t.deallocate);
     }
     if (t.scs) st.onScsChange?.();
+    if (t.cursor !== undefined) {
+      st.cursors ??= new Map();
+      st.cursors.set(t.cursor.name, { sources: t.cursor.sources, columns: t.cursor.columns });
+    }
+    if (t.fetch !== undefined) {
+      const known = st.cursors?.get(t.fetch);
+      if (known) {
+        if (known.sources === undefined) delete cmd.sources;
+        else cmd.sources = known.sources;
+        if (known.columns === undefined) delete cmd.columns;
+        else cmd.columns = known.columns;
+      }
+    }
   }
   return cmd;
 }

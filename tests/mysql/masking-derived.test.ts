@@ -81,6 +81,29 @@ describe.skipIf(!!skip)(`mysql: column rules reach computed columns${skip ? ` (s
     }
   });
 
+  it('errors and warnings do not show masked values: a failed conversion, SHOW WARNINGS after a cast', async () => {
+    const c = await env.connect(env.agent.secret);
+    try {
+      const err = await c.query('INSERT INTO orders (id, customer_id, total) SELECT 100, password_hash, 1 FROM customers WHERE id = 1').catch((e) => e);
+      expect(err.errno).toBe(1366);
+      expect(err.message).toMatch(/^Incorrect integer value: '\[REDACTED\]'/);
+      expect(err.message).not.toMatch(HASH);
+      const [cast] = (await c.query('SELECT CAST(ssn AS SIGNED) AS v, id FROM customers ORDER BY id')) as [any[], unknown];
+      expect(cast.map((r) => r.id)).toEqual([1, 2]);
+      const [warnings] = (await c.query('SHOW WARNINGS')) as [any[], unknown];
+      expect(warnings.length).toBeGreaterThan(0);
+      for (const w of warnings) {
+        expect(w.Level).toBe('Warning');
+        expect(w.Code).toBe(1292);
+        expect(String(w.Message)).not.toMatch(SSN);
+      }
+      const [ok] = (await c.query('SELECT name FROM customers WHERE id = 2')) as [any[], unknown];
+      expect(ok[0].name).toBe('John Roe');
+    } finally {
+      await c.end();
+    }
+  });
+
   it('the MariaDB CLI sees the same, and the result summary counts the masked cells', async () => {
     const r = await env.cli(env.agent.secret, "SELECT UPPER(ssn) AS s, CONCAT(password_hash, '') AS h, name FROM customers ORDER BY id");
     expect(r.code).toBe(0);

@@ -125,6 +125,30 @@ describe.skipIf(!!skip)(`column rules reach computed columns and COPY${skip ? ` 
     expect(r.out).toContain('[REDACTED]|[REDACTED]|1\n');
   });
 
+  it('errors and notices do not show masked values: a failed cast (even in WHERE), a duplicate key, a notice run through the detectors', async () => {
+    await env.admin.query("CREATE OR REPLACE FUNCTION shout(t text) RETURNS int LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'got %', t; RETURN 1; END $$");
+    const c = await env.connect(env.agent.secret);
+    const notices: string[] = [];
+    c.on('notice', (n) => notices.push(n.message ?? ''));
+    try {
+      for (const t of ['SELECT password_hash::int FROM customers', 'SELECT 1 FROM customers WHERE ssn::int = 1', 'SELECT id FROM customers WHERE email::date IS NULL']) {
+        const err = await c.query(t).catch((e) => e);
+        expect(err.code, t).toMatch(/^22/);
+        expect(err.message, t).toMatch(/^invalid input syntax for type \w+: "\[REDACTED\]"$/);
+      }
+      const dup = await c.query('INSERT INTO customers (id, name) VALUES (1, $1)', ['x']).catch((e) => e);
+      expect(dup.code).toBe('23505');
+      expect(dup.detail).toBe('Key (id)=([REDACTED]) already exists.');
+      const r = await c.query('SELECT shout(email) AS s, shout(name) AS n FROM customers WHERE id = 1');
+      expect(r.rows[0]).toEqual({ s: 1, n: 1 });
+      expect(notices).toEqual(['got [REDACTED:email]', 'got Jane Doe']);
+      // The session goes on.
+      expect((await c.query('SELECT name FROM customers WHERE id = 2')).rows[0].name).toBe('John Roe');
+    } finally {
+      await c.end();
+    }
+  });
+
   it('COPY TO STDOUT of columns a rule covers is refused (psql), the session goes on, and other COPY still works', async () => {
     const r = await psql(env, env.agent.secret, [
       '-c', 'COPY customers TO STDOUT',

@@ -23,6 +23,7 @@ import {
   parseComStmtSendLongData,
   parseEof,
   parseErr,
+  writeErr,
   parseOk,
   parseStmtPrepareOk,
   stmtExecuteStatementId,
@@ -79,6 +80,9 @@ type Expect =
   | { t: 'simple'; onOk?: () => void }
   | { t: 'fieldlist' }
   | { t: 'inject'; bytes: Buffer };
+
+/** Errors whose message quotes a data value (ER_DUP_ENTRY, ER_TRUNCATED_WRONG_VALUE[_FOR_FIELD], ER_ILLEGAL_VALUE_FOR_TYPE, ER_WRONG_VALUE_FOR_TYPE, ER_WRONG_VALUE, ER_DUP_ENTRY_WITH_KEY_NAME, ER_DATA_OUT_OF_RANGE, ER_INVALID_JSON_TEXT). */
+const VALUE_ERRORS = new Set([1062, 1292, 1366, 1367, 1411, 1525, 1586, 1690, 3140]);
 
 /** Marks a cell that masking turns into NULL. */
 const NULLED = Symbol('nulled');
@@ -376,7 +380,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     switch (e.t) {
       case 'simple':
         if (p.first === 0x00) this.status(parseOk(p.payload, this.capabilities).status);
-        out.toClient(p.raw);
+        out.toClient(p.first === 0xff ? this.maskedErr(p) : p.raw);
         return this.pop(out);
       case 'fieldlist':
         out.toClient(p.raw);
@@ -390,7 +394,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   }
 
   private onPrepareResponse(e: Extract<Expect, { t: 'prepare' }>, p: Packet, out: RelayOut): void {
-    out.toClient(p.raw);
+    out.toClient(p.first === 0xff && this.phase === 'first' ? this.maskedErr(p) : p.raw);
     const next = () => {
       const st = this.prepStmt!;
       if (st.columnCount > 0) {
@@ -459,7 +463,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
         }
         if (first === 0xff) {
           this.session.result({ error: parseErr(p.payload).message, ms: this.ms(e) });
-          out.toClient(p.raw);
+          out.toClient(this.maskedErr(p));
           return this.pop(out);
         }
         if (first === 0xfb) {
@@ -491,7 +495,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
         if (first === 0xff) {
           this.session.result({ rows: this.rows, masked: this.rm?.masked ?? 0, error: parseErr(p.payload).message, ms: this.ms(e) });
           this.rm = null;
-          out.toClient(p.raw);
+          out.toClient(this.maskedErr(p));
           return this.pop(out);
         }
         if (isResultSetEnd(p.payload, this.capabilities)) {
@@ -509,6 +513,26 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
       default:
         throw new ProtocolError('unexpected packet in a result');
     }
+  }
+
+  /**
+   * A target's ERR packet with the values it shows masked (its own bytes when
+   * nothing changed). Data errors quote the value they could not take
+   * (`Incorrect integer value: '…'`, `Duplicate entry '…'`): with column rules
+   * configured that quote is redacted whatever column it came from, since an
+   * error names no column; and the message goes through the value detectors.
+   */
+  private maskedErr(p: Packet): Buffer {
+    const masker = this.session.masker;
+    if (!masker) return p.raw;
+    const err = parseErr(p.payload);
+    let message = err.message;
+    if (masker.columnNames.size > 0 && VALUE_ERRORS.has(err.code)) message = message.replace(/'[\s\S]*'/, "'[REDACTED]'");
+    const r = masker.text(message);
+    if (r.masked) message = r.text;
+    if (message === err.message) return p.raw;
+    writeErr(this.w, p.seq, { ...err, message });
+    return this.w.take();
   }
 
   private ms(e: { start: number }): number {

@@ -26,6 +26,7 @@ import {
 import { columnRefs, resultSources, type ColumnOrigins } from './catalog.js';
 import { errorMessage, noticeMessage } from './errors.js';
 import { RowMasker, RowSlab, resultFormats, retypeRuleColumns } from './mask-rows.js';
+import { maskNotice } from './mask-notices.js';
 
 interface Stmt {
   cmd: Command;
@@ -422,6 +423,11 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         return;
       case BackendCode.ErrorResponse:
         return this.onError(m, out);
+      case BackendCode.NoticeResponse: {
+        const masker = this.session.masker;
+        out.toClient((masker && maskNotice(BackendCode.NoticeResponse, parseNoticeFields(m.payload), masker)) || m.raw);
+        return;
+      }
       case BackendCode.ReadyForQuery: {
         this.txStatus = parseReadyForQuery(m.payload);
         // A SET that did not change the value sends no ParameterStatus: re-assert what we know.
@@ -487,8 +493,10 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   private onError(m: FramedMessage, out: RelayOut): void {
     const e = this.current;
     const fields = parseNoticeFields(m.payload);
+    const masker = this.session.masker;
+    const raw = (masker && maskNotice(BackendCode.ErrorResponse, fields, masker)) || m.raw;
     if (fields.S === 'FATAL' || fields.S === 'PANIC') {
-      out.toClient(m.raw);
+      out.toClient(raw);
       return;
     }
     this.copyOutRefused = null;
@@ -498,7 +506,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       this.pop();
     } else {
       if (e?.t === 'execute' || e?.t === 'query') this.endResult(null, e.start, fields.M ?? 'error');
-      out.toClient(m.raw);
+      out.toClient(raw);
       if (e && e.t !== 'query' && e.t !== 'sync' && e.t !== 'inject') this.pop();
     }
     // In the extended protocol the target now discards everything up to Sync.

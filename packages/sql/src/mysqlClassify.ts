@@ -245,6 +245,11 @@ function handRead(st: LexStatement, o: ClassifyOpts, depth: number): MResult | n
         return null;
       }
       const t = ctx('SHOW');
+      if (isWord(words[0], 'warnings', 'errors')) {
+        // Level, Code, Message: a message can quote a value the statement read (a failed cast), from any column.
+        t.sources = [{ column: '*' }];
+        t.columns = [[], [], [{ column: '*' }]];
+      }
       if (objectAt >= 0) {
         let table = nameTok(words[objectAt]);
         let k = objectAt + 1;

@@ -92,6 +92,13 @@ export class BackendWriter extends BufferWriter {
     return this.byte(0).end();
   }
 
+  /** An ErrorResponse or NoticeResponse with exactly these fields, in their order (a target's message, rewritten). */
+  noticeFields(type: BackendCode.ErrorResponse | BackendCode.NoticeResponse, fields: Readonly<Record<string, string>>): this {
+    this.begin(type);
+    for (const k in fields) if (k.length === 1 && k !== '\0') this.byte(k.charCodeAt(0)).cstring(fields[k]!);
+    return this.byte(0).end();
+  }
+
   /** ErrorResponse: severity (S and V), SQLSTATE (C), message (M), detail (D), hint (H) and the rest. */
   errorResponse(e: ErrorFields): this {
     return this.notice(BackendCode.ErrorResponse, e);

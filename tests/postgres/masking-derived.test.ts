@@ -142,6 +142,11 @@ describe.skipIf(!!skip)(`column rules reach computed columns and COPY${skip ? ` 
       const r = await c.query('SELECT shout(email) AS s, shout(name) AS n FROM customers WHERE id = 1');
       expect(r.rows[0]).toEqual({ s: 1, n: 1 });
       expect(notices).toEqual(['got [REDACTED:email]', 'got Jane Doe']);
+      // A NOTIFY payload is text from the target too.
+      const got = new Promise<string>((resolve) => c.on('notification', (n) => resolve(n.payload ?? '')));
+      await c.query('LISTEN ch');
+      await c.query("SELECT pg_notify('ch', 'to ' || email) FROM customers WHERE id = 1");
+      expect(await got).toBe('to [REDACTED:email]');
       // The session goes on.
       expect((await c.query('SELECT name FROM customers WHERE id = 2')).rows[0].name).toBe('John Roe');
     } finally {

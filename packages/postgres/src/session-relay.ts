@@ -14,6 +14,7 @@ import {
   parseDescribe,
   parseExecute,
   parseNoticeFields,
+  parseNotificationResponse,
   parseParameterStatus,
   parseParse,
   parseQuery,
@@ -423,6 +424,20 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         return;
       case BackendCode.ErrorResponse:
         return this.onError(m, out);
+      case BackendCode.NotificationResponse: {
+        // A NOTIFY payload is text the target hands back like a value: the detectors apply.
+        const masker = this.session.masker;
+        if (masker) {
+          const n = parseNotificationResponse(m.payload);
+          const r = masker.text(n.payload);
+          if (r.masked) {
+            out.toClient(this.w.notificationResponse(n.processId, n.channel, r.text).take());
+            return;
+          }
+        }
+        out.toClient(m.raw);
+        return;
+      }
       case BackendCode.NoticeResponse: {
         const masker = this.session.masker;
         out.toClient((masker && maskNotice(BackendCode.NoticeResponse, parseNoticeFields(m.payload), masker)) || m.raw);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgSkip, psql, setupPg, type PgEnv } from './fixture.js';
+import { lastSessionEvents } from '../support/gateway.js';
 
 const skip = await pgSkip();
 
@@ -107,12 +108,7 @@ describe.skipIf(!!skip)(`column rules reach computed columns and COPY${skip ? ` 
     } finally {
       await c.end();
     }
-    let sessions = await env.gw.store.listSessions({ limit: 1 });
-    for (let i = 0; i < 50 && !sessions[0]?.endedAt; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      sessions = await env.gw.store.listSessions({ limit: 1 });
-    }
-    const results = (await env.gw.store.getEvents(sessions[0]!.id)).filter((e) => e.type === 'result');
+    const results = (await lastSessionEvents(env.gw)).filter((e) => e.type === 'result');
     expect(results.at(-1)!.data).toMatchObject({ rows: 2, masked: 4 });
   });
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Gateway, apiKeyAuthenticator, type Authenticator, createApiKey, type ConnectionConfig, type Identity, type Policy, type ProtocolPlugin, type Listener, keyIdentity } from '@sluice/core';
+import { Gateway, apiKeyAuthenticator, type Authenticator, createApiKey, type ConnectionConfig, type Identity, type Policy, type ProtocolPlugin, type Listener, keyIdentity, type StoredEvent } from '@sluice/core';
 import { openSqliteStore, type SqliteStore } from '@sluice/store-sqlite';
 import selfsigned from 'selfsigned';
 
@@ -60,4 +60,14 @@ export async function startTestGateway(opts: { plugin: ProtocolPlugin; connectio
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The events of the newest session, once it has ended (the client closed it); fails after about a second. */
+export async function lastSessionEvents(gw: TestGateway): Promise<StoredEvent[]> {
+  for (let i = 0; ; i++) {
+    const [s] = await gw.store.listSessions({ limit: 1 });
+    if (s?.endedAt) return gw.store.getEvents(s.id);
+    if (i >= 50) throw new Error(`the newest session (${s?.id ?? 'none'}) has not ended`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

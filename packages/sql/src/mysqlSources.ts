@@ -8,13 +8,11 @@
  * table, so the gateway masks those by these sources. Over-approximate on
  * purpose: an alias we cannot resolve leaves the table unknown.
  */
-import type { ColumnSource } from '@sluice/core';
+import { addAlias, SourceSet, type Aliases, type StatementSources } from './sourceSet.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type N = any;
 
-const MAX_SOURCES = 256;
-const ANY: ColumnSource[] = [{ column: '*' }];
 /** Clauses of a SELECT whose values never reach its rows. */
 const FILTERS = new Set(['where', 'having', 'groupby', 'orderby', 'limit', 'on', 'window', 'locking_read', 'into']);
 
@@ -32,8 +30,6 @@ function qual(x: N): string {
   return x.db ? `${x.db}.${x.table}` : x.table;
 }
 
-type Aliases = Map<string, string | null>;
-
 function collectAliases(x: N, a: Aliases): void {
   if (Array.isArray(x)) {
     for (const e of x) collectAliases(e, a);
@@ -42,39 +38,15 @@ function collectAliases(x: N, a: Aliases): void {
   if (!x || typeof x !== 'object') return;
   if (isTableRef(x)) {
     const q = qual(x);
-    for (const k of [typeof x.as === 'string' && x.as ? x.as : x.table, q]) {
-      const had = a.get(k);
-      if (had === undefined) a.set(k, q);
-      else if (had !== q) a.set(k, null);
-    }
+    addAlias(a, typeof x.as === 'string' && x.as ? x.as : x.table, q);
+    addAlias(a, q, q);
   }
   for (const k in x) collectAliases(x[k], a);
 }
 
-class Collector {
-  readonly out: ColumnSource[] = [];
-  private readonly seen = new Set<string>();
-  overflow = false;
-  columns?: ColumnSource[][];
-
-  constructor(private readonly aliases: Aliases) {}
-
-  fork(): Collector {
-    const c = new Collector(this.aliases);
-    for (const x of this.out) c.add(x.table, x.column);
-    c.overflow = this.overflow;
-    return c;
-  }
-
-  add(table: string | undefined, column: string): void {
-    const key = `${table ?? ''}\u0000${column}`;
-    if (this.seen.has(key)) return;
-    if (this.out.length >= MAX_SOURCES) {
-      this.overflow = true;
-      return;
-    }
-    this.seen.add(key);
-    this.out.push(table === undefined ? { column } : { table, column });
+class Collector extends SourceSet {
+  protected blank(): this {
+    return new Collector(this.aliases) as this;
   }
 
   private ref(x: N, from: string[]): void {
@@ -126,21 +98,8 @@ class Collector {
         if (n !== undefined) this.add(undefined, n);
       }
     }
-    const cols: N[] = Array.isArray(s.columns) ? s.columns : [];
     const isStar = (c: N): boolean => c?.expr?.type === 'column_ref' && name(c.expr.column) === '*';
-    const perColumn = top && cols.length > 0 && !cols.some(isStar);
-    const shared = perColumn ? this.fork() : null;
-    const columns: ColumnSource[][] = [];
-    for (const c of cols) {
-      if (top && isStar(c)) continue;
-      this.walk(c?.expr, from);
-      if (shared) {
-        const own = shared.fork();
-        own.walk(c?.expr, from);
-        columns.push(own.overflow ? ANY : own.out);
-      }
-    }
-    if (shared) this.columns = columns;
+    this.selectList<N>(Array.isArray(s.columns) ? s.columns : [], top, isStar, (into, c) => into.walk(c?.expr, from));
     for (const k in s) {
       if (k === 'columns' || k === 'from' || k === 'with' || FILTERS.has(k)) continue;
       const v = s[k];
@@ -153,7 +112,7 @@ class Collector {
  * The sources of one parsed statement's result rows, or undefined when it
  * returns none (DML without RETURNING, DDL, SET …).
  */
-export function mysqlStatementSources(ast: N): { sources: ColumnSource[]; columns?: ColumnSource[][] } | undefined {
+export function mysqlStatementSources(ast: N): StatementSources | undefined {
   if (!ast || typeof ast !== 'object') return undefined;
   const aliases: Aliases = new Map();
   collectAliases(ast, aliases);
@@ -164,6 +123,5 @@ export function mysqlStatementSources(ast: N): { sources: ColumnSource[]; column
     const target = (Array.isArray(ast.table) ? ast.table : [ast.table]).filter(isTableRef).map(qual);
     for (const k in ast) if (k !== 'where' && ast[k] && typeof ast[k] === 'object') c.walk(ast[k], target);
   } else return undefined;
-  if (c.overflow) return { sources: ANY };
-  return c.columns ? { sources: c.out, columns: c.columns } : { sources: c.out };
+  return c.result();
 }

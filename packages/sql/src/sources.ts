@@ -12,28 +12,16 @@
  * qualifier we cannot resolve leaves the table unknown (any table's column
  * of that name), and a whole-row reference names the whole row.
  */
-import type { ColumnSource } from '@sluice/core';
+import { addAlias, ANY, SourceSet, type Aliases, type StatementSources } from './sourceSet.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type N = any;
 
-/** More sources than this and the list becomes "any column" (never drop one). */
-const MAX_SOURCES = 256;
-const ANY: ColumnSource[] = [{ column: '*' }];
 const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
-
-/** Relation names in scope: alias or name → qualified name; null when one name means several. */
-type Aliases = Map<string, string | null>;
 
 function qualified(rv: N): string | undefined {
   if (typeof rv?.relname !== 'string') return undefined;
   return typeof rv.schemaname === 'string' ? `${rv.schemaname}.${rv.relname}` : rv.relname;
-}
-
-function addAlias(a: Aliases, key: string, q: string): void {
-  const had = a.get(key);
-  if (had === undefined) a.set(key, q);
-  else if (had !== q) a.set(key, null);
 }
 
 /** Every relation the statement names, anywhere (wrapped RangeVar nodes and bare `relation` fields). */
@@ -51,32 +39,9 @@ function collectAliases(n: N, a: Aliases): void {
   for (const k in n) collectAliases(n[k], a);
 }
 
-class Collector {
-  readonly out: ColumnSource[] = [];
-  private readonly seen = new Set<string>();
-  overflow = false;
-  /** Set by `select(…, true)` when its columns map one to one onto the select list: each column's own sources. */
-  columns?: ColumnSource[][];
-
-  constructor(private readonly aliases: Aliases) {}
-
-  /** A fresh collector over the same names, starting from what this one holds. */
-  fork(): Collector {
-    const c = new Collector(this.aliases);
-    for (const x of this.out) c.add(x.table, x.column);
-    c.overflow = this.overflow;
-    return c;
-  }
-
-  add(table: string | undefined, column: string): void {
-    const key = `${table ?? ''}\u0000${column}`;
-    if (this.seen.has(key)) return;
-    if (this.out.length >= MAX_SOURCES) {
-      this.overflow = true;
-      return;
-    }
-    this.seen.add(key);
-    this.out.push(table === undefined ? { column } : { table, column });
+class Collector extends SourceSet {
+  protected blank(): this {
+    return new Collector(this.aliases) as this;
   }
 
   /** A qualifier → the table it names, or undefined (a subquery or CTE alias, or ambiguous). */
@@ -158,28 +123,11 @@ class Collector {
     fromRelations(s.fromClause, from);
     this.walk(s.fromClause, from);
     this.walk(s.valuesLists, from);
-    const targets: N[] = s.targetList ?? [];
-    const isStar = (val: N): boolean => {
-      const fields = val?.ColumnRef?.fields;
+    const isStar = (t: N): boolean => {
+      const fields = t?.ResTarget?.val?.ColumnRef?.fields;
       return Array.isArray(fields) && fields[fields.length - 1]?.A_Star !== undefined;
     };
-    // Without a * in the list, result column i is select-list entry i: it
-    // carries what its own expression reads plus whatever the FROM and WITH
-    // items (subqueries, functions) computed.
-    const perColumn = top && targets.length > 0 && !s.valuesLists && !targets.some((t: N) => isStar(t?.ResTarget?.val));
-    const shared = perColumn ? this.fork() : null;
-    const columns: ColumnSource[][] = [];
-    for (const t of targets) {
-      const val = t?.ResTarget?.val;
-      if (top && isStar(val)) continue;
-      this.walk(val, from);
-      if (shared) {
-        const own = shared.fork();
-        own.walk(val, from);
-        columns.push(own.overflow ? ANY : own.out);
-      }
-    }
-    if (shared) this.columns = columns;
+    this.selectList<N>(s.targetList ?? [], top, isStar, (into, t) => into.walk(t?.ResTarget?.val, from));
   }
 }
 
@@ -207,7 +155,7 @@ function returning(b: N): N[] {
  * or undefined when it returns none this way (no RETURNING, COPY FROM, DDL).
  * FETCH reads a cursor declared earlier: any column.
  */
-export function statementSources(type: string, b: N): { sources: ColumnSource[]; columns?: ColumnSource[][] } | undefined {
+export function statementSources(type: string, b: N): StatementSources | undefined {
   if (!b || typeof b !== 'object') return undefined;
   const aliases: Aliases = new Map();
   let c: Collector;
@@ -256,6 +204,5 @@ export function statementSources(type: string, b: N): { sources: ColumnSource[];
     default:
       return undefined;
   }
-  if (c.overflow) return { sources: ANY };
-  return c.columns ? { sources: c.out, columns: c.columns } : { sources: c.out };
+  return c.result();
 }

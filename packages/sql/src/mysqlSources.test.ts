@@ -20,6 +20,11 @@ describe('mysql: which columns a statement reads into its results', () => {
     expect(my('SELECT *, UPPER(ssn) FROM customers').columns).toBeUndefined();
   });
 
+  it('a count carries nothing of what it counts; other aggregates do', () => {
+    expect(my('SELECT COUNT(ssn), COUNT(DISTINCT ssn) FROM customers').sources).toBeUndefined();
+    expect(keys(my('SELECT MAX(ssn), COUNT(*) FROM customers').sources)).toEqual(['?.ssn']);
+  });
+
   it('statements without result rows have none', () => {
     expect(my('UPDATE customers SET note = ssn WHERE id = 1').sources).toBeUndefined();
     expect(my('DELETE FROM customers WHERE id = 1').sources).toBeUndefined();

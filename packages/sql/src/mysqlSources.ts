@@ -73,6 +73,8 @@ class Collector extends SourceSet {
     if (!x || typeof x !== 'object') return;
     if (x.type === 'column_ref') return this.ref(x, from);
     if (x.type === 'select') return this.select(x, false);
+    // A count carries no value of what it counts (COUNT( always parses as the built-in aggregate).
+    if (x.type === 'aggr_func' && String(x.name).toUpperCase() === 'COUNT') return;
     if (x.ast) return this.walk(x.ast, from);
     for (const k in x) this.walk(x[k], from);
   }

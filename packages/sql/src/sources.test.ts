@@ -24,6 +24,11 @@ describe('which columns a statement reads into its results', () => {
     expect(keys(src('SELECT count(*) FROM (SELECT * FROM orders o JOIN items i ON i.o = o.id) s').sources)).toEqual(['items.*', 'orders.*']);
   });
 
+  it('aggregates carry what they read, count too (a function named count may be user-defined and found first)', () => {
+    expect(keys(src('SELECT count(ssn), max(c.ssn) FROM customers c').sources)).toEqual(['?.ssn', 'customers.ssn']);
+    expect(src('SELECT count(*) FROM customers WHERE ssn IS NULL').sources).toBeUndefined();
+  });
+
   it('a top-level * of the outermost SELECT yields plain columns: nothing to add, and no per-column map', () => {
     const c = src('SELECT * FROM customers');
     expect(c.sources).toBeUndefined();

@@ -93,8 +93,7 @@ class Collector extends SourceSet {
         // A data-modifying CTE: its RETURNING * is the target's row.
         const t = qualified(v.relation);
         this.walk(v, t === undefined ? from : [t]);
-      }
-      else if (k === 'JoinExpr') this.join(v, from);
+      } else if (k === 'JoinExpr') this.join(v, from);
       else this.walk(v, from);
     }
   }

@@ -31,7 +31,7 @@ import { maskNotice } from './mask-notices.js';
 
 interface Stmt {
   cmd: Command;
-  /** What its computed result columns may carry (derivedFrom), worked out once at Parse. */
+  /** What its computed result columns may carry (resultSources), worked out once at Parse. */
   from: Derived | null;
   /** RowDescription of the statement (from a Describe 'S'), as the target sent it. */
   fields?: FieldDescription[];

@@ -152,7 +152,8 @@ function returning(b: N): N[] {
 /**
  * The sources of one statement node's result rows (`{SelectStmt: …}` etc.),
  * or undefined when it returns none this way (no RETURNING, COPY FROM, DDL).
- * FETCH reads a cursor declared earlier: any column.
+ * FETCH: any column (instantiate narrows it to what the session saw the
+ * cursor declared over).
  */
 export function statementSources(type: string, b: N): StatementSources | undefined {
   if (!b || typeof b !== 'object') return undefined;

@@ -13,6 +13,13 @@ export interface Derived {
 
 type Sourced = { sources?: ColumnSource[]; parts?: Command[] };
 
+/** Whether any source could be covered by a rule (a rule-named column or a whole row): the allocation-free common-case check. */
+function mayCover(c: Sourced, names: ReadonlySet<string>): boolean {
+  for (const s of c.sources ?? []) if (s.column === '*' || names.has(s.column.toLowerCase())) return true;
+  for (const p of c.parts ?? []) if (mayCover(p, names)) return true;
+  return false;
+}
+
 function refsFor(cmd: Sourced, names: ReadonlySet<string>, expandRow?: (table: string) => ColumnRef[] | undefined): ColumnRef[] | null {
   const out: ColumnRef[] = [];
   const seen = new Set<string>();
@@ -47,7 +54,7 @@ function refsFor(cmd: Sourced, names: ReadonlySet<string>, expandRow?: (table: s
  * Null when nothing remains — the common case, which costs a result nothing.
  */
 export function derivedFrom(cmd: Command, names: ReadonlySet<string>, expandRow?: (table: string) => ColumnRef[] | undefined): Derived | null {
-  if (names.size === 0) return null;
+  if (names.size === 0 || !mayCover(cmd, names)) return null;
   const all = refsFor(cmd, names, expandRow);
   if (cmd.columns === undefined || cmd.parts !== undefined) return all === null ? null : { all };
   const columns = cmd.columns.map((sources) => refsFor({ sources }, names, expandRow));

@@ -1,4 +1,4 @@
-import { derivedColumn, derivedFrom, oversizedStatement, type ApprovalNotice, type ColumnRef, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type ResultMasker, type Session, type Verdict } from '@sluice/core';
+import { derivedColumn, derivedFrom, maskMessage, oversizedStatement, type ApprovalNotice, type ColumnRef, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type ResultMasker, type Session, type Verdict } from '@sluice/core';
 import {
   BinaryRowCursor,
   BufferWriter,
@@ -83,6 +83,8 @@ type Expect =
 
 /** Errors whose message quotes a data value (ER_DUP_ENTRY, ER_TRUNCATED_WRONG_VALUE[_FOR_FIELD], ER_ILLEGAL_VALUE_FOR_TYPE, ER_WRONG_VALUE_FOR_TYPE, ER_WRONG_VALUE, ER_DUP_ENTRY_WITH_KEY_NAME, ER_DATA_OUT_OF_RANGE, ER_INVALID_JSON_TEXT). */
 const VALUE_ERRORS = new Set([1062, 1292, 1366, 1367, 1411, 1525, 1586, 1690, 3140]);
+/** Where they quote it: from the first single quote to the last (the value may hold quotes). */
+const QUOTED_VALUE = [/(')([\s\S]*)(')/];
 
 /** Marks a cell that masking turns into NULL. */
 const NULLED = Symbol('nulled');
@@ -515,22 +517,13 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     }
   }
 
-  /**
-   * A target's ERR packet with the values it shows masked (its own bytes when
-   * nothing changed). Data errors quote the value they could not take
-   * (`Incorrect integer value: '…'`, `Duplicate entry '…'`): with column rules
-   * configured that quote is redacted whatever column it came from, since an
-   * error names no column; and the message goes through the value detectors.
-   */
+  /** A target's ERR packet with the values it shows masked (`maskMessage`); its own bytes when nothing changed. */
   private maskedErr(p: Packet): Buffer {
     const masker = this.session.masker;
     if (!masker) return p.raw;
     const err = parseErr(p.payload);
-    let message = err.message;
-    if (masker.columnNames.size > 0 && VALUE_ERRORS.has(err.code)) message = message.replace(/'[\s\S]*'/, "'[REDACTED]'");
-    const r = masker.text(message);
-    if (r.masked) message = r.text;
-    if (message === err.message) return p.raw;
+    const message = maskMessage(masker, err.message, VALUE_ERRORS.has(err.code) ? QUOTED_VALUE : []);
+    if (message === null) return p.raw;
     writeErr(this.w, p.seq, { ...err, message });
     return this.w.take();
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { oversizedStatement, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type Session, type Verdict } from '@sluice/core';
+import { maskMessage, oversizedStatement, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type Session, type Verdict } from '@sluice/core';
 import { PostgresClassifier } from '@sluice/sql';
 import {
   BackendCode,
@@ -429,9 +429,9 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         const masker = this.session.masker;
         if (masker) {
           const n = parseNotificationResponse(m.payload);
-          const r = masker.text(n.payload);
-          if (r.masked) {
-            out.toClient(this.w.notificationResponse(n.processId, n.channel, r.text).take());
+          const text = maskMessage(masker, n.payload);
+          if (text !== null) {
+            out.toClient(this.w.notificationResponse(n.processId, n.channel, text).take());
             return;
           }
         }

@@ -3,3 +3,4 @@ export { detectors, NO_SPANS, type Detector, type Span } from './detectors.js';
 export { parseColumnPattern, columnMatches, coveredBy, type ColumnPattern } from './columns.js';
 export { keyedHash, partialMask, partialEmail, REDACTED, redactedMarker } from './strategies.js';
 export { derivedColumn, derivedFrom, type Derived } from './derived.js';
+export { maskMessage } from './messages.js';

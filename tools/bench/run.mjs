@@ -305,7 +305,7 @@ async function startSluice(sshd = null) {
 
   const log = join(tmp, 'sluice.log');
   const fd = openSync(log, 'a');
-  const nodeArgs = opts['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(tmp, 'prof')}`] : [];
+  const nodeArgs = opts['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(tmp, 'prof')}`] : process.env.SLUICE_BENCH_NODE_ARGS ? process.env.SLUICE_BENCH_NODE_ARGS.split(' ') : [];
   const args = [...nodeArgs, CLI, 'start', '-c', cfgPath];
   const child = spawn(process.execPath, args, { cwd: tmp, stdio: ['ignore', fd, fd], env: { ...process.env } });
   closeSync(fd);

@@ -20,7 +20,12 @@ function mayCover(c: Sourced, names: ReadonlySet<string>): boolean {
   return false;
 }
 
-function refsFor(cmd: Sourced, names: ReadonlySet<string>, expandRow?: (table: string) => ColumnRef[] | undefined): ColumnRef[] | null {
+/** A table's rule-relevant columns for a whole row of it; undefined when the protocol does not know the table. */
+export type ExpandRow = (table: string) => ColumnRef[] | undefined;
+/** What a named column carries besides itself (a view's column: the table columns it is computed from). */
+export type ExpandColumn = (table: string | undefined, column: string) => readonly ColumnRef[] | undefined;
+
+function refsFor(cmd: Sourced, names: ReadonlySet<string>, expandRow?: ExpandRow, expandColumn?: ExpandColumn): ColumnRef[] | null {
   const out: ColumnRef[] = [];
   const seen = new Set<string>();
   const push = (r: ColumnRef): void => {
@@ -33,7 +38,11 @@ function refsFor(cmd: Sourced, names: ReadonlySet<string>, expandRow?: (table: s
   const visit = (c: Sourced): void => {
     for (const s of c.sources ?? []) {
       if (s.column !== '*') {
-        if (names.has(s.column.toLowerCase())) push(s.table === undefined ? { name: s.column, column: s.column } : { name: s.column, table: s.table, column: s.column });
+        if (names.has(s.column.toLowerCase())) {
+          push(s.table === undefined ? { name: s.column, column: s.column } : { name: s.column, table: s.table, column: s.column });
+          const more = expandColumn?.(s.table, s.column);
+          if (more !== undefined) for (const r of more) push(r);
+        }
         continue;
       }
       const expanded = s.table === undefined ? undefined : expandRow?.(s.table);
@@ -51,13 +60,16 @@ function refsFor(cmd: Sourced, names: ReadonlySet<string>, expandRow?: (table: s
  * is Masker.columnNames; a named column is kept only when a rule names it; a
  * whole row ('*') is kept as is, or replaced by `expandRow(table)` when the
  * protocol knows that table's rule-named columns (an empty list: none).
+ * A named column also brings what `expandColumn` says it carries (a view's
+ * column: the rule-covered table columns it is computed from); `names` must
+ * then list those column names too.
  * Null when nothing remains — the common case, which costs a result nothing.
  */
-export function derivedFrom(cmd: Command, names: ReadonlySet<string>, expandRow?: (table: string) => ColumnRef[] | undefined): Derived | null {
+export function derivedFrom(cmd: Command, names: ReadonlySet<string>, expandRow?: ExpandRow, expandColumn?: ExpandColumn): Derived | null {
   if (names.size === 0 || !mayCover(cmd, names)) return null;
-  const all = refsFor(cmd, names, expandRow);
+  const all = refsFor(cmd, names, expandRow, expandColumn);
   if (cmd.columns === undefined || cmd.parts !== undefined) return all === null ? null : { all };
-  const columns = cmd.columns.map((sources) => refsFor({ sources }, names, expandRow));
+  const columns = cmd.columns.map((sources) => refsFor({ sources }, names, expandRow, expandColumn));
   return all === null && columns.every((c) => c === null) ? null : { all, columns };
 }
 

@@ -1,0 +1,66 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createMasker, type ColumnRef } from '@sluice/core';
+import { classifyPostgres, loadSqlParser } from '@sluice/sql';
+import { addViews, ColumnOrigins, columnRefs, resultSources, type ViewDefinition } from './catalog.js';
+import type { FieldDescription } from './protocol/index.js';
+
+const masker = createMasker([{ columns: ['customers.password_hash', '*.ssn'], strategy: 'redact' }], { hashKey: Buffer.alloc(32, 7) })!;
+
+/** Origins as loadColumnOrigins finds them: customers (oid 100) has password_hash (4) and ssn (5). */
+function origins(views: ViewDefinition[]): ColumnOrigins {
+  const o = new ColumnOrigins();
+  o.names = masker.columnNames;
+  o.set('100:4', { table: 'public.customers', column: 'password_hash' });
+  o.set('100:5', { table: 'public.customers', column: 'ssn' });
+  addViews(o, views);
+  return o;
+}
+
+const field = (name: string, tableOID: number, columnAttr: number): FieldDescription => ({ name, tableOID, columnAttr, typeOID: 25, typeLen: -1, typeMod: -1, format: 0 });
+/** Which of the fields the masker masks whole. */
+const masked = (refs: ColumnRef[]): string[] => [...masker.forResult(refs).ruleColumns].map((i) => refs[i]!.name);
+
+const VIEWS: ViewDefinition[] = [
+  { oid: '200', table: 'public.cv', definition: ' SELECT customers.id, customers.name, upper(customers.password_hash) AS h FROM customers;', columns: ['id', 'name', 'h'] },
+  { oid: '201', table: 'reports.rows', definition: ' SELECT c.id, row_to_json(c.*) AS j FROM customers c;', columns: ['id', 'j'] },
+  // A view over a view: its column reads cv.h, which carries password_hash.
+  { oid: '300', table: 'public.cv2', definition: " SELECT cv.name, cv.h || '!'::text AS hh FROM cv;", columns: ['name', 'hh'] },
+  { oid: '301', table: 'public.broken', definition: 'this is not SQL', columns: ['a', 'b'] },
+];
+
+describe('view lineage', () => {
+  beforeAll(loadSqlParser);
+
+  it('a view column computed from a rule column is masked by that rule; its other columns are not', () => {
+    const o = origins(VIEWS);
+    expect(masked(columnRefs([field('id', 200, 1), field('name', 200, 2), field('h', 200, 3)], o))).toEqual(['h']);
+    expect(masked(columnRefs([field('id', 201, 1), field('j', 201, 2)], o))).toEqual(['j']);
+    expect(masked(columnRefs([field('name', 300, 1), field('hh', 300, 2)], o))).toEqual(['hh']);
+  });
+
+  it('a view whose definition cannot be read is masked whole (fail closed)', () => {
+    const o = origins(VIEWS);
+    expect(masked(columnRefs([field('a', 301, 1), field('b', 301, 2)], o))).toEqual(['a', 'b']);
+  });
+
+  it("a statement's computed columns over a view column or a view's whole row carry what the view carries", () => {
+    const o = origins(VIEWS);
+    for (const [sql, want] of [
+      ['SELECT lower(h) AS x, name FROM cv', ['x']],
+      ['SELECT row_to_json(v) AS x, 1 AS one FROM cv v', ['x']],
+      ['SELECT lower(hh) AS x FROM public.cv2', ['x']],
+      ["SELECT name || '' AS x FROM cv", []],
+    ] as const) {
+      const d = resultSources(classifyPostgres(sql), o, masker.columnNames);
+      const fields = sql.includes('1 AS one') ? [field('x', 0, 0), field('one', 0, 0)] : sql.includes(', name') ? [field('x', 0, 0), field('name', 200, 2)] : [field('x', 0, 0)];
+      expect(masked(columnRefs(fields, o, d)), sql).toEqual(want);
+    }
+  });
+
+  it('without views, nothing changes: plain and computed columns follow the table rules only', () => {
+    const o = origins([]);
+    expect(o.carriers).toEqual([]);
+    expect(masked(columnRefs([field('password_hash', 100, 4), field('ssn', 100, 5)], o))).toEqual(['password_hash', 'ssn']);
+    expect(resultSources(classifyPostgres('SELECT lower(name) FROM customers'), o, masker.columnNames)).toBeNull();
+  });
+});

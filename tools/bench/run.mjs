@@ -80,6 +80,8 @@ const HELP = `usage: node tools/bench/run.mjs [options]      (or: pnpm bench [op
                     they used more are marked * (their figures are noisy)
   --cpu-prof        run the Sluice child under node --cpu-prof and print where its CPU time goes
                     (profiling costs some throughput: Sluice figures are then pessimistic)
+  --node-args=ARGS  extra node options for the Sluice child, space-separated (e.g.
+                    --node-args=--perf-basic-prof, so that \`perf record -p PID\` names JavaScript frames)
   --keep            keep the temp directory (config, data, logs, profile)
   -h, --help        this text
 
@@ -106,6 +108,7 @@ try {
       scale: { type: 'string', default: '10' },
       'idle-wait': { type: 'string', default: '30' },
       'cpu-prof': { type: 'boolean', default: false },
+      'node-args': { type: 'string', default: '' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -305,7 +308,7 @@ async function startSluice(sshd = null) {
 
   const log = join(tmp, 'sluice.log');
   const fd = openSync(log, 'a');
-  const nodeArgs = opts['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(tmp, 'prof')}`] : process.env.SLUICE_BENCH_NODE_ARGS ? process.env.SLUICE_BENCH_NODE_ARGS.split(' ') : [];
+  const nodeArgs = [...(opts['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(tmp, 'prof')}`] : []), ...opts['node-args'].split(' ').filter(Boolean)];
   const args = [...nodeArgs, CLI, 'start', '-c', cfgPath];
   const child = spawn(process.execPath, args, { cwd: tmp, stdio: ['ignore', fd, fd], env: { ...process.env } });
   closeSync(fd);
@@ -1050,6 +1053,7 @@ async function main() {
   if (opts.only) argv.push(`--only ${opts.only}`);
   if (DO_SSH) argv.push(`--ssh-mb ${SSH_MB}`);
   if (opts['cpu-prof']) argv.push('--cpu-prof');
+  if (opts['node-args']) argv.push(`--node-args=${JSON.stringify(opts['node-args'])}`);
   out(`reproduce: cd ${ROOT} && pnpm build && node tools/bench/run.mjs ${argv.join(' ')}`);
   const git = await run('git', ['-C', ROOT, 'log', '-1', '--format=%h %s']).catch(() => null);
   const dirty = await run('git', ['-C', ROOT, 'status', '--porcelain']).catch(() => null);

@@ -440,7 +440,6 @@ export class SqliteStore implements Store {
 
   /** Both paths (journal, or SQLite directly) write before returning: durable when this returns, throws on failure. */
   appendEventsNow(events: StoredEvent[]): void {
-    if (process.env.X_NOSTORE) return;
     if (this.failure) throw this.failure;
     if (this.journal && this.mover) {
       if (!this.db.open) throw new Error('the store is closed');
@@ -451,7 +450,7 @@ export class SqliteStore implements Store {
         this.failure ??= new Error(`cannot write the event journal: ${(e as Error).message}`);
         throw this.failure;
       }
-      if (!process.env.X_NOMOVER) this.mover.add(this.journal.size);
+      this.mover.add(this.journal.size);
       return;
     }
     if (events.length === 1) {

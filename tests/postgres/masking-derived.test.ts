@@ -120,6 +120,44 @@ describe.skipIf(!!skip)(`column rules reach computed columns and COPY${skip ? ` 
     }
   });
 
+  it('copying a rule column where masking cannot follow (a view, a table, another column) is refused; other copies run', async () => {
+    await env.admin.query(`CREATE TABLE IF NOT EXISTS notes (id int, body text);
+      CREATE OR REPLACE VIEW public.people AS SELECT id, name, ssn AS tax_id FROM customers`);
+    const c = await env.connect(env.agent.secret);
+    try {
+      const refused = [
+        'CREATE TEMP VIEW tv AS SELECT id, password_hash AS x FROM customers',
+        'CREATE TEMP TABLE tt AS SELECT * FROM customers',
+        'SELECT ssn INTO TEMP t3 FROM customers',
+        "INSERT INTO notes SELECT id, password_hash || '' FROM customers",
+        'UPDATE customers SET note = ssn WHERE id = 1',
+        // Through a view whose column carries ssn under another name.
+        'CREATE TEMP TABLE t4 AS SELECT tax_id FROM people',
+      ];
+      for (const q of refused) {
+        const e = await c.query(q).then(() => null, (err: { code?: string; message: string }) => err);
+        expect(e?.code, q).toBe('42501');
+        expect(e?.message, q).toMatch(/would copy .*policy "pii"/);
+      }
+      // The same through the extended protocol (decided at Parse).
+      const ext = await c.query({ text: 'INSERT INTO notes SELECT id, ssn FROM customers WHERE id = $1', values: [1] }).then(() => null, (err: { code?: string }) => err);
+      expect(ext?.code).toBe('42501');
+      // Nothing was copied, and the session goes on: copies of other columns, literals and in-place rewrites run.
+      expect((await env.admin.query('SELECT count(*)::int AS n FROM notes')).rows[0].n).toBe(0);
+      expect((await env.admin.query('SELECT note FROM customers WHERE id = 1')).rows[0].note).toBe('call me at jane.doe@example.com');
+      await c.query('INSERT INTO notes SELECT id, name FROM customers');
+      await c.query('INSERT INTO notes VALUES ($1, $2)', [9, 'typed by hand']);
+      await c.query('CREATE TEMP TABLE people_names AS SELECT id, name FROM people');
+      await c.query("UPDATE customers SET ssn = upper(ssn) WHERE id = 2");
+      expect((await c.query('SELECT count(*)::int AS n FROM notes')).rows[0].n).toBe(3);
+    } finally {
+      await c.end();
+    }
+    const blocked = (await lastSessionEvents(env.gw)).filter((e) => e.type === 'command' && e.data.decision === 'block');
+    expect(blocked).toHaveLength(7);
+    expect(blocked.every((e) => e.data.policy === 'pii')).toBe(true);
+  });
+
   it('RETURNING an expression over a rule column is masked', async () => {
     const c = await env.connect(env.agent.secret);
     try {

@@ -72,3 +72,42 @@ describe('policy engine', () => {
     expect(globToRegExp('a.b').test('axb')).toBe(false);
   });
 });
+
+describe('copies of masked columns', () => {
+  const engine = new PolicyEngine([
+    { name: 'pii', mask: { columns: ['customers.password_hash', '*.ssn'], strategy: 'redact' } },
+    { name: 'emails', mask: { detectors: ['email'], strategy: 'redact' } },
+  ]);
+  const sp = engine.forSession(agent, 'orders');
+  const copying = (copies: { table?: string; column: string }[]): Command => ({ ...sql('INSERT'), copies });
+
+  it('a command copying a rule-covered column (by name, table or whole row) is blocked, naming the policy and the column', () => {
+    expect(sp.decide(copying([{ column: 'id' }, { column: 'password_hash' }]))).toMatchObject({ effect: 'block', policy: 'pii' });
+    expect(sp.decide(copying([{ table: 'public.customers', column: 'password_hash' }])).message).toMatch(/public\.customers\.password_hash.*"pii"/);
+    expect(sp.decide(copying([{ table: 'employees', column: 'ssn' }])).effect).toBe('block');
+    expect(sp.decide(copying([{ table: 'customers', column: '*' }])).message).toMatch(/customers row/);
+    // In a part of a multi-statement command too.
+    expect(sp.decide({ ...sql('SELECT'), parts: [sql('SELECT'), copying([{ column: 'ssn' }])] }).effect).toBe('block');
+  });
+
+  it('copies of other columns, or of a rule column of another table, are allowed; so is anything without column rules', () => {
+    expect(sp.decide(copying([{ table: 'orders', column: 'password_hash' }, { column: 'name' }])).effect).toBe('allow');
+    // A whole row may hold any column a rule names unless the protocol knows the table's columns.
+    expect(sp.decide(copying([{ table: 'orders', column: '*' }])).effect).toBe('block');
+    const known = { names: new Set(['password_hash', 'ssn']), expandRow: () => [], expandColumn: () => undefined };
+    expect(sp.decide(copying([{ table: 'orders', column: '*' }]), known).effect).toBe('allow');
+    const noRules = new PolicyEngine([{ name: 'emails', mask: { detectors: ['email'], strategy: 'redact' } }]).forSession(agent, 'orders');
+    expect(noRules.decide(copying([{ column: 'password_hash' }])).effect).toBe('allow');
+  });
+
+  it("a protocol's lineage makes a view column count as the table column it carries", () => {
+    const lineage = {
+      names: new Set(['password_hash', 'ssn', 'tax_id']),
+      expandRow: () => undefined,
+      expandColumn: (table: string | undefined, column: string) => (column === 'tax_id' ? [{ name: 'ssn', table: 'public.customers', column: 'ssn' }] : undefined),
+    };
+    const cmd = copying([{ table: 'reports.people', column: 'tax_id' }]);
+    expect(sp.decide(cmd).effect).toBe('allow');
+    expect(sp.decide(cmd, lineage)).toMatchObject({ effect: 'block', policy: 'pii' });
+  });
+});

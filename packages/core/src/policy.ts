@@ -1,4 +1,6 @@
-import type { Command, ConnectionConfig, Identity, Matcher, MaskRule, Policy } from './types.js';
+import type { ColumnLineage, ColumnRef, Command, ConnectionConfig, Identity, Matcher, MaskRule, Policy } from './types.js';
+import { coveredBy, parseColumnPattern, type ColumnPattern } from './mask/columns.js';
+import { derivedFrom } from './mask/derived.js';
 
 /** Protocol families for protocol-specific matchers. */
 const SQL_PROTOCOLS = new Set(['postgres', 'mysql']);
@@ -126,10 +128,41 @@ function parseError(units: Command[]): Command | undefined {
  * by every session with the same applicable set, so it must be stateless.
  */
 export class SessionPolicy {
+  /** Every column rule of the applicable mask policies, with its policy's name. */
+  private readonly columnRules: { policy: string; pattern: ColumnPattern }[];
+  private readonly columnNames: ReadonlySet<string>;
+
   constructor(
     private readonly compiled: CompiledPolicy[],
     readonly maskRules: MaskRule[],
-  ) {}
+  ) {
+    this.columnRules = compiled.flatMap((c) => (c.policy.mask?.columns ?? []).map((source) => ({ policy: c.policy.name, pattern: parseColumnPattern(source) })));
+    this.columnNames = new Set(this.columnRules.map((r) => r.pattern.column));
+  }
+
+  /**
+   * The first column rule a unit's `copies` would carry a covered value past
+   * (into a table, a view's definition…), with the column it names; null
+   * when none. `lineage` adds what views carry.
+   */
+  private copiedColumn(units: Command[], lineage: ColumnLineage | undefined): { policy: string; column: string } | null {
+    if (this.columnRules.length === 0) return null;
+    const names = lineage ? lineage.names : this.columnNames;
+    for (const u of units) {
+      if (u.copies === undefined) continue;
+      const d = derivedFrom({ protocol: u.protocol, kind: u.kind, text: '', objects: [], flags: [], sources: u.copies }, names, lineage?.expandRow, lineage?.expandColumn);
+      if (d === null || d.all === null) continue;
+      for (const r of this.columnRules) {
+        for (const ref of d.all) {
+          const one: ColumnRef = { name: '', from: [ref] };
+          if (!coveredBy(r.pattern, one)) continue;
+          const column = ref.column === '*' ? `${ref.table ?? 'a'} row` : ref.table ? `${ref.table}.${ref.column}` : String(ref.column);
+          return { policy: r.policy, column };
+        }
+      }
+    }
+    return null;
+  }
 
   get policyNames(): string[] {
     return this.compiled.map((c) => c.policy.name);
@@ -138,9 +171,11 @@ export class SessionPolicy {
   /**
    * Decide one command. Block beats approve beats allow; every matching
    * policy is considered. A command that did not parse is blocked whatever
-   * the policies say (fail closed).
+   * the policies say (fail closed), and so is one that copies a column a
+   * mask policy's column rule covers (Command.copies) into the database: the
+   * copy would be readable unmasked.
    */
-  decide(cmd: Command): Decision {
+  decide(cmd: Command, lineage?: ColumnLineage): Decision {
     const units = cmd.parts ? commandUnits(cmd) : [cmd];
     const bad = parseError(units);
     if (bad) {
@@ -149,6 +184,14 @@ export class SessionPolicy {
         policy: null,
         code: 'SLUICE_PARSE_ERROR',
         message: `statement refused: Sluice could not parse it (${bad.error ?? 'syntax error'})`,
+      };
+    }
+    const copied = this.copiedColumn(units, lineage);
+    if (copied) {
+      return {
+        effect: 'block',
+        policy: copied.policy,
+        message: `statement refused: it would copy ${copied.column}, which policy "${copied.policy}" masks, where masking cannot follow it (into a table, a view or another column); read it with SELECT instead`,
       };
     }
     let approve: Decision | null = null;

@@ -3,7 +3,7 @@ import type { CoreMetrics } from './metrics.js';
 import type { Decision, SessionPolicy } from './policy.js';
 import type { SessionLog } from './recorder.js';
 import type { Store } from './store.js';
-import type { Command, ConnectionConfig, ErrorCode, Identity, Masker, ResultSummary, Session, Verdict, WaitNotice } from './types.js';
+import type { ColumnLineage, Command, ConnectionConfig, ErrorCode, Identity, Masker, ResultSummary, Session, Verdict, WaitNotice } from './types.js';
 
 export interface SessionDeps {
   store: Store;
@@ -77,6 +77,7 @@ export function commandEventJson(cmd: Command, d: Decision, data: Record<string,
  */
 export class CoreSession implements Session {
   private readonly abort = new AbortController();
+  private lineage: ColumnLineage | undefined;
   private readonly killHandlers: ((reason: string) => void)[] = [];
   private closing: Promise<void> | null = null;
 
@@ -95,9 +96,13 @@ export class CoreSession implements Session {
     return this.closing !== null;
   }
 
+  useColumnLineage(lineage: ColumnLineage): void {
+    this.lineage = lineage;
+  }
+
   preview(cmd: Command): 'allow' | 'block' | 'approve' {
     try {
-      return this.policy.decide(cmd).effect;
+      return this.policy.decide(cmd, this.lineage).effect;
     } catch {
       return 'block';
     }
@@ -110,7 +115,7 @@ export class CoreSession implements Session {
       return deny('SLUICE_AUTH_FAILED', 'your credential has expired; reconnect with a new one');
     }
     try {
-      return this.policy.decide(cmd);
+      return this.policy.decide(cmd, this.lineage);
     } catch {
       return deny('SLUICE_INTERNAL', 'policy evaluation failed; command refused');
     }

@@ -57,6 +57,14 @@ export interface Command {
    * list (no `*`): each column's own sources, a narrower `sources`.
    */
   columns?: ColumnSource[][];
+  /**
+   * SQL: the table columns whose values the statement writes into the
+   * database, where result masking cannot follow them (`INSERT … SELECT`,
+   * `UPDATE … SET a = b`, `CREATE TABLE … AS`, `SELECT … INTO`, a view's
+   * definition). A session under column rules refuses a command that copies
+   * a covered column. Not recorded.
+   */
+  copies?: ColumnSource[];
 }
 
 /**
@@ -163,6 +171,14 @@ export interface Policy {
 
 // ---------------------------------------------------------------- masking
 
+/** See Session.useColumnLineage; the arguments of `derivedFrom`. */
+export interface ColumnLineage {
+  /** Column names that carry a rule-covered column: the rules' own names and those of views over them (lower case). */
+  readonly names: ReadonlySet<string>;
+  expandRow(table: string): ColumnRef[] | undefined;
+  expandColumn(table: string | undefined, column: string): readonly ColumnRef[] | undefined;
+}
+
 /** A result column as the protocol describes it. */
 export interface ColumnRef {
   /** Name as the client sees it (may be an alias). */
@@ -266,6 +282,13 @@ export interface Session {
    * enforces at Execute). Enforcement must still go through `authorize`.
    */
   preview(cmd: Command): 'allow' | 'block' | 'approve';
+  /**
+   * What the protocol knows of where columns come from beyond their names
+   * (PostgreSQL: the table columns a view's columns are computed from), so
+   * that a command copying a rule-covered column through a view is refused
+   * like one copying it from the table. Set once, before the first command.
+   */
+  useColumnLineage?(lineage: ColumnLineage): void;
   /**
    * Records a refusal the plugin makes on protocol grounds whatever the
    * policies say (a command the gateway cannot judge or does not support),

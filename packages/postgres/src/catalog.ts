@@ -1,5 +1,5 @@
 import { BackendCode, DataRowCursor, FrontendWriter, parseNoticeFields, type FieldDescription } from './protocol/index.js';
-import { derivedColumn, derivedFrom, type ColumnRef, type Command, type Derived, type ExpandColumn, type ExpandRow } from '@sluice/core';
+import { derivedColumn, derivedFrom, type ColumnLineage, type ColumnRef, type Command, type Derived, type ExpandColumn, type ExpandRow } from '@sluice/core';
 import { classifyPostgres } from '@sluice/sql';
 import type { Upstream } from './upstream.js';
 
@@ -219,6 +219,16 @@ function sameTable(t: string, q: string): boolean {
  * column becomes the table columns it is computed from. `names` is the
  * masker's column names; the view columns that carry them are added here.
  */
+/**
+ * Tables' rule-named columns and what views carry, for the policy's check of
+ * copied columns (Session.useColumnLineage), so that copying a whole row of
+ * a table without rule columns is not refused; null without column rules.
+ */
+export function columnLineage(origins: ColumnOrigins): ColumnLineage | null {
+  if (origins.names.size === 0) return null;
+  return { names: origins.names, expandRow: rowExpander(origins), expandColumn: columnExpander(origins) };
+}
+
 export function resultSources(cmd: Command, origins: ColumnOrigins, names: ReadonlySet<string>): Derived | null {
   if (origins.carriers.length === 0) return derivedFrom(cmd, names, rowExpander(origins));
   return derivedFrom(cmd, origins.names, rowExpander(origins), columnExpander(origins));

@@ -4,7 +4,7 @@
  * in index.ts makes sure it runs once per statement shape.
  */
 import { parsePlPgSQLSync, parseSync, scanSync } from 'libpg-query';
-import { statementSources } from './sources.js';
+import { statementCopies, statementSources } from './sources.js';
 import { deferred, type Tpl } from './tpl.js';
 import { type EvalEnv, unboundedCondition } from './where.js';
 
@@ -563,6 +563,8 @@ export function classifyStatement(
     own.sources = src.sources;
     if (src.columns) own.columns = src.columns;
   }
+  const copies = statementCopies(type, b);
+  if (copies !== undefined) (t.parts ? t.parts[0]! : t).copies = copies;
   return t;
 }
 

@@ -111,6 +111,7 @@ function instantiate(t: MTpl, text: string, st: MState | null): Command {
     if (t.error !== undefined) cmd.error = t.error;
     if (t.sources !== undefined) cmd.sources = t.sources;
     if (t.columns !== undefined) cmd.columns = t.columns;
+    if (t.copies !== undefined) cmd.copies = t.copies;
     if (t.parts) {
       const parts: Command[] = [];
       for (const p of t.parts) {

@@ -11,7 +11,7 @@
 import mariadbBuild from 'node-sql-parser/build/mariadb.js';
 import mysqlBuild from 'node-sql-parser/build/mysql.js';
 import { LexError, lexMysql, type LexOptions, type LexStatement } from './mysqlLex.js';
-import { mysqlStatementSources } from './mysqlSources.js';
+import { mysqlStatementCopies, mysqlStatementSources } from './mysqlSources.js';
 import type { ColumnSource } from '@sluice/core';
 
 // The AST is plain JSON with loose typings: walked generically.
@@ -43,6 +43,8 @@ export interface MTpl {
   sources?: ColumnSource[];
   /** Per result column (Command.columns). */
   columns?: ColumnSource[][];
+  /** Columns the statement copies into the database (Command.copies). */
+  copies?: ColumnSource[];
   /** May change sql_mode (so the backslash-escape mode is uncertain until the server confirms it). */
   sqlMode?: boolean;
 }
@@ -577,6 +579,8 @@ function fromAst(ast: N): MTpl {
     t.sources = src.sources;
     if (src.columns) t.columns = src.columns;
   }
+  const copies = mysqlStatementCopies(ast);
+  if (copies !== undefined) t.copies = copies;
   if (type === 'load_data') addFlag(t.flags, 'file-access');
   if (type === 'call') addFlag(t.flags, 'dynamic-sql');
   // A trigger's body is code that runs later: judged as any statement.

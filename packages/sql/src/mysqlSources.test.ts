@@ -35,3 +35,28 @@ describe('mysql: which columns a statement reads into its results', () => {
     expect(keys(my('SELECT UPPER(ssn) FROM customers WHERE id = 8').sources)).toEqual(['?.ssn']);
   });
 });
+
+describe('mysql: which columns a statement copies into the database or a variable', () => {
+  const copies = (text: string) => {
+    const c = my(text);
+    return [c, ...(c.parts ?? [])].flatMap((u) => keys(u.copies));
+  };
+
+  it('CREATE TABLE … SELECT, views, SELECT … INTO and SET @v copy what they read', () => {
+    expect(copies('CREATE TABLE t2 AS SELECT * FROM customers')).toEqual(['customers.*']);
+    expect(copies('CREATE TABLE t2 SELECT c.ssn FROM customers c WHERE c.password_hash IS NULL')).toEqual(['customers.ssn']);
+    expect(copies('CREATE VIEW v AS SELECT id, ssn FROM customers')).toEqual(['?.id', '?.ssn']);
+    expect(copies('SELECT ssn INTO @x FROM customers')).toEqual(['?.ssn']);
+    expect(copies("SELECT password_hash FROM customers INTO OUTFILE '/tmp/x'")).toEqual(['?.password_hash']);
+    expect(copies('SET @x = (SELECT ssn FROM customers LIMIT 1)')).toEqual(['?.ssn']);
+  });
+
+  it('INSERT / REPLACE / UPDATE copy the values they write; literals and in-place rewrites copy nothing', () => {
+    expect(copies('INSERT INTO notes SELECT id, password_hash FROM customers WHERE ssn = 1')).toEqual(['?.id', '?.password_hash']);
+    expect(copies('REPLACE INTO n SELECT * FROM customers')).toEqual(['customers.*']);
+    expect(copies('UPDATE customers SET note = ssn WHERE password_hash IS NULL')).toEqual(['?.ssn']);
+    expect(copies("INSERT INTO notes VALUES (1, 'x'), (?, ?)")).toEqual([]);
+    expect(copies('UPDATE customers SET ssn = UPPER(ssn), balance = customers.balance + 1')).toEqual([]);
+    expect(copies('SELECT ssn FROM customers')).toEqual([]);
+  });
+});

@@ -8,6 +8,7 @@
  * table, so the gateway masks those by these sources. Over-approximate on
  * purpose: an alias we cannot resolve leaves the table unknown.
  */
+import type { ColumnSource } from '@sluice/core';
 import { addAlias, SourceSet, type Aliases, type StatementSources } from './sourceSet.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -126,4 +127,58 @@ export function mysqlStatementSources(ast: N): StatementSources | undefined {
     for (const k in ast) if (k !== 'where' && ast[k] && typeof ast[k] === 'object') c.walk(ast[k], target);
   } else return undefined;
   return c.result();
+}
+
+/**
+ * The columns a parsed statement writes into the database or a variable
+ * (Command.copies): what a view, CREATE TABLE … AS SELECT or SELECT … INTO
+ * (a variable or a file) reads, what SET @v = … assigns, and the values an
+ * INSERT / REPLACE (rows, SELECT, ON DUPLICATE KEY UPDATE) or an UPDATE
+ * writes — not its WHERE, and not `SET col = f(col)`, which rewrites a value
+ * in its own column. Undefined when it copies no column.
+ */
+export function mysqlStatementCopies(ast: N): ColumnSource[] | undefined {
+  if (!ast || typeof ast !== 'object') return undefined;
+  const aliases: Aliases = new Map();
+  collectAliases(ast, aliases);
+  const c = new Collector(aliases);
+  const target = (Array.isArray(ast.table) ? ast.table : [ast.table]).filter(isTableRef).map(qual);
+  const assign = (sets: N): void => {
+    for (const s of Array.isArray(sets) ? sets : []) {
+      const own = new Collector(aliases);
+      own.walk(s?.value, target);
+      const col = typeof s?.column === 'string' ? s.column.toLowerCase() : undefined;
+      for (const x of own.result().sources) {
+        const same = col !== undefined && x.column.toLowerCase() === col && (x.table === undefined || target.includes(x.table));
+        if (!same) c.add(x.table, x.column);
+      }
+    }
+  };
+  switch (ast.type) {
+    case 'select':
+      if (!ast.into?.type) return undefined;
+      c.select(ast, false);
+      break;
+    case 'create':
+      if (ast.keyword === 'view' && ast.select) c.select(ast.select, false);
+      else if (ast.keyword === 'table' && ast.query_expr) c.select(ast.query_expr, false);
+      else return undefined;
+      break;
+    case 'insert':
+    case 'replace':
+      c.walk(ast.values, target);
+      c.walk(ast.select, target);
+      assign(ast.on_duplicate_update?.set);
+      break;
+    case 'update':
+      assign(ast.set);
+      break;
+    case 'set':
+      for (const e of ast.expr ?? []) c.walk(e?.right, []);
+      break;
+    default:
+      return undefined;
+  }
+  const out = c.result().sources;
+  return out.length > 0 ? out : undefined;
 }

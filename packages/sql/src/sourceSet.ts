@@ -33,6 +33,11 @@ export abstract class SourceSet {
 
   constructor(protected readonly aliases: Aliases) {}
 
+  /** The relation names in scope (for a walker of a part of the same statement). */
+  get aliasMap(): Aliases {
+    return this.aliases;
+  }
+
   /** A fresh, empty walker of the same kind over the same names. */
   protected abstract blank(): this;
 

@@ -99,3 +99,41 @@ describe('cursors', () => {
     expect(k.classify('FETCH 10 FROM nope').sources).toEqual([{ column: '*' }]);
   });
 });
+
+describe('which columns a statement copies into the database', () => {
+  const copies = (text: string) => {
+    const c = src(text);
+    return [c, ...(c.parts ?? [])].flatMap((u) => keys(u.copies));
+  };
+
+  it('views, CREATE TABLE … AS and SELECT … INTO copy what their query reads (a * is the whole row)', () => {
+    expect(copies('CREATE TEMP VIEW v AS SELECT id, password_hash AS x FROM customers WHERE ssn = 1')).toEqual(['?.id', '?.password_hash']);
+    expect(copies('CREATE TABLE t2 AS SELECT * FROM customers')).toEqual(['customers.*']);
+    expect(copies('CREATE MATERIALIZED VIEW m AS SELECT row_to_json(c) FROM customers c')).toEqual(['?.c', 'customers.*']);
+    expect(copies('SELECT c.ssn INTO t3 FROM customers c')).toEqual(['customers.ssn']);
+    // AS EXECUTE: what the prepared statement reads is not known here, so it may be anything.
+    expect(copies('CREATE TABLE x AS EXECUTE p')).toEqual(['?.*']);
+  });
+
+  it('INSERT, UPDATE and MERGE copy the values they write, not what they filter on or return', () => {
+    expect(copies('INSERT INTO notes SELECT id, password_hash FROM customers WHERE ssn IS NOT NULL')).toEqual(['?.id', '?.password_hash']);
+    expect(copies('UPDATE customers SET note = ssn WHERE password_hash IS NULL RETURNING balance')).toEqual(['?.ssn']);
+    expect(copies('UPDATE t SET a = s.ssn FROM src s WHERE t.id = s.id')).toEqual(['src.ssn']);
+    expect(copies('MERGE INTO t USING customers c ON t.id = c.id WHEN MATCHED THEN UPDATE SET note = c.ssn')).toContain('customers.ssn');
+    expect(copies('WITH d AS (INSERT INTO log SELECT ssn FROM customers RETURNING 1) SELECT 1')).toEqual(['?.ssn']);
+  });
+
+  it('literals, a column rewritten in place and ON CONFLICT … EXCLUDED copy nothing', () => {
+    expect(copies("INSERT INTO notes VALUES (1, 'x'), ($1, $2)")).toEqual([]);
+    expect(copies('UPDATE customers SET ssn = upper(ssn), balance = customers.balance + 1 WHERE id = 1')).toEqual([]);
+    expect(copies("INSERT INTO customers (id, ssn) VALUES (3, 'x') ON CONFLICT (id) DO UPDATE SET ssn = EXCLUDED.ssn")).toEqual([]);
+    expect(copies("INSERT INTO customers (id, ssn) VALUES (3, 'x') ON CONFLICT (id) DO UPDATE SET note = customers.ssn")).toEqual(['customers.ssn']);
+    expect(copies('SELECT password_hash FROM customers')).toEqual([]);
+  });
+
+  it('EXECUTE of a prepared INSERT … SELECT copies what the INSERT does', () => {
+    const cl = new PostgresClassifier();
+    cl.classify('PREPARE p AS INSERT INTO notes SELECT id, ssn FROM customers');
+    expect(keys(cl.classify('EXECUTE p').copies)).toEqual(['?.id', '?.ssn']);
+  });
+});

@@ -12,6 +12,7 @@
  * qualifier we cannot resolve leaves the table unknown (any table's column
  * of that name), and a whole-row reference names the whole row.
  */
+import type { ColumnSource } from '@sluice/core';
 import { addAlias, ANY, SourceSet, type Aliases, type StatementSources } from './sourceSet.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -205,4 +206,85 @@ export function statementSources(type: string, b: N): StatementSources | undefin
       return undefined;
   }
   return c.result();
+}
+
+/**
+ * `SET col = expr` of an UPDATE (or of ON CONFLICT DO UPDATE): what expr
+ * reads, except the target's own `col` (rewriting a value in its own column,
+ * `SET ssn = upper(ssn)`, copies it nowhere) and, with `proposed`, that
+ * pseudo-row's columns.
+ */
+function assignment(c: Collector, t: N, target: string | undefined, from: string[], proposed?: string): void {
+  if (!t) return;
+  let aliases = c.aliasMap;
+  if (proposed !== undefined) {
+    aliases = new Map(aliases);
+    aliases.set(proposed, PROPOSED);
+  }
+  const own = new Collector(aliases);
+  own.walk(t.val, from);
+  const name = typeof t.name === 'string' ? t.name.toLowerCase() : undefined;
+  for (const s of own.result().sources) {
+    if (s.table === PROPOSED) continue;
+    const sameColumn = name !== undefined && s.column.toLowerCase() === name && (s.table === undefined || (target !== undefined && s.table === target));
+    if (!sameColumn) c.add(s.table, s.column);
+  }
+}
+
+/** The table name given to ON CONFLICT's EXCLUDED row (no real table is named so). */
+const PROPOSED = '\u0000proposed';
+
+/** A statement whose copies cannot be read (CREATE TABLE … AS EXECUTE): it may copy any column. */
+const ANY_COPY: ColumnSource[] = [{ column: '*' }];
+
+/**
+ * The columns a statement node writes into the database (Command.copies):
+ * what a view, CREATE TABLE … AS or SELECT … INTO is defined over (its select
+ * list and FROM items; a `*` is the whole row), and the values an INSERT,
+ * UPDATE or MERGE writes (everything but its target and WHERE; RETURNING is
+ * a result, masked as one). Undefined when it copies no column.
+ */
+export function statementCopies(type: string, b: N): ColumnSource[] | undefined {
+  if (!b || typeof b !== 'object') return undefined;
+  const aliases: Aliases = new Map();
+  let c: Collector;
+  switch (type) {
+    case 'SelectStmt':
+      if (!b.intoClause) return undefined;
+      collectAliases(b, aliases);
+      c = new Collector(aliases);
+      c.select(b, false);
+      break;
+    case 'CreateTableAsStmt':
+    case 'ViewStmt': {
+      const q = b.query;
+      if (!q?.SelectStmt) return q ? ANY_COPY : undefined;
+      collectAliases(q, aliases);
+      c = new Collector(aliases);
+      c.select(q.SelectStmt, false);
+      break;
+    }
+    case 'InsertStmt':
+    case 'UpdateStmt':
+    case 'MergeStmt': {
+      collectAliases(b, aliases);
+      c = new Collector(aliases);
+      const target = qualified(b.relation);
+      const from = target === undefined ? [] : [target];
+      for (const k in b) {
+        if (k === 'whereClause' || k === 'relation' || k === 'returningList' || k === 'returningClause') continue;
+        if (type === 'UpdateStmt' && k === 'targetList') for (const t of b.targetList ?? []) assignment(c, t?.ResTarget, target, from);
+        else if (k === 'onConflictClause') {
+          // ON CONFLICT DO UPDATE SET a = EXCLUDED.a writes the row being inserted (walked already) into its own column.
+          const oc = b.onConflictClause;
+          for (const t of oc?.targetList ?? []) assignment(c, t?.ResTarget, target, from, 'excluded');
+        } else c.walk(b[k], from);
+      }
+      break;
+    }
+    default:
+      return undefined;
+  }
+  const out = c.result().sources;
+  return out.length > 0 ? out : undefined;
 }

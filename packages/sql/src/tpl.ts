@@ -30,6 +30,8 @@ export interface Tpl {
   sources?: ColumnSource[];
   /** Per result column (Command.columns); shared, never mutated. */
   columns?: ColumnSource[][];
+  /** Columns the statement copies into the database (Command.copies); shared, never mutated. */
+  copies?: ColumnSource[];
   /** DECLARE name CURSOR FOR …: what FETCH from it will carry. */
   cursor?: { name: string; sources?: ColumnSource[]; columns?: ColumnSource[][] };
   /** FETCH … FROM name: carries what the cursor was declared over (else any column). */
@@ -60,6 +62,7 @@ export function cloneCommand(c: Command): Command {
   if (c.error !== undefined) out.error = c.error;
   if (c.sources !== undefined) out.sources = c.sources;
   if (c.columns !== undefined) out.columns = c.columns;
+  if (c.copies !== undefined) out.copies = c.copies;
   return out;
 }
 
@@ -89,6 +92,7 @@ function resolveExec(t: Tpl, text: string, st: PrepState | null): Command {
     if (c.parts) out.parts = c.parts.map(cloneCommand);
     if (c.sources !== undefined) out.sources = c.sources;
     if (c.columns !== undefined) out.columns = c.columns;
+    if (c.copies !== undefined) out.copies = c.copies;
     return out;
   }
   // Re-prepared without a DEALLOCATE we saw: it is one of them (the server keeps the first).
@@ -125,6 +129,7 @@ export function instantiate(t: Tpl, text: string, st: PrepState | null, extra: r
     if (t.error !== undefined) cmd.error = t.error;
     if (t.sources !== undefined) cmd.sources = t.sources;
     if (t.columns !== undefined) cmd.columns = t.columns;
+    if (t.copies !== undefined) cmd.copies = t.copies;
     if (t.parts) {
       const parts: Command[] = [];
       for (const p of t.parts) {

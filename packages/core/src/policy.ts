@@ -151,9 +151,12 @@ export class SessionPolicy {
     for (const u of units) {
       if (u.copies === undefined) continue;
       const d = derivedFrom({ protocol: u.protocol, kind: u.kind, text: '', objects: [], flags: [], sources: u.copies }, names, lineage?.expandRow, lineage?.expandColumn);
-      if (d === null || d.all === null) continue;
+      // A copy that calls a function handing on a covered column copies that column.
+      const called = lineage?.calls?.(u.text);
+      const refs = called === undefined ? d?.all : [...(d?.all ?? []), ...called];
+      if (!refs) continue;
       for (const r of this.columnRules) {
-        for (const ref of d.all) {
+        for (const ref of refs) {
           const one: ColumnRef = { name: '', from: [ref] };
           if (!coveredBy(r.pattern, one)) continue;
           const column = ref.column === '*' ? `${ref.table ?? 'a'} row` : ref.table ? `${ref.table}.${ref.column}` : String(ref.column);

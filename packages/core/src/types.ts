@@ -177,6 +177,8 @@ export interface ColumnLineage {
   readonly names: ReadonlySet<string>;
   expandRow(table: string): ColumnRef[] | undefined;
   expandColumn(table: string | undefined, column: string): readonly ColumnRef[] | undefined;
+  /** What the functions a statement text calls hand on (functions whose definitions read a covered column); undefined: none. */
+  calls?(text: string): readonly ColumnRef[] | undefined;
 }
 
 /** A result column as the protocol describes it. */

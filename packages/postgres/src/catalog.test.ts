@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createMasker, type ColumnRef } from '@sluice/core';
 import { classifyPostgres, loadSqlParser } from '@sluice/sql';
-import { addViews, ColumnOrigins, columnRefs, resultSources, type ViewDefinition } from './catalog.js';
+import { addFunctions, addViews, ColumnOrigins, columnRefs, resultSources, type ViewDefinition } from './catalog.js';
 import type { FieldDescription } from './protocol/index.js';
 
 const masker = createMasker([{ columns: ['customers.password_hash', '*.ssn'], strategy: 'redact' }], { hashKey: Buffer.alloc(32, 7) })!;
@@ -62,5 +62,33 @@ describe('view lineage', () => {
     expect(o.carriers).toEqual([]);
     expect(masked(columnRefs([field('password_hash', 100, 4), field('ssn', 100, 5)], o))).toEqual(['password_hash', 'ssn']);
     expect(resultSources(classifyPostgres('SELECT lower(name) FROM customers'), o, masker.columnNames)).toBeNull();
+  });
+});
+
+describe('function lineage', () => {
+  beforeAll(loadSqlParser);
+  const def = (name: string, body: string, lang = 'sql') => ({ name, definition: `CREATE OR REPLACE FUNCTION public.${name}(i integer) RETURNS text LANGUAGE ${lang} AS $function$${body}$function$` });
+
+  it('a function whose definition hands on a rule column carries it, and so does one calling it, to any depth; others carry nothing', () => {
+    const o = origins([]);
+    // Listed callers first: the analysis repeats until nothing new is found.
+    addFunctions(o, [
+      def('outer_fn', 'BEGIN RETURN "Inner_Fn"(i); END', 'plpgsql'),
+      def('Inner_Fn', 'SELECT upper(password_hash) FROM customers WHERE id = i'),
+      def('get_name', 'SELECT name FROM customers WHERE id = i'),
+      def('unrelated', 'SELECT i + 1'),
+    ]);
+    expect([...o.functions.keys()].sort()).toEqual(['inner_fn', 'outer_fn']);
+    const masked1 = (sql: string) => masked(columnRefs([field('x', 0, 0)], o, resultSources(classifyPostgres(sql), o, masker.columnNames)));
+    expect(masked1('SELECT outer_fn(1) AS x')).toEqual(['x']);
+    expect(masked1('SELECT public."Inner_Fn" (1) AS x')).toEqual(['x']);
+    expect(masked1('SELECT get_name(1) AS x')).toEqual([]);
+    expect(masked1("SELECT 'outer_fn' AS x")).toEqual([]);
+  });
+
+  it('a definition that cannot be analysed or runs dynamic SQL carries anything (fail closed)', () => {
+    const o = origins([]);
+    addFunctions(o, [def('dyn', 'DECLARE v text; BEGIN EXECUTE $1 INTO v; RETURN v; END', 'plpgsql'), def('weird', 'this is not SQL but mentions ssn')]);
+    expect([...o.functions.keys()].sort()).toEqual(['dyn', 'weird']);
   });
 });

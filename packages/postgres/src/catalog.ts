@@ -20,6 +20,21 @@ export interface Origin {
 export class ColumnOrigins extends Map<string, Origin> {
   readonly carriers: Origin[] = [];
   names: ReadonlySet<string> = new Set<string>();
+  /** Functions (lower-case name) whose definition hands on a rule-covered column, with what they carry. */
+  readonly functions = new Map<string, readonly ColumnRef[]>();
+  /** Matches a call of one of `functions` in statement text; null when there are none. */
+  callPattern: RegExp | null = null;
+
+  /** What the functions a statement text calls carry; undefined when it calls none of them. */
+  calls(text: string): ColumnRef[] | undefined {
+    if (this.callPattern === null) return undefined;
+    let out: ColumnRef[] | undefined;
+    for (const m of text.matchAll(this.callPattern)) {
+      const refs = this.functions.get(m[1]!.replace(/"/g, '').toLowerCase());
+      if (refs) (out ??= []).push(...refs);
+    }
+    return out;
+  }
 }
 
 function literal(s: string): string {
@@ -93,7 +108,81 @@ export async function loadColumnOrigins(up: Upstream, names: ReadonlySet<string>
     origins,
     views.map(([oid, nsp, rel, , def, cols]) => ({ oid: oid!, table: `${nsp}.${rel}`, definition: def!, columns: JSON.parse(cols || '[]') as string[] })),
   );
+  const functions = await catalogRows(up, FUNCTIONS, timeoutMs);
+  addFunctions(
+    origins,
+    functions.map(([name, def]) => ({ name: name!, definition: def! })),
+  );
   return origins;
+}
+
+/** SQL and PL/pgSQL functions and procedures outside the system schemas, with their definitions. */
+const FUNCTIONS =
+  'SELECT p.proname, pg_catalog.pg_get_functiondef(p.oid) FROM pg_catalog.pg_proc p ' +
+  'JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace JOIN pg_catalog.pg_language l ON l.oid = p.prolang ' +
+  "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND l.lanname IN ('sql', 'plpgsql') AND p.prokind IN ('f', 'p') ORDER BY p.oid";
+
+export interface FunctionDefinition {
+  name: string;
+  /** pg_get_functiondef: the CREATE FUNCTION statement. */
+  definition: string;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** `\b(a|b)\b`-style matcher for identifiers in SQL text (case-insensitive; quoted or not). */
+function wordsPattern(words: Iterable<string>, suffix = ''): RegExp | null {
+  const list = [...words].filter(Boolean).sort((a, b) => b.length - a.length).map(escapeRegExp);
+  if (list.length === 0) return null;
+  // `$` may touch a word: a body ends at $function$.
+  return new RegExp(`(?<!\\w)("?(?:${list.join('|')})"?)(?!\\w)${suffix}`, 'gi');
+}
+
+/**
+ * Records the functions whose definitions hand on a rule-covered column
+ * (return it, raise it, write it elsewhere), with the same analysis as a
+ * client's CREATE FUNCTION (Command.copies, through views), and functions
+ * that call such functions, to any depth. Only definitions that mention a
+ * rule-named column, a table or view that has one, such a function, or
+ * EXECUTE are analysed. A call of one of them in a statement makes its
+ * computed columns carry what the function carries (`calls`).
+ */
+export function addFunctions(origins: ColumnOrigins, defs: readonly FunctionDefinition[]): void {
+  if (origins.names.size === 0 || defs.length === 0) return;
+  const words = new Set<string>(origins.names);
+  for (const o of origins.values()) words.add(o.table.split('.').pop()!.toLowerCase());
+  const expandRow = rowExpander(origins);
+  const expandColumn = columnExpander(origins);
+  const pending = new Set(defs);
+  for (let changed = true; changed; ) {
+    changed = false;
+    const mentions = wordsPattern([...words, 'execute']);
+    if (mentions === null) return;
+    for (const f of pending) {
+      mentions.lastIndex = 0;
+      if (!mentions.test(f.definition)) continue;
+      pending.delete(f);
+      let cmd: Command | undefined;
+      try {
+        cmd = classifyPostgres(f.definition);
+      } catch {
+        cmd = undefined;
+      }
+      const units = cmd === undefined ? [] : [cmd, ...(cmd.parts ?? [])];
+      const bad = cmd === undefined || units.some((u) => u.flags.includes('parse-error'));
+      const copies = units.flatMap((u) => u.copies ?? []);
+      const d = bad ? null : derivedFrom({ protocol: 'postgres', kind: 'CREATE', text: '', objects: [], flags: [], sources: copies }, origins.names, expandRow, expandColumn);
+      const refs: ColumnRef[] = bad ? [ANY_COLUMN] : [...(d?.all ?? []), ...(origins.calls(f.definition) ?? [])];
+      if (refs.length === 0) continue;
+      const name = f.name.toLowerCase();
+      origins.functions.set(name, [...(origins.functions.get(name) ?? []), ...refs]);
+      origins.callPattern = wordsPattern(origins.functions.keys(), '\\s*\\(');
+      words.add(name);
+      changed = true;
+    }
+  }
 }
 
 /**
@@ -212,24 +301,29 @@ function sameTable(t: string, q: string): boolean {
 }
 
 /**
- * What a command's computed result columns may carry, for the masker. A
- * whole row becomes its table's rule-named columns, from the origins looked
- * up at connect (a row of a table created since then is not expanded: it
- * carries nothing a rule names as far as the gateway knows); a view's row or
- * column becomes the table columns it is computed from. `names` is the
- * masker's column names; the view columns that carry them are added here.
- */
-/**
  * Tables' rule-named columns and what views carry, for the policy's check of
  * copied columns (Session.useColumnLineage), so that copying a whole row of
  * a table without rule columns is not refused; null without column rules.
  */
 export function columnLineage(origins: ColumnOrigins): ColumnLineage | null {
   if (origins.names.size === 0) return null;
-  return { names: origins.names, expandRow: rowExpander(origins), expandColumn: columnExpander(origins) };
+  return { names: origins.names, expandRow: rowExpander(origins), expandColumn: columnExpander(origins), calls: (text) => origins.calls(text) };
 }
 
+/**
+ * What a command's computed result columns may carry, for the masker. A
+ * whole row becomes its table's rule-named columns, from the origins looked
+ * up at connect (a row of a table created since then is not expanded: it
+ * carries nothing a rule names as far as the gateway knows); a view's row or
+ * column becomes the table columns it is computed from; a call of a
+ * function that hands one on makes every computed column carry it. `names`
+ * is the masker's column names; the view columns that carry them are added
+ * here.
+ */
 export function resultSources(cmd: Command, origins: ColumnOrigins, names: ReadonlySet<string>): Derived | null {
-  if (origins.carriers.length === 0) return derivedFrom(cmd, names, rowExpander(origins));
-  return derivedFrom(cmd, origins.names, rowExpander(origins), columnExpander(origins));
+  const d = origins.carriers.length === 0 ? derivedFrom(cmd, names, rowExpander(origins)) : derivedFrom(cmd, origins.names, rowExpander(origins), columnExpander(origins));
+  const called = origins.calls(cmd.text);
+  if (called === undefined) return d;
+  // Which select-list entry calls the function is not tracked: every computed column carries it.
+  return { all: [...(d?.all ?? []), ...called] };
 }

@@ -4,8 +4,8 @@
  * in index.ts makes sure it runs once per statement shape.
  */
 import { parsePlPgSQLSync, parseSync, scanSync } from 'libpg-query';
-import { statementCopies, statementSources } from './sources.js';
-import { deferred, type Tpl } from './tpl.js';
+import { ANY_COPY, statementCopies, statementRows, statementSources } from './sources.js';
+import { body, deferred, type Tpl } from './tpl.js';
 import { type EvalEnv, unboundedCondition } from './where.js';
 
 // The parse tree is plain JSON; its TypeScript types (@pgsql/types) are of
@@ -160,6 +160,8 @@ interface Ctx {
   scs?: boolean;
   cursor?: Tpl['cursor'];
   fetch?: string;
+  /** A body (function, DO) holds code that cannot be read: it may copy any column. */
+  opaque?: boolean;
 }
 
 function typeOf(n: N): string | null {
@@ -563,8 +565,11 @@ export function classifyStatement(
     own.sources = src.sources;
     if (src.columns) own.columns = src.columns;
   }
-  const copies = statementCopies(type, b);
-  if (copies !== undefined) (t.parts ? t.parts[0]! : t).copies = copies;
+  const own = t.parts ? t.parts[0]! : t;
+  const copies = c.opaque ? ANY_COPY : statementCopies(type, b);
+  if (copies !== undefined) own.copies = copies;
+  const rows = statementRows(type, b);
+  if (rows !== undefined) own.rows = rows;
   return t;
 }
 
@@ -609,14 +614,20 @@ function defElems(list: N): Map<string, N> {
   return m;
 }
 
+/** Body code that cannot be read: dynamic SQL, and it may copy any column. */
+function opaque(c: Ctx): void {
+  addFlag(c, 'dynamic-sql');
+  c.opaque = true;
+}
+
 function doStmt(b: N, c: Ctx): void {
   addFlag(c, 'dynamic-sql');
   c.sh.sensitive = true; // the body is a literal
   const args = defElems(b.args);
   const lang = sval(args.get('language')) ?? 'plpgsql';
   const code = sval(args.get('as'));
-  if (lang.toLowerCase() !== 'plpgsql' || code === undefined) return;
-  if (!c.sh.scs && code.includes('\\')) return; // cannot be sure how its strings are read
+  if (lang.toLowerCase() !== 'plpgsql' || code === undefined) return opaque(c);
+  if (!c.sh.scs && code.includes('\\')) return opaque(c); // cannot be sure how its strings are read
   plpgsqlBody(c, false);
 }
 
@@ -641,17 +652,17 @@ function createFunction(b: N, c: Ctx): void {
   const body = typeOf(as) === 'List' ? names(as.List.items) : [];
   if (body.length === 0) return; // no body (CREATE FUNCTION … without AS is an error anyway)
   if (!c.sh.scs && body.some((s) => s.includes('\\'))) {
-    addFlag(c, 'dynamic-sql');
+    opaque(c);
     return;
   }
   if (lang === 'sql' && body.length === 1) {
     const t = classifyNested(body[0]!, c, vars);
-    if (t === null) addFlag(c, 'dynamic-sql');
+    if (t === null) opaque(c);
     else pushFlat(c.nested, deferred(t));
   } else if (lang === 'plpgsql' && body.length === 1) {
     plpgsqlBody(c, true, vars);
   } else {
-    addFlag(c, 'dynamic-sql'); // C, plpython, internal …: opaque
+    opaque(c); // C, plpython, internal …: opaque
   }
 }
 
@@ -695,12 +706,12 @@ function plpgsqlBody(c: Ctx, isDeferred: boolean, fnVars: Set<string> | null = n
   try {
     res = parsePlPgSQLSync(c.stmtText);
   } catch {
-    addFlag(c, 'dynamic-sql');
+    opaque(c);
     return;
   }
   const fn = res?.plpgsql_funcs?.[0]?.PLpgSQL_function;
   if (!fn) {
-    addFlag(c, 'dynamic-sql');
+    opaque(c);
     return;
   }
   const vars = new Set<string>(fnVars ?? c.vars ?? []);
@@ -709,7 +720,7 @@ function plpgsqlBody(c: Ctx, isDeferred: boolean, fnVars: Set<string> | null = n
     const name = t ? d[t]?.refname : undefined;
     if (typeof name === 'string') vars.add(name);
   }
-  const add = (t: Tpl): void => pushFlat(c.nested, isDeferred ? deferred(t) : t);
+  const add = (t: Tpl): void => pushFlat(c.nested, isDeferred ? deferred(t) : body(t));
   walkPl(fn, '', '', c, vars, add);
 }
 
@@ -781,7 +792,7 @@ function plExpr(e: N, dynamic: boolean, c: Ctx, vars: Set<string>, add: (t: Tpl)
     // EXECUTE <expr>: judged by its text only when the text is a constant.
     const sql = constantString(query);
     const t = sql === null ? null : classifyNested(sql, c, vars);
-    if (t === null) addFlag(c, 'dynamic-sql');
+    if (t === null) opaque(c);
     else if (t.kind !== 'EMPTY') add(t);
     return;
   }
@@ -791,14 +802,14 @@ function plExpr(e: N, dynamic: boolean, c: Ctx, vars: Set<string>, add: (t: Tpl)
   else {
     const expr = mode === 2 ? query : assignedExpression(query);
     if (expr === null) {
-      addFlag(c, 'dynamic-sql');
+      opaque(c);
       return;
     }
     sql = `SELECT ${expr}`;
   }
   const t = classifyNested(sql, c, vars);
   if (t === null) {
-    addFlag(c, 'dynamic-sql');
+    opaque(c);
     return;
   }
   if (t.kind === 'EMPTY') return;

@@ -137,3 +137,34 @@ describe('which columns a statement copies into the database', () => {
     expect(keys(cl.classify('EXECUTE p').copies)).toEqual(['?.id', '?.ssn']);
   });
 });
+
+describe('what function and DO bodies hand on (copies)', () => {
+  const copies = (text: string) => {
+    const c = src(text);
+    const all: string[] = [];
+    const visit = (u: typeof c): void => {
+      all.push(...keys(u.copies));
+      u.parts?.forEach(visit);
+    };
+    visit(c);
+    return [...new Set(all)].sort();
+  };
+
+  it('what a body returns, raises or assigns counts as copied, a SELECT * as the whole row', () => {
+    expect(copies("CREATE FUNCTION f() RETURNS text LANGUAGE sql AS 'SELECT password_hash FROM customers WHERE id = 1'")).toEqual(['?.password_hash']);
+    expect(copies("CREATE FUNCTION g() RETURNS SETOF customers LANGUAGE sql AS 'SELECT * FROM customers'")).toEqual(['customers.*']);
+    expect(copies('CREATE FUNCTION h() RETURNS text LANGUAGE sql RETURN (SELECT ssn FROM customers LIMIT 1)')).toEqual(['?.ssn']);
+    expect(copies('CREATE FUNCTION k() RETURNS text LANGUAGE plpgsql AS $$ DECLARE v text; BEGIN SELECT password_hash INTO v FROM customers LIMIT 1; RETURN v; END $$')).toEqual(['?.password_hash']);
+    expect(copies("DO $$ BEGIN RAISE NOTICE '%', (SELECT ssn FROM customers LIMIT 1); END $$")).toEqual(['?.ssn']);
+  });
+
+  it('a body that cannot be read (dynamic EXECUTE, another language) may copy anything', () => {
+    expect(copies('CREATE FUNCTION d(t text) RETURNS text LANGUAGE plpgsql AS $$ DECLARE v text; BEGIN EXECUTE t INTO v; RETURN v; END $$')).toEqual(['?.*']);
+    expect(copies("DO LANGUAGE plpython3u $$ plpy.notice('x') $$")).toEqual(['?.*']);
+  });
+
+  it('a body that reads nothing hands nothing on', () => {
+    expect(copies("CREATE FUNCTION ok(a int) RETURNS int LANGUAGE sql AS 'SELECT a + 1'")).toEqual(['?.a']);
+    expect(copies('DO $$ BEGIN UPDATE orders SET total = 0 WHERE id = 1; END $$')).toEqual([]);
+  });
+});

@@ -234,15 +234,48 @@ function assignment(c: Collector, t: N, target: string | undefined, from: string
 /** The table name given to ON CONFLICT's EXCLUDED row (no real table is named so). */
 const PROPOSED = '\u0000proposed';
 
-/** A statement whose copies cannot be read (CREATE TABLE … AS EXECUTE): it may copy any column. */
-const ANY_COPY: ColumnSource[] = [{ column: '*' }];
+/** A statement whose copies cannot be read (CREATE TABLE … AS EXECUTE, an opaque function body): it may copy any column. */
+export const ANY_COPY: ColumnSource[] = [{ column: '*' }];
+
+/**
+ * What a SELECT's rows carry when its select list has a top-level `*`
+ * (statementSources leaves those out: to a client they are plain columns);
+ * undefined otherwise, when its sources say it all; and what a RETURN
+ * statement returns. For function bodies, whose rows leave unmasked.
+ */
+export function statementRows(type: string, b: N): ColumnSource[] | undefined {
+  if (type === 'ReturnStmt' && b && typeof b === 'object') {
+    // RETURN expr of a SQL-standard function body: what it returns.
+    const aliases: Aliases = new Map();
+    collectAliases(b, aliases);
+    const r = new Collector(aliases);
+    r.walk(b.returnval, []);
+    const out = r.result().sources;
+    return out.length > 0 ? out : undefined;
+  }
+  if (type !== 'SelectStmt' || !b || typeof b !== 'object' || b.intoClause) return undefined;
+  const topStar = (s: N): boolean =>
+    (s?.targetList ?? []).some((t: N) => {
+      const f = t?.ResTarget?.val?.ColumnRef?.fields;
+      return Array.isArray(f) && f[f.length - 1]?.A_Star !== undefined;
+    }) ||
+    (s?.op && s.op !== 'SETOP_NONE' && (topStar(s.larg) || topStar(s.rarg)));
+  if (!topStar(b)) return undefined;
+  const aliases: Aliases = new Map();
+  collectAliases(b, aliases);
+  const c = new Collector(aliases);
+  c.select(b, false);
+  const out = c.result().sources;
+  return out.length > 0 ? out : undefined;
+}
 
 /**
  * The columns a statement node writes into the database (Command.copies):
  * what a view, CREATE TABLE … AS or SELECT … INTO is defined over (its select
  * list and FROM items; a `*` is the whole row), and the values an INSERT,
  * UPDATE or MERGE writes (everything but its target and WHERE; RETURNING is
- * a result, masked as one). Undefined when it copies no column.
+ * a result, masked as one). Undefined for a statement that copies nothing
+ * anywhere; empty for one that could copy but names no column.
  */
 export function statementCopies(type: string, b: N): ColumnSource[] | undefined {
   if (!b || typeof b !== 'object') return undefined;
@@ -285,6 +318,6 @@ export function statementCopies(type: string, b: N): ColumnSource[] | undefined 
     default:
       return undefined;
   }
-  const out = c.result().sources;
-  return out.length > 0 ? out : undefined;
+  // Empty when it copies no column but may still copy what a function it calls returns.
+  return c.result().sources;
 }

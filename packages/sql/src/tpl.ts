@@ -32,6 +32,13 @@ export interface Tpl {
   columns?: ColumnSource[][];
   /** Columns the statement copies into the database (Command.copies); shared, never mutated. */
   copies?: ColumnSource[];
+  /**
+   * What the statement's rows may carry, a top-level `*` included (a SELECT's
+   * whole rows): in a function or DO body these leave the body (returned,
+   * raised, assigned) where result masking does not see them, so `body()`
+   * turns them into copies. Not on Command.
+   */
+  rows?: ColumnSource[];
   /** DECLARE name CURSOR FOR …: what FETCH from it will carry. */
   cursor?: { name: string; sources?: ColumnSource[]; columns?: ColumnSource[][] };
   /** FETCH … FROM name: carries what the cursor was declared over (else any column). */
@@ -178,7 +185,34 @@ export function textFree(t: Tpl): boolean {
   return true;
 }
 
-/** Remove session effects (for bodies that run later: functions, rules). EXECUTE there is unknowable now. */
+/** What a body statement hands on (its copies and its rows), as copies; undefined when nothing. */
+function bodyCopies(t: Tpl): ColumnSource[] | undefined {
+  const rows = t.rows ?? t.sources;
+  if (rows === undefined || rows.length === 0) return t.copies;
+  return t.copies === undefined ? rows : [...t.copies, ...rows];
+}
+
+/**
+ * A statement of a function, procedure or DO body run now (DO): what it
+ * reads into its rows counts as copied, since it leaves the body where
+ * result masking cannot follow (RETURN, RAISE, INTO a variable).
+ */
+export function body(t: Tpl): Tpl {
+  const copies = bodyCopies(t);
+  const out: Tpl = { ...t };
+  delete out.sources;
+  delete out.columns;
+  delete out.rows;
+  if (copies !== undefined) out.copies = copies;
+  if (t.parts) out.parts = t.parts.map(body);
+  return out;
+}
+
+/**
+ * Remove session effects (for bodies that run later: functions, rules).
+ * EXECUTE there is unknowable now. What a body statement reads into its rows
+ * counts as copied (see `body`).
+ */
 export function deferred(t: Tpl): Tpl {
   const out: Tpl = { kind: t.kind, text: t.text, objects: t.objects, flags: t.flags };
   if (t.error !== undefined) out.error = t.error;
@@ -186,6 +220,8 @@ export function deferred(t: Tpl): Tpl {
     out.kind = 'EXECUTE';
     out.flags = [...t.flags.filter((f) => f !== 'dynamic-sql'), 'dynamic-sql'];
   }
+  const copies = bodyCopies(t);
+  if (copies !== undefined) out.copies = copies;
   if (t.parts) out.parts = t.parts.map(deferred);
   return out;
 }

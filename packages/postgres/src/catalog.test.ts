@@ -8,10 +8,9 @@ const masker = createMasker([{ columns: ['customers.password_hash', '*.ssn'], st
 
 /** Origins as loadColumnOrigins finds them: customers (oid 100) has password_hash (4) and ssn (5). */
 function origins(views: ViewDefinition[]): ColumnOrigins {
-  const o = new ColumnOrigins();
-  o.names = masker.columnNames;
-  o.set('100:4', { table: 'public.customers', column: 'password_hash' });
-  o.set('100:5', { table: 'public.customers', column: 'ssn' });
+  const o = new ColumnOrigins(masker.columnNames);
+  o.addColumn('100:4', 'public.customers', 'password_hash');
+  o.addColumn('100:5', 'public.customers', 'ssn');
   addViews(o, views);
   return o;
 }
@@ -51,7 +50,7 @@ describe('view lineage', () => {
       ['SELECT lower(hh) AS x FROM public.cv2', ['x']],
       ["SELECT name || '' AS x FROM cv", []],
     ] as const) {
-      const d = resultSources(classifyPostgres(sql), o, masker.columnNames);
+      const d = resultSources(classifyPostgres(sql), o);
       const fields = sql.includes('1 AS one') ? [field('x', 0, 0), field('one', 0, 0)] : sql.includes(', name') ? [field('x', 0, 0), field('name', 200, 2)] : [field('x', 0, 0)];
       expect(masked(columnRefs(fields, o, d)), sql).toEqual(want);
     }
@@ -59,9 +58,9 @@ describe('view lineage', () => {
 
   it('without views, nothing changes: plain and computed columns follow the table rules only', () => {
     const o = origins([]);
-    expect(o.carriers).toEqual([]);
+    expect(o.lineage.carriers).toEqual([]);
     expect(masked(columnRefs([field('password_hash', 100, 4), field('ssn', 100, 5)], o))).toEqual(['password_hash', 'ssn']);
-    expect(resultSources(classifyPostgres('SELECT lower(name) FROM customers'), o, masker.columnNames)).toBeNull();
+    expect(resultSources(classifyPostgres('SELECT lower(name) FROM customers'), o)).toBeNull();
   });
 });
 
@@ -79,7 +78,7 @@ describe('function lineage', () => {
       def('unrelated', 'SELECT i + 1'),
     ]);
     expect([...o.functions.keys()].sort()).toEqual(['inner_fn', 'outer_fn']);
-    const masked1 = (sql: string) => masked(columnRefs([field('x', 0, 0)], o, resultSources(classifyPostgres(sql), o, masker.columnNames)));
+    const masked1 = (sql: string) => masked(columnRefs([field('x', 0, 0)], o, resultSources(classifyPostgres(sql), o)));
     expect(masked1('SELECT outer_fn(1) AS x')).toEqual(['x']);
     expect(masked1('SELECT public."Inner_Fn" (1) AS x')).toEqual(['x']);
     expect(masked1('SELECT get_name(1) AS x')).toEqual([]);

@@ -1,5 +1,5 @@
 import { BackendCode, DataRowCursor, FrontendWriter, parseNoticeFields, type FieldDescription } from './protocol/index.js';
-import { derivedColumn, derivedFrom, type ColumnLineage, type ColumnRef, type Command, type Derived, type ExpandColumn, type ExpandRow } from '@sluice/core';
+import { ANY_COLUMN, CatalogLineage, derivedColumn, type ColumnLineage, type ColumnRef, type Command, type Derived } from '@sluice/core';
 import { classifyPostgres } from '@sluice/sql';
 import type { Upstream } from './upstream.js';
 
@@ -12,18 +12,28 @@ export interface Origin {
 
 /**
  * Where result columns come from: `tableOID:attnum` → table (or view) and
- * column names. `carriers` lists the view columns that carry rule-covered
- * table columns (PostgreSQL names a view's column by the view, not by the
- * table underneath), and `names` the column names a statement must mention
- * for its results to need a look (the rules' names and those view columns').
+ * column names, and the catalog lineage behind them (`lineage`: the view
+ * columns and functions that carry rule-covered table columns; PostgreSQL
+ * names a view's column by the view, not by the table underneath).
  */
 export class ColumnOrigins extends Map<string, Origin> {
-  readonly carriers: Origin[] = [];
-  names: ReadonlySet<string> = new Set<string>();
+  readonly lineage: CatalogLineage;
   /** Functions (lower-case name) whose definition hands on a rule-covered column, with what they carry. */
   readonly functions = new Map<string, readonly ColumnRef[]>();
   /** Matches a call of one of `functions` in statement text; null when there are none. */
   callPattern: RegExp | null = null;
+
+  constructor(ruleNames: ReadonlySet<string> = new Set()) {
+    super();
+    this.lineage = new CatalogLineage(ruleNames);
+    this.lineage.calls = (text) => this.calls(text);
+  }
+
+  /** A table column with a rule-named name. */
+  addColumn(key: string, table: string, column: string): void {
+    this.set(key, { table, column });
+    this.lineage.addColumn(table, column);
+  }
 
   /** What the functions a statement text calls carry; undefined when it calls none of them. */
   calls(text: string): ColumnRef[] | undefined {
@@ -91,8 +101,7 @@ function catalogRows(up: Upstream, sql: string, timeoutMs: number): Promise<stri
  * session.
  */
 export async function loadColumnOrigins(up: Upstream, names: ReadonlySet<string>, timeoutMs = 10_000): Promise<ColumnOrigins> {
-  const origins = new ColumnOrigins();
-  origins.names = names;
+  const origins = new ColumnOrigins(names);
   if (names.size === 0) return origins;
   const list = [...names].map(literal).join(',');
   const columns = await catalogRows(
@@ -102,7 +111,7 @@ export async function loadColumnOrigins(up: Upstream, names: ReadonlySet<string>
       `WHERE a.attnum > 0 AND NOT a.attisdropped AND lower(a.attname) IN (${list})`,
     timeoutMs,
   );
-  for (const [oid, nsp, rel, attnum, att] of columns) origins.set(`${oid}:${attnum}`, { table: `${nsp}.${rel}`, column: att! });
+  for (const [oid, nsp, rel, attnum, att] of columns) origins.addColumn(`${oid}:${attnum}`, `${nsp}.${rel}`, att!);
   const views = await catalogRows(up, viewsOver(list), timeoutMs);
   addViews(
     origins,
@@ -150,11 +159,10 @@ function wordsPattern(words: Iterable<string>, suffix = ''): RegExp | null {
  * computed columns carry what the function carries (`calls`).
  */
 export function addFunctions(origins: ColumnOrigins, defs: readonly FunctionDefinition[]): void {
-  if (origins.names.size === 0 || defs.length === 0) return;
-  const words = new Set<string>(origins.names);
+  const lineage = origins.lineage;
+  if (lineage.names.size === 0 || defs.length === 0) return;
+  const words = new Set<string>(lineage.names);
   for (const o of origins.values()) words.add(o.table.split('.').pop()!.toLowerCase());
-  const expandRow = rowExpander(origins);
-  const expandColumn = columnExpander(origins);
   const pending = new Set(defs);
   for (let changed = true; changed; ) {
     changed = false;
@@ -173,8 +181,8 @@ export function addFunctions(origins: ColumnOrigins, defs: readonly FunctionDefi
       const units = cmd === undefined ? [] : [cmd, ...(cmd.parts ?? [])];
       const bad = cmd === undefined || units.some((u) => u.flags.includes('parse-error'));
       const copies = units.flatMap((u) => u.copies ?? []);
-      const d = bad ? null : derivedFrom({ protocol: 'postgres', kind: 'CREATE', text: '', objects: [], flags: [], sources: copies }, origins.names, expandRow, expandColumn);
-      const refs: ColumnRef[] = bad ? [ANY_COLUMN] : [...(d?.all ?? []), ...(origins.calls(f.definition) ?? [])];
+      const d = bad ? null : lineage.derived({ protocol: 'postgres', kind: 'CREATE', text: f.definition, objects: [], flags: [], sources: copies });
+      const refs: ColumnRef[] = bad ? [ANY_COLUMN] : [...(d?.all ?? [])];
       if (refs.length === 0) continue;
       const name = f.name.toLowerCase();
       origins.functions.set(name, [...(origins.functions.get(name) ?? []), ...refs]);
@@ -218,9 +226,6 @@ export interface ViewDefinition {
   columns: string[];
 }
 
-/** Any column of any table: what a view column carries when its definition cannot be read. */
-const ANY_COLUMN: ColumnRef = { name: '*', column: '*' };
-
 /**
  * Records, for each view column, the rule-covered table columns its value
  * may carry, from the view's own definition (the same source analysis as a
@@ -231,10 +236,6 @@ const ANY_COLUMN: ColumnRef = { name: '*', column: '*' };
  * closed.
  */
 export function addViews(origins: ColumnOrigins, views: readonly ViewDefinition[]): void {
-  const names = new Set(origins.names);
-  origins.names = names;
-  const expandRow = rowExpander(origins);
-  const expandColumn = columnExpander(origins);
   for (const v of views) {
     let cmd: Command | undefined;
     try {
@@ -242,40 +243,10 @@ export function addViews(origins: ColumnOrigins, views: readonly ViewDefinition[
     } catch {
       cmd = undefined;
     }
-    const analysed = cmd !== undefined && cmd.sources !== undefined && !cmd.flags.includes('parse-error');
-    const d = analysed ? derivedFrom(cmd!, names, expandRow, expandColumn) : null;
-    v.columns.forEach((column, i) => {
-      const from = analysed ? derivedColumn(d, i, v.columns.length) : [ANY_COLUMN];
-      if (from === null || from.length === 0) return;
-      const o: Origin = { table: v.table, column, from };
-      origins.set(`${v.oid}:${i + 1}`, o);
-      origins.carriers.push(o);
-      names.add(column.toLowerCase());
+    origins.lineage.addView(v.table, v.columns, cmd).forEach((from, i) => {
+      if (from !== null) origins.set(`${v.oid}:${i + 1}`, { table: v.table, column: v.columns[i]!, from });
     });
   }
-}
-
-/** A whole row of `table`: its rule-named columns, or for a view what its columns carry. */
-function rowExpander(origins: ColumnOrigins): ExpandRow {
-  return (table) => {
-    const out: ColumnRef[] = [];
-    for (const o of origins.values()) {
-      if (!sameTable(table, o.table)) continue;
-      if (o.from) out.push(...o.from);
-      else out.push({ name: o.column, table: o.table, column: o.column });
-    }
-    return out;
-  };
-}
-
-/** A named column of a view (any view with that column, when the table is not named): what it carries. */
-function columnExpander(origins: ColumnOrigins): ExpandColumn {
-  return (table, column) => {
-    let out: ColumnRef[] | undefined;
-    const c = column.toLowerCase();
-    for (const o of origins.carriers) if (o.column.toLowerCase() === c && (table === undefined || sameTable(table, o.table))) (out ??= []).push(...o.from!);
-    return out;
-  };
 }
 
 /**
@@ -292,22 +263,15 @@ export function columnRefs(fields: readonly FieldDescription[], origins: ColumnO
   });
 }
 
-/** Whether table `t` as a statement wrote it ('customers', 'public.customers') is `q` (always 'schema.table'). */
-function sameTable(t: string, q: string): boolean {
-  const a = t.toLowerCase().split('.');
-  const b = q.toLowerCase().split('.');
-  for (let i = 1; i <= Math.min(a.length, b.length); i++) if (a[a.length - i] !== b[b.length - i]) return false;
-  return true;
-}
 
 /**
- * Tables' rule-named columns and what views carry, for the policy's check of
- * copied columns (Session.useColumnLineage), so that copying a whole row of
- * a table without rule columns is not refused; null without column rules.
+ * Tables' rule-named columns, what views carry, and the functions that hand
+ * a covered column on, for the policy's check of copied columns
+ * (Session.useColumnLineage), so that copying a whole row of a table without
+ * rule columns is not refused; null without column rules.
  */
 export function columnLineage(origins: ColumnOrigins): ColumnLineage | null {
-  if (origins.names.size === 0) return null;
-  return { names: origins.names, expandRow: rowExpander(origins), expandColumn: columnExpander(origins), calls: (text) => origins.calls(text) };
+  return origins.lineage.names.size === 0 ? null : origins.lineage;
 }
 
 /**
@@ -315,15 +279,9 @@ export function columnLineage(origins: ColumnOrigins): ColumnLineage | null {
  * whole row becomes its table's rule-named columns, from the origins looked
  * up at connect (a row of a table created since then is not expanded: it
  * carries nothing a rule names as far as the gateway knows); a view's row or
- * column becomes the table columns it is computed from; a call of a
- * function that hands one on makes every computed column carry it. `names`
- * is the masker's column names; the view columns that carry them are added
- * here.
+ * column becomes the table columns it is computed from; a call of a function
+ * that hands one on makes every computed column carry it.
  */
-export function resultSources(cmd: Command, origins: ColumnOrigins, names: ReadonlySet<string>): Derived | null {
-  const d = origins.carriers.length === 0 ? derivedFrom(cmd, names, rowExpander(origins)) : derivedFrom(cmd, origins.names, rowExpander(origins), columnExpander(origins));
-  const called = origins.calls(cmd.text);
-  if (called === undefined) return d;
-  // Which select-list entry calls the function is not tracked: every computed column carries it.
-  return { all: [...(d?.all ?? []), ...called] };
+export function resultSources(cmd: Command, origins: ColumnOrigins): Derived | null {
+  return origins.lineage.derived(cmd);
 }

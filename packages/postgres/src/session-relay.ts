@@ -237,7 +237,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   /** The columns the command's computed result columns may carry (null: none a rule covers). */
   private derived(cmd: Command): Derived | null {
     const names = this.session.masker?.columnNames;
-    return names ? resultSources(cmd, this.origins, names) : null;
+    return names ? resultSources(cmd, this.origins) : null;
   }
 
   /** Decide at Parse: a statement policy blocks is refused here (and recorded); the rest waits for Execute. */

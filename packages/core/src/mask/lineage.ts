@@ -1,0 +1,102 @@
+import type { ColumnLineage, ColumnRef, Command } from '../types.js';
+import { derivedColumn, derivedFrom, type Derived } from './derived.js';
+
+/**
+ * Whether table `t` as a statement wrote it ('customers', 'public.customers',
+ * 'shop.customers') is `q` (as the catalog names it, qualified): the parts
+ * both have agree, compared from the right, case-insensitively.
+ */
+export function sameTable(t: string, q: string): boolean {
+  const a = t.toLowerCase().split('.');
+  const b = q.toLowerCase().split('.');
+  for (let i = 1; i <= Math.min(a.length, b.length); i++) if (a[a.length - i] !== b[b.length - i]) return false;
+  return true;
+}
+
+/** Any column of any table: what a column carries when the gateway cannot tell (covered by every column rule). */
+export const ANY_COLUMN: ColumnRef = { name: '*', column: '*' };
+
+/** A view's column that carries rule-covered table columns. */
+export interface Carrier {
+  /** The view, qualified as the catalog names it. */
+  table: string;
+  column: string;
+  from: readonly ColumnRef[];
+}
+
+/**
+ * What a target's catalog says about where rule-covered values live, read
+ * when a session starts: the tables' rule-named columns, and the view
+ * columns computed from them (a target names a view's column by the view,
+ * not by the table below). Protocols feed it; the masker's `derivedFrom`
+ * and the policy's copy check (Session.useColumnLineage) read it. A view
+ * whose definition cannot be analysed carries anything: fail closed.
+ */
+export class CatalogLineage implements ColumnLineage {
+  private readonly columns: { table: string; column: string }[] = [];
+  readonly carriers: Carrier[] = [];
+  private readonly all: Set<string>;
+  /** What the functions a statement text calls carry (set by a protocol that knows them). */
+  calls?: (text: string) => readonly ColumnRef[] | undefined;
+
+  constructor(ruleNames: ReadonlySet<string>) {
+    this.all = new Set(ruleNames);
+  }
+
+  /** The rules' column names and those of the view columns that carry them (lower case). */
+  get names(): ReadonlySet<string> {
+    return this.all;
+  }
+
+  /** A table column whose name a column rule names. */
+  addColumn(table: string, column: string): void {
+    this.columns.push({ table, column });
+  }
+
+  /**
+   * A view or materialized view, innermost first (a view over a view reads
+   * what the inner one's columns carry): its column names in order and its
+   * definition as classified (undefined when it could not be). Returns what
+   * each column carries (null: nothing a rule covers).
+   */
+  addView(table: string, columns: readonly string[], def: Command | undefined): (readonly ColumnRef[] | null)[] {
+    const analysed = def !== undefined && def.sources !== undefined && !def.flags.includes('parse-error');
+    const d = analysed ? derivedFrom(def, this.all, this.expandRow, this.expandColumn) : null;
+    return columns.map((column, i) => {
+      const from = analysed ? derivedColumn(d, i, columns.length) : [ANY_COLUMN];
+      if (from === null || from.length === 0) return null;
+      this.carriers.push({ table, column, from });
+      this.all.add(column.toLowerCase());
+      return from;
+    });
+  }
+
+  /** A whole row of `table`: its rule-named columns, or for a view what its columns carry ([] for a table with none). */
+  readonly expandRow = (table: string): ColumnRef[] => {
+    const out: ColumnRef[] = [];
+    for (const c of this.columns) if (sameTable(table, c.table)) out.push({ name: c.column, table: c.table, column: c.column });
+    for (const c of this.carriers) if (sameTable(table, c.table)) out.push(...c.from);
+    return out;
+  };
+
+  /** A named column of a view (of any view with that column when the table is not named): what it carries. */
+  readonly expandColumn = (table: string | undefined, column: string): readonly ColumnRef[] | undefined => {
+    let out: ColumnRef[] | undefined;
+    const c = column.toLowerCase();
+    for (const v of this.carriers) if (v.column.toLowerCase() === c && (table === undefined || sameTable(table, v.table))) (out ??= []).push(...v.from);
+    return out;
+  };
+
+  /**
+   * What a command's computed result columns may carry (see derivedFrom),
+   * through views, and through the functions it calls: a call of one that
+   * carries something makes every computed column carry it (which select-list
+   * entry calls it is not tracked).
+   */
+  derived(cmd: Command): Derived | null {
+    const d = derivedFrom(cmd, this.all, this.expandRow, this.carriers.length ? this.expandColumn : undefined);
+    const called = this.calls?.(cmd.text);
+    if (called === undefined) return d;
+    return { all: [...(d?.all ?? []), ...called] };
+  }
+}

@@ -82,6 +82,31 @@ describe.skipIf(!!skip)(`mysql: column rules reach computed columns${skip ? ` (s
     }
   });
 
+  it('views over rule columns are masked by the table rules, at any depth; their other columns are not', async () => {
+    await env.admin.query(`CREATE OR REPLACE VIEW people AS SELECT id, name, password_hash, ssn AS tax_id FROM customers;
+      CREATE OR REPLACE VIEW people2 AS SELECT p.id, LOWER(p.tax_id) AS t, p.name FROM people p`);
+    const c = await env.connect(env.agent.secret);
+    try {
+      for (const [rows] of [await c.query('SELECT * FROM people ORDER BY id'), await c.execute('SELECT * FROM people WHERE id > ? ORDER BY id', [0])] as [any[], unknown][]) {
+        expect(rows.map((r) => r.name)).toEqual(['Jane Doe', 'John Roe']);
+        expect(JSON.stringify(rows)).not.toMatch(HASH);
+        expect(JSON.stringify(rows)).not.toMatch(SSN);
+      }
+      const [deeper] = (await c.query('SELECT * FROM people2 ORDER BY id')) as [any[], unknown];
+      expect(deeper[0]).toMatchObject({ id: 1, name: 'Jane Doe' });
+      expect(JSON.stringify(deeper)).not.toMatch(SSN);
+      const [computed] = (await c.query("SELECT UPPER(tax_id) AS a, CONCAT(name, '!') AS b FROM people WHERE id = 1")) as [any[], unknown];
+      expect(JSON.stringify(computed)).not.toMatch(SSN);
+      expect(computed[0].b).toBe('Jane Doe!');
+      // Copying through the view is refused like copying from the table; a whole row of a table without rule columns is not.
+      const e = await c.query('CREATE TABLE t9 AS SELECT tax_id FROM people').then(() => null, (err: { errno?: number }) => err);
+      expect(e?.errno).toBe(1142);
+      await c.query('CREATE TABLE orders_copy AS SELECT * FROM orders');
+    } finally {
+      await c.end();
+    }
+  });
+
   it('copying a rule column where masking cannot follow (a table, a view, a variable, another column) is refused with 1142; other copies run', async () => {
     await env.admin.query('CREATE TABLE IF NOT EXISTS notes (id int, body text)');
     const c = await env.connect(env.agent.secret);

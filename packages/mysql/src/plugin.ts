@@ -5,6 +5,7 @@ import { loadSqlParser } from '@sluice/sql';
 import { BufferWriter, Capability, Command as Com, Packet, ServerStatus, parseComQuery, writeOk } from './protocol/index.js';
 import { refuse, runStartup, secureContext, type StartupResult } from './startup.js';
 import { connectUpstream, parseMysqlTarget, type MysqlUpstream } from './upstream.js';
+import { loadLineage } from './catalog.js';
 import { MySessionRelay } from './session-relay.js';
 import { errPacket } from './errors.js';
 
@@ -93,15 +94,36 @@ async function startSession(ctx: GatewayContext, raw: Socket, st: StartupResult,
     return;
   }
 
+  let lineage;
+  try {
+    lineage = await loadLineage(upstream, session.masker?.columnNames ?? new Set(), upstreamTimeoutMs);
+  } catch (e) {
+    // Without the catalog, column rules cannot be applied safely: refuse.
+    upstream.socket.destroy();
+    refuse(sock, 'SLUICE_INTERNAL', `Sluice could not prepare masking for "${session.connection.name}"; refusing`, replySeq);
+    await session.close(`masking set-up failed: ${(e as Error).message}`);
+    return;
+  }
+  if (lineage) session.useColumnLineage?.(lineage);
+
   const w = new BufferWriter(64);
   writeOk(w, replySeq, { status: upstream.status }, st.capabilities);
   sock.write(w.take());
 
   const abort = new AbortController();
-  const handlers = new MySessionRelay(session, st.capabilities, database, upstream.handshake.serverVersion, upstream.status, abort.signal, (reason) => {
-    abort.abort();
-    void session.close(reason);
-  });
+  const handlers = new MySessionRelay(
+    session,
+    st.capabilities,
+    database,
+    upstream.handshake.serverVersion,
+    upstream.status,
+    abort.signal,
+    (reason) => {
+      abort.abort();
+      void session.close(reason);
+    },
+    lineage,
+  );
   // The client framer carried over from the connection phase (it may hold the start of the first command).
   const clientFramer = st.framer;
   const relay = new MessageRelay<Packet, Packet>(sock, upstream.socket, clientFramer, upstream.framer, {

@@ -1,4 +1,4 @@
-import { derivedColumn, derivedFrom, maskMessage, oversizedStatement, type ApprovalNotice, type ColumnRef, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type ResultMasker, type Session, type Verdict } from '@sluice/core';
+import { derivedColumn, derivedFrom, maskMessage, type CatalogLineage, oversizedStatement, type ApprovalNotice, type ColumnRef, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type ResultMasker, type Session, type Verdict } from '@sluice/core';
 import {
   BinaryRowCursor,
   BufferWriter,
@@ -50,8 +50,8 @@ interface Sources {
   tables: Set<string>;
 }
 
-function sourcesOf(cmd: Command, names: ReadonlySet<string> | undefined): Sources | null {
-  const d = names ? derivedFrom(cmd, names) : null;
+function sourcesOf(cmd: Command, names: ReadonlySet<string> | undefined, lineage: CatalogLineage | null): Sources | null {
+  const d = lineage ? lineage.derived(cmd) : names ? derivedFrom(cmd, names) : null;
   if (d === null) return null;
   const tables = new Set<string>();
   const add = (c: Command): void => {
@@ -169,6 +169,8 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     initialStatus: number,
     private readonly abortSignal: AbortSignal,
     private readonly onClosed: (reason: string) => void,
+    /** What the database's catalog says about rule-covered values (views over them); null without column rules. */
+    private readonly lineage: CatalogLineage | null = null,
   ) {
     this.deprecateEof = (capabilities & Capability.DeprecateEof) !== 0;
     this.classifier = new MysqlClassifier({ ...mysqlServerOptions(serverVersion), noBackslashEscapes: (initialStatus & ServerStatus.NoBackslashEscapes) !== 0 });
@@ -311,7 +313,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   private enforceQuery(v: Verdict, held: ApprovalNotice | undefined, cmd: Command, p: Packet, useOwn: boolean, out: RelayOut): void {
     if (v.effect === 'deny') return this.refuse(out, v, held);
     if (useOwn) return this.forward(this.initDb(), out, { t: 'simple' });
-    this.forward(p, out, { t: 'query', binary: false, mask: v.mask, src: v.mask ? sourcesOf(cmd, v.mask.columnNames) : null, start: performance.now() });
+    this.forward(p, out, { t: 'query', binary: false, mask: v.mask, src: v.mask ? sourcesOf(cmd, v.mask.columnNames, this.lineage) : null, start: performance.now() });
   }
 
   /** Judge at prepare: a statement policy blocks is refused (and recorded) here; the rest is enforced at execute. */
@@ -408,7 +410,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
       case 'first': {
         if (p.first === 0xff) return this.pop(out);
         const ok = parseStmtPrepareOk(p.payload, this.capabilities);
-        const st: Stmt = { cmd: e.cmd, src: sourcesOf(e.cmd, this.session.masker?.columnNames), paramCount: ok.paramCount, columnCount: ok.columnCount, longData: new Set() };
+        const st: Stmt = { cmd: e.cmd, src: sourcesOf(e.cmd, this.session.masker?.columnNames, this.lineage), paramCount: ok.paramCount, columnCount: ok.columnCount, longData: new Set() };
         this.stmts.set(ok.statementId, st);
         this.lastPrepared = ok.statementId;
         this.prepStmt = st;
@@ -546,6 +548,10 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
           if (src !== null && !(c.orgName && c.orgTable && src.tables.has(c.orgTable.toLowerCase()))) {
             const from = derivedColumn(src.d, i, n);
             if (from !== null) ref.from = from;
+          } else if (this.lineage !== null && c.orgName && c.orgTable) {
+            // A view's column: what its definition computes it from.
+            const from = this.lineage.expandColumn(c.schema ? `${c.schema}.${c.orgTable}` : c.orgTable, c.orgName);
+            if (from !== undefined) ref.from = from;
           }
           return ref;
         }),

@@ -60,3 +60,11 @@ describe('mysql: which columns a statement copies into the database or a variabl
     expect(copies('SELECT ssn FROM customers')).toEqual([]);
   });
 });
+
+describe('mysql: quoted qualifiers', () => {
+  it('`db`.`t`.`c` and a quoted alias resolve to their table, as in stored view definitions', () => {
+    expect(keys(my('SELECT UPPER(`shop`.`customers`.`ssn`) FROM `shop`.`customers`').sources)).toEqual(['shop.customers.ssn']);
+    expect(keys(my('SELECT `c`.`ssn` FROM customers `c` UNION SELECT 1').sources)).toContain('customers.ssn');
+    expect(keys(my('SELECT x.v FROM (SELECT `c`.* FROM customers c) x').sources)).toContain('customers.*');
+  });
+});

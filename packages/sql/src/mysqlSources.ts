@@ -53,9 +53,13 @@ class Collector extends SourceSet {
   private ref(x: N, from: string[]): void {
     const column = name(x.column);
     if (column === undefined) return;
-    const t = typeof x.table === 'string' && x.table ? (this.aliases.get(x.table) ?? undefined) : undefined;
+    // A qualifier may come as a string or, quoted, as {value}; `db`.`t`.`c` names the database too.
+    const qual = name(x.table) || undefined;
+    const db = name(x.db) || undefined;
+    // MariaDB's stored view definitions qualify even an alias with the database (`shop`.`p`.`c`).
+    const t = qual ? (this.aliases.get(db ? `${db}.${qual}` : qual) ?? (db ? this.aliases.get(qual) : undefined) ?? undefined) : undefined;
     if (column === '*') {
-      if (x.table) {
+      if (qual) {
         if (t !== undefined) this.add(t, '*');
       } else {
         for (const f of from) this.add(f, '*');

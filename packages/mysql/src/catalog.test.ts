@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { CatalogLineage } from '@sluice/core';
+import { addViews } from './catalog.js';
+
+describe('mysql view lineage', () => {
+  it('views come in any order: one over another is analysed after it, and carries what it carries', () => {
+    const l = new CatalogLineage(new Set(['ssn', 'password_hash']));
+    l.addColumn('shop.customers', 'ssn');
+    l.addColumn('shop.customers', 'password_hash');
+    addViews(l, [
+      // Listed first, but reads `people`, defined below (definitions as information_schema.VIEWS gives them).
+      { table: 'shop.people2', definition: 'select lcase(`shop`.`p`.`tax_id`) AS `t`,`shop`.`p`.`name` AS `name` from `shop`.`people` `p`', columns: ['t', 'name'] },
+      { table: 'shop.people', definition: 'select `shop`.`customers`.`name` AS `name`,`shop`.`customers`.`ssn` AS `tax_id` from `shop`.`customers`', columns: ['name', 'tax_id'] },
+      { table: 'shop.hidden', definition: '', columns: ['a'] },
+    ]);
+    const carried = (t: string, c: string) => (l.expandColumn(t, c) ?? []).map((r) => `${r.table ?? '?'}.${r.column}`);
+    expect(carried('shop.people', 'tax_id')).toEqual(['shop.customers.ssn']);
+    // It also names the view column it reads (no rule covers that name: harmless).
+    expect(carried('shop.people2', 't').sort()).toEqual(['shop.customers.ssn', 'shop.people.tax_id']);
+    expect(carried('shop.people', 'name')).toEqual([]);
+    expect(carried('shop.people2', 'name')).toEqual([]);
+    // No definition (no SHOW VIEW privilege): the view carries anything.
+    expect(carried('shop.hidden', 'a')).toEqual(['?.*']);
+  });
+});

@@ -39,6 +39,8 @@ export function postgresPlugin(opts: PostgresPluginOptions = {}): ProtocolPlugin
       const secure = secureContext(ctx.tls.cert, ctx.tls.key);
       /** Our cancel keys → the target's, so a client never sees the target's key. */
       const cancels = new Map<string, CancelEntry>();
+      /** `host:port:upstream PID` → the PID that session's client was given (for NotificationResponse). */
+      const pids = new Map<string, number>();
       const onCancel = (p: CancelRequestPacket) => {
         const e = cancels.get(`${p.processId}:${p.secretKey.toString('hex')}`);
         if (e) cancelUpstream(e.target, e.processId, e.secretKey);
@@ -49,7 +51,7 @@ export function postgresPlugin(opts: PostgresPluginOptions = {}): ProtocolPlugin
         started();
         if (outcome.kind === 'cancel') return onCancel(outcome.packet);
         if (outcome.kind !== 'session') return;
-        await startSession(ctx, raw, outcome.result, cancels, opts.upstreamTimeoutMs ?? 10_000);
+        await startSession(ctx, raw, outcome.result, cancels, pids, opts.upstreamTimeoutMs ?? 10_000);
       });
     },
   };
@@ -60,6 +62,7 @@ async function startSession(
   raw: Socket,
   st: StartupResult,
   cancels: Map<string, CancelEntry>,
+  pids: Map<string, number>,
   upstreamTimeoutMs: number,
 ): Promise<void> {
   const sock = st.socket;
@@ -116,6 +119,9 @@ async function startSession(
   const secretKey = randomBytes(v32 ? 32 : 4);
   const cancelKey = `${processId}:${secretKey.toString('hex')}`;
   cancels.set(cancelKey, { target, processId: upstream.processId, secretKey: upstream.secretKey });
+  const targetKey = `${target.host}:${target.port}`;
+  const pidKey = `${targetKey}:${upstream.processId}`;
+  pids.set(pidKey, processId);
 
   const w = new BackendWriter();
   w.authenticationOk();
@@ -126,11 +132,21 @@ async function startSession(
 
   const scs = (upstream.params.get('standard_conforming_strings') ?? 'on') === 'on';
   const abort = new AbortController();
-  const handlers = new PgSessionRelay(session, origins, upstream.txStatus, scs, abort.signal, (reason) => {
-    abort.abort();
-    cancels.delete(cancelKey);
-    void session.close(reason);
-  });
+  const handlers = new PgSessionRelay(
+    session,
+    origins,
+    upstream.txStatus,
+    scs,
+    abort.signal,
+    (reason) => {
+      abort.abort();
+      cancels.delete(cancelKey);
+      if (pids.get(pidKey) === processId) pids.delete(pidKey);
+      void session.close(reason);
+    },
+    // A notification names the sending backend: ours, another Sluice session's (as its client knows it), or a PID of the target's own.
+    (pid) => pids.get(`${targetKey}:${pid}`) ?? pid,
+  );
   const relay = new MessageRelay<FramedMessage, FramedMessage>(sock, upstream.socket, st.framer as unknown as FrontendFramer & { push(c: Buffer): FramedMessage[] }, upstream.framer as BackendFramer, {
     client: (m, out) => handlers.client(m, out),
     server: (m, out) => handlers.server(m, out),

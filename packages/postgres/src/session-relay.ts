@@ -123,6 +123,8 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     standardConformingStrings: boolean,
     private readonly abortSignal: AbortSignal,
     private readonly onClosed: (reason: string) => void,
+    /** The PID a client knows a target backend by (Sluice gives each client its own, as in BackendKeyData). */
+    private readonly clientPid: (upstreamPid: number) => number = (pid) => pid,
   ) {
     this.txStatus = initialTx;
     this.scs = standardConformingStrings;
@@ -426,16 +428,13 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         return this.onError(m, out);
       case BackendCode.NotificationResponse: {
         // A NOTIFY payload is text the target hands back like a value: the detectors apply.
+        // The sender's PID is the one its client was given (so a client can tell its own notifications apart).
         const masker = this.session.masker;
-        if (masker) {
-          const n = parseNotificationResponse(m.payload);
-          const text = maskMessage(masker, n.payload);
-          if (text !== null) {
-            out.toClient(this.w.notificationResponse(n.processId, n.channel, text).take());
-            return;
-          }
-        }
-        out.toClient(m.raw);
+        const n = parseNotificationResponse(m.payload);
+        const text = masker ? maskMessage(masker, n.payload) : null;
+        const pid = this.clientPid(n.processId);
+        if (text === null && pid === n.processId) out.toClient(m.raw);
+        else out.toClient(this.w.notificationResponse(pid, n.channel, text ?? n.payload).take());
         return;
       }
       case BackendCode.NoticeResponse: {

@@ -99,6 +99,23 @@ describe.skipIf(!!skip)(`mysql gateway${skip ? ` (skipped: ${skip})` : ''}`, () 
     }
   });
 
+  it('a prepared statement describes rule columns as text, as its rows will be', async () => {
+    const c = await env.connect(env.agent.secret);
+    try {
+      const stmt = (await c.prepare('SELECT id, balance, name FROM customers WHERE id = ?')) as unknown as { statement: { columns: { name: string; columnType: number }[] } };
+      const types = Object.fromEntries(stmt.statement.columns.map((col) => [col.name, col.columnType]));
+      // MYSQL_TYPE_LONG (3) stays for id; balance (an int under a column rule) is a string type like the rows' (253).
+      expect(types.id).toBe(3);
+      expect(types.balance).toBe(253);
+      expect(types.name).not.toBe(3);
+      // mysql2 runs execute() on the statement it prepared for the same text.
+      const [rows] = await c.execute('SELECT id, balance, name FROM customers WHERE id = ?', [1]);
+      expect(typeof (rows as { balance: unknown }[])[0]!.balance).toBe('string');
+    } finally {
+      await c.end();
+    }
+  });
+
   it('mysql2 execute(): masks binary rows (a masked int column becomes a string); parameters are recorded', async () => {
     const c = await env.connect(env.agent.secret);
     try {

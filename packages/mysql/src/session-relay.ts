@@ -398,12 +398,26 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   }
 
   private onPrepareResponse(e: Extract<Expect, { t: 'prepare' }>, p: Packet, out: RelayOut): void {
+    if (this.phase === 'prepCols' && this.session.masker !== null) {
+      // The result's column definitions, retyped as the execute response will be: gathered, then sent.
+      this.cols.push(parseColumnDefinition(p.payload));
+      this.colRaw.push(p);
+      if (++this.count < this.prepStmt!.columnCount) return;
+      const rule = this.planColumns(this.session.masker, this.prepStmt!.src, this.cols).ruleColumns;
+      this.sendColumns(rule, out);
+      this.cols = [];
+      if (!this.deprecateEof) this.phase = 'prepColsEof';
+      else this.pop(out);
+      return;
+    }
     out.toClient(p.first === 0xff && this.phase === 'first' ? this.maskedErr(p) : p.raw);
     const next = () => {
       const st = this.prepStmt!;
       if (st.columnCount > 0) {
         this.phase = 'prepCols';
         this.count = 0;
+        this.cols = [];
+        this.colRaw = [];
       } else this.pop(out);
     };
     switch (this.phase) {
@@ -539,39 +553,49 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     const mask = e.mask;
     let rule: ReadonlySet<number> = new Set();
     if (mask) {
-      const src = e.src;
-      const n = this.cols.length;
-      const rm = mask.forResult(
-        this.cols.map((c, i): ColumnRef => {
-          const ref: ColumnRef = { name: c.name, table: c.orgTable || c.table || undefined, column: c.orgName || undefined };
-          // Computed, or a derived table's or CTE's column: masked by what the statement read into it.
-          if (src !== null && !(c.orgName && c.orgTable && src.tables.has(c.orgTable.toLowerCase()))) {
-            const from = derivedColumn(src.d, i, n);
-            if (from !== null) ref.from = from;
-          } else if (this.lineage !== null && c.orgName && c.orgTable) {
-            // A view's column: what its definition computes it from.
-            const from = this.lineage.expandColumn(c.schema ? `${c.schema}.${c.orgTable}` : c.orgTable, c.orgName);
-            if (from !== undefined) ref.from = from;
-          }
-          return ref;
-        }),
-      );
+      const rm = this.planColumns(mask, e.src, this.cols);
       if (rm.active) this.rm = rm;
       rule = rm.ruleColumns;
     }
     this.binCols = this.cols.map((c) => ({ type: c.type, flags: c.flags }));
-    this.outCols = this.binCols.slice();
+    this.outCols = this.sendColumns(rule, out);
+    this.phase = this.deprecateEof ? 'rows' : 'colsEof';
+  }
+
+  /** The masking of a result with these columns: each column's source, computed or through a view. */
+  private planColumns(mask: Masker, src: Sources | null, cols: readonly ColumnDefinition[]): ResultMasker {
+    const n = cols.length;
+    return mask.forResult(
+      cols.map((c, i): ColumnRef => {
+        const ref: ColumnRef = { name: c.name, table: c.orgTable || c.table || undefined, column: c.orgName || undefined };
+        // Computed, or a derived table's or CTE's column: masked by what the statement read into it.
+        if (src !== null && !(c.orgName && c.orgTable && src.tables.has(c.orgTable.toLowerCase()))) {
+          const from = derivedColumn(src.d, i, n);
+          if (from !== null) ref.from = from;
+        } else if (this.lineage !== null && c.orgName && c.orgTable) {
+          // A view's column: what its definition computes it from.
+          const from = this.lineage.expandColumn(c.schema ? `${c.schema}.${c.orgTable}` : c.orgTable, c.orgName);
+          if (from !== undefined) ref.from = from;
+        }
+        return ref;
+      }),
+    );
+  }
+
+  /** Sends the gathered column definitions on, rule-masked ones retyped as text; returns the columns as the client sees them. */
+  private sendColumns(rule: ReadonlySet<number>, out: RelayOut): BinaryColumn[] {
+    const outCols: BinaryColumn[] = this.cols.map((c) => ({ type: c.type, flags: c.flags }));
     for (let i = 0; i < this.cols.length; i++) {
       const p = this.colRaw[i]!;
       if (rule.has(i)) {
         const m = maskedColumnDefinition(this.cols[i]!);
-        this.outCols[i] = { type: m.type, flags: m.flags };
+        outCols[i] = { type: m.type, flags: m.flags };
         writeColumnDefinition(this.w, p.seq, m);
         out.toClient(this.w.take());
       } else out.toClient(p.raw);
     }
     this.colRaw = [];
-    this.phase = this.deprecateEof ? 'rows' : 'colsEof';
+    return outCols;
   }
 
   /**

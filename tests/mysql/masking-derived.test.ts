@@ -118,6 +118,7 @@ describe.skipIf(!!skip)(`mysql: column rules reach computed columns${skip ? ` (s
         'UPDATE customers SET note = ssn WHERE id = 1',
         'SELECT ssn INTO @x FROM customers WHERE id = 1',
         'SET @y = (SELECT password_hash FROM customers WHERE id = 1)',
+        'SELECT id, @z := ssn FROM customers',
       ];
       for (const q of refused) {
         const e = await c.query(q).then(() => null, (err: { errno?: number; message: string }) => err);

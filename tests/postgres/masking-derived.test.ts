@@ -133,6 +133,9 @@ describe.skipIf(!!skip)(`column rules reach computed columns and COPY${skip ? ` 
         'UPDATE customers SET note = ssn WHERE id = 1',
         // Through a view whose column carries ssn under another name.
         'CREATE TEMP TABLE t4 AS SELECT tax_id FROM people',
+        // Into a setting or a notification, read back later with current_setting() or LISTEN.
+        "SELECT set_config('my.stash', password_hash, false) FROM customers WHERE id = 1",
+        "SELECT pg_notify('stash', ssn) FROM customers",
       ];
       for (const q of refused) {
         const e = await c.query(q).then(() => null, (err: { code?: string; message: string }) => err);
@@ -154,7 +157,7 @@ describe.skipIf(!!skip)(`column rules reach computed columns and COPY${skip ? ` 
       await c.end();
     }
     const blocked = (await lastSessionEvents(env.gw)).filter((e) => e.type === 'command' && e.data.decision === 'block');
-    expect(blocked).toHaveLength(7);
+    expect(blocked).toHaveLength(9);
     expect(blocked.every((e) => e.data.policy === 'pii')).toBe(true);
   });
 

@@ -49,6 +49,7 @@ describe('mysql: which columns a statement copies into the database or a variabl
     expect(copies('SELECT ssn INTO @x FROM customers')).toEqual(['?.ssn']);
     expect(copies("SELECT password_hash FROM customers INTO OUTFILE '/tmp/x'")).toEqual(['?.password_hash']);
     expect(copies('SET @x = (SELECT ssn FROM customers LIMIT 1)')).toEqual(['?.ssn']);
+    expect(copies('SELECT id, @x := ssn FROM customers')).toEqual(['?.ssn']);
   });
 
   it('INSERT / REPLACE / UPDATE copy the values they write; literals and in-place rewrites copy nothing', () => {

@@ -158,9 +158,18 @@ export function mysqlStatementCopies(ast: N): ColumnSource[] | undefined {
       }
     }
   };
+  // `@v := expr` anywhere in a statement keeps the value in a variable.
+  const assigned = (x: N): void => {
+    if (Array.isArray(x)) return x.forEach(assigned);
+    if (!x || typeof x !== 'object') return;
+    if (x.type === 'assign' && x.left?.type === 'var') c.walk(x.right, target);
+    for (const k in x) assigned(x[k]);
+  };
+  if (ast.type !== 'set') assigned(ast);
+  const side = c.result().sources.length > 0;
   switch (ast.type) {
     case 'select':
-      if (!ast.into?.type) return undefined;
+      if (!ast.into?.type) return side ? c.result().sources : undefined;
       c.select(ast, false);
       break;
     case 'create':
@@ -181,7 +190,7 @@ export function mysqlStatementCopies(ast: N): ColumnSource[] | undefined {
       for (const e of ast.expr ?? []) c.walk(e?.right, []);
       break;
     default:
-      return undefined;
+      return side ? c.result().sources : undefined;
   }
   const out = c.result().sources;
   return out.length > 0 ? out : undefined;

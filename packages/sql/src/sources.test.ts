@@ -131,6 +131,13 @@ describe('which columns a statement copies into the database', () => {
     expect(copies('SELECT password_hash FROM customers')).toEqual([]);
   });
 
+  it('set_config and pg_notify keep what they are given where it is read back unmasked', () => {
+    expect(copies("SELECT set_config('my.x', ssn, false) FROM customers")).toEqual(['?.ssn']);
+    expect(copies("SELECT id FROM customers WHERE pg_catalog.pg_notify('ch', password_hash) IS NOT NULL")).toEqual(['?.password_hash']);
+    expect(copies("SELECT pg_notify('ch', 'literal')")).toEqual([]);
+    expect(copies("SELECT mine.set_config('a', ssn) FROM customers")).toEqual([]);
+  });
+
   it('EXECUTE of a prepared INSERT … SELECT copies what the INSERT does', () => {
     const cl = new PostgresClassifier();
     cl.classify('PREPARE p AS INSERT INTO notes SELECT id, ssn FROM customers');

@@ -278,6 +278,44 @@ export function statementRows(type: string, b: N): ColumnSource[] | undefined {
  * anywhere; empty for one that could copy but names no column.
  */
 export function statementCopies(type: string, b: N): ColumnSource[] | undefined {
+  const own = ownCopies(type, b);
+  const side = sideChannels(b);
+  if (side === undefined) return own;
+  return own === undefined ? side : [...own, ...side];
+}
+
+/** Functions that keep a value where a later statement reads it back unmasked: a setting (current_setting), a notification's payload. */
+const STASHING = new Set(['set_config', 'pg_notify']);
+
+/** What calls of set_config / pg_notify anywhere in the statement are given (their arguments' columns); undefined when none. */
+function sideChannels(b: N): ColumnSource[] | undefined {
+  let c: Collector | undefined;
+  const visit = (n: N): void => {
+    if (Array.isArray(n)) {
+      for (const x of n) visit(x);
+      return;
+    }
+    if (!n || typeof n !== 'object') return;
+    const f = n.FuncCall;
+    if (f && typeof f === 'object') {
+      const parts: string[] = (f.funcname ?? []).map((x: N) => x?.String?.sval).filter((x: unknown) => typeof x === 'string');
+      const name = parts[parts.length - 1]?.toLowerCase();
+      if (name !== undefined && STASHING.has(name) && (parts.length === 1 || parts[0]!.toLowerCase() === 'pg_catalog')) {
+        if (c === undefined) {
+          const aliases: Aliases = new Map();
+          collectAliases(b, aliases);
+          c = new Collector(aliases);
+        }
+        c.walk(f.args, []);
+      }
+    }
+    for (const k in n) visit(n[k]);
+  };
+  visit(b);
+  return c?.result().sources;
+}
+
+function ownCopies(type: string, b: N): ColumnSource[] | undefined {
   if (!b || typeof b !== 'object') return undefined;
   const aliases: Aliases = new Map();
   let c: Collector;

@@ -107,6 +107,40 @@ describe.skipIf(!!skip)(`mysql: column rules reach computed columns${skip ? ` (s
     }
   });
 
+  it('stored functions that reach a rule column are masked when called (all of them when their bodies are hidden); creating a routine is refused', async () => {
+    await env.admin.query(`DROP FUNCTION IF EXISTS get_hash; DROP FUNCTION IF EXISTS plus_one;
+      CREATE FUNCTION get_hash(i INT) RETURNS TEXT READS SQL DATA RETURN (SELECT password_hash FROM customers WHERE id = i);
+      CREATE FUNCTION plus_one(i INT) RETURNS INT DETERMINISTIC RETURN i + 1`);
+    // The gateway's own account did not define them, so it cannot read their bodies: every call is masked (fail closed).
+    const c = await env.connect(env.agent.secret);
+    let account: string;
+    try {
+      const [[who]] = (await c.query('SELECT CURRENT_USER() AS u')) as [any[], unknown];
+      account = String(who.u).replace(/@.*$/, '');
+      const [[hidden]] = (await c.query('SELECT get_hash(1) AS v, plus_one(41) AS w')) as [any[], unknown];
+      expect(JSON.stringify(hidden)).not.toMatch(HASH);
+      expect(Number(hidden.w)).toBeNaN();
+      const e = await c.query('CREATE FUNCTION mine() RETURNS TEXT READS SQL DATA RETURN (SELECT ssn FROM customers LIMIT 1)').then(() => null, (err: { errno?: number; message: string }) => err);
+      expect(e?.errno).toBe(1142);
+      expect(e?.message).toMatch(/would copy/);
+    } finally {
+      await c.end();
+    }
+    // Allowed to read routine bodies, the gateway masks only the function that reaches a rule column.
+    await env.admin.query(`GRANT SELECT ON mysql.proc TO '${account}'@'%'`);
+    const d = await env.connect(env.agent.secret);
+    try {
+      for (const [rows] of [await d.query('SELECT get_hash(1) AS v'), await d.execute('SELECT get_hash(?) AS v', [1])] as [any[], unknown][]) {
+        expect(rows.length).toBe(1);
+        expect(JSON.stringify(rows)).not.toMatch(HASH);
+      }
+      const [[ok]] = (await d.query('SELECT plus_one(41) AS w')) as [any[], unknown];
+      expect(Number(ok.w)).toBe(42);
+    } finally {
+      await d.end();
+    }
+  });
+
   it('copying a rule column where masking cannot follow (a table, a view, a variable, another column) is refused with 1142; other copies run', async () => {
     await env.admin.query('CREATE TABLE IF NOT EXISTS notes (id int, body text)');
     const c = await env.connect(env.agent.secret);

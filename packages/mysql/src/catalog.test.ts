@@ -23,3 +23,20 @@ describe('mysql view lineage', () => {
     expect(carried('shop.hidden', 'a')).toEqual(['?.*']);
   });
 });
+
+describe('mysql function lineage', () => {
+  it('functions whose body reaches a covered value (directly, through another function, or unreadable) carry anything; others nothing', async () => {
+    const { addFunctions } = await import('./catalog.js');
+    const l = new CatalogLineage(new Set(['ssn']));
+    l.addColumn('shop.customers', 'ssn');
+    addFunctions(l, [
+      { name: 'outer_fn', definition: 'RETURN inner_fn(i)' },
+      { name: 'inner_fn', definition: 'RETURN (SELECT name FROM customers WHERE id = i)' },
+      { name: 'hidden', definition: null },
+      { name: 'plus_one', definition: 'RETURN i + 1' },
+    ]);
+    expect([...l.functions.keys()].sort()).toEqual(['hidden', 'inner_fn', 'outer_fn']);
+    expect(l.calls('SELECT `outer_fn` (1), plus_one(2)')?.map((r) => r.column)).toEqual(['*']);
+    expect(l.calls('SELECT plus_one(2)')).toBeUndefined();
+  });
+});

@@ -1,4 +1,4 @@
-import { CatalogLineage, type Command } from '@sluice/core';
+import { ANY_COLUMN, CatalogLineage, identifierPattern, type Command } from '@sluice/core';
 import { classifyMysql } from '@sluice/sql';
 import { BufferWriter, Capability, isResultSetEnd, parseColumnCount, parseErr, parseTextRow, writeComQuery, type Packet } from './protocol/index.js';
 import type { MysqlUpstream } from './upstream.js';
@@ -100,7 +100,38 @@ export async function loadLineage(up: MysqlUpstream, names: ReadonlySet<string>,
     v.columns.push(column!);
   }
   addViews(lineage, [...byName.values()]);
+  const routines = await catalogRows(
+    up,
+    "SELECT ROUTINE_NAME, ROUTINE_DEFINITION FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_TYPE = 'FUNCTION'",
+    timeoutMs,
+  );
+  addFunctions(
+    lineage,
+    routines.map(([name, definition]) => ({ name: name!, definition })),
+  );
   return lineage;
+}
+
+/**
+ * Stored functions that may hand a rule-covered value on: those whose body
+ * mentions a rule-named column, a table or view that holds one, or such a
+ * function (to any depth), and those whose body the account may not read.
+ * MySQL bodies are not analysed further, so a call of one makes every
+ * computed column of the result carry anything.
+ */
+export function addFunctions(lineage: CatalogLineage, routines: readonly { name: string; definition: string | null }[]): void {
+  const pending = new Set(routines);
+  for (let changed = true; changed; ) {
+    changed = false;
+    const mentions = identifierPattern(lineage.words());
+    for (const r of pending) {
+      if (r.definition !== null && mentions !== null) mentions.lastIndex = 0;
+      if (r.definition !== null && (mentions === null || !mentions.test(r.definition))) continue;
+      pending.delete(r);
+      lineage.addFunction(r.name, [ANY_COLUMN]);
+      changed = true;
+    }
+  }
 }
 
 /** Adds views to the lineage, each after the views its definition reads (MySQL keeps no dependency list). */

@@ -77,7 +77,7 @@ describe('function lineage', () => {
       def('get_name', 'SELECT name FROM customers WHERE id = i'),
       def('unrelated', 'SELECT i + 1'),
     ]);
-    expect([...o.functions.keys()].sort()).toEqual(['inner_fn', 'outer_fn']);
+    expect([...o.lineage.functions.keys()].sort()).toEqual(['inner_fn', 'outer_fn']);
     const masked1 = (sql: string) => masked(columnRefs([field('x', 0, 0)], o, resultSources(classifyPostgres(sql), o)));
     expect(masked1('SELECT outer_fn(1) AS x')).toEqual(['x']);
     expect(masked1('SELECT public."Inner_Fn" (1) AS x')).toEqual(['x']);
@@ -88,6 +88,6 @@ describe('function lineage', () => {
   it('a definition that cannot be analysed or runs dynamic SQL carries anything (fail closed)', () => {
     const o = origins([]);
     addFunctions(o, [def('dyn', 'DECLARE v text; BEGIN EXECUTE $1 INTO v; RETURN v; END', 'plpgsql'), def('weird', 'this is not SQL but mentions ssn')]);
-    expect([...o.functions.keys()].sort()).toEqual(['dyn', 'weird']);
+    expect([...o.lineage.functions.keys()].sort()).toEqual(['dyn', 'weird']);
   });
 });

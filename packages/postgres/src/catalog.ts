@@ -1,5 +1,5 @@
 import { BackendCode, DataRowCursor, FrontendWriter, parseNoticeFields, type FieldDescription } from './protocol/index.js';
-import { ANY_COLUMN, CatalogLineage, derivedColumn, type ColumnLineage, type ColumnRef, type Command, type Derived } from '@sluice/core';
+import { ANY_COLUMN, CatalogLineage, derivedColumn, identifierPattern, type ColumnLineage, type ColumnRef, type Command, type Derived } from '@sluice/core';
 import { classifyPostgres } from '@sluice/sql';
 import type { Upstream } from './upstream.js';
 
@@ -18,32 +18,16 @@ export interface Origin {
  */
 export class ColumnOrigins extends Map<string, Origin> {
   readonly lineage: CatalogLineage;
-  /** Functions (lower-case name) whose definition hands on a rule-covered column, with what they carry. */
-  readonly functions = new Map<string, readonly ColumnRef[]>();
-  /** Matches a call of one of `functions` in statement text; null when there are none. */
-  callPattern: RegExp | null = null;
 
   constructor(ruleNames: ReadonlySet<string> = new Set()) {
     super();
     this.lineage = new CatalogLineage(ruleNames);
-    this.lineage.calls = (text) => this.calls(text);
   }
 
   /** A table column with a rule-named name. */
   addColumn(key: string, table: string, column: string): void {
     this.set(key, { table, column });
     this.lineage.addColumn(table, column);
-  }
-
-  /** What the functions a statement text calls carry; undefined when it calls none of them. */
-  calls(text: string): ColumnRef[] | undefined {
-    if (this.callPattern === null) return undefined;
-    let out: ColumnRef[] | undefined;
-    for (const m of text.matchAll(this.callPattern)) {
-      const refs = this.functions.get(m[1]!.replace(/"/g, '').toLowerCase());
-      if (refs) (out ??= []).push(...refs);
-    }
-    return out;
   }
 }
 
@@ -137,18 +121,6 @@ export interface FunctionDefinition {
   definition: string;
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** `\b(a|b)\b`-style matcher for identifiers in SQL text (case-insensitive; quoted or not). */
-function wordsPattern(words: Iterable<string>, suffix = ''): RegExp | null {
-  const list = [...words].filter(Boolean).sort((a, b) => b.length - a.length).map(escapeRegExp);
-  if (list.length === 0) return null;
-  // `$` may touch a word: a body ends at $function$.
-  return new RegExp(`(?<!\\w)("?(?:${list.join('|')})"?)(?!\\w)${suffix}`, 'gi');
-}
-
 /**
  * Records the functions whose definitions hand on a rule-covered column
  * (return it, raise it, write it elsewhere), with the same analysis as a
@@ -161,12 +133,10 @@ function wordsPattern(words: Iterable<string>, suffix = ''): RegExp | null {
 export function addFunctions(origins: ColumnOrigins, defs: readonly FunctionDefinition[]): void {
   const lineage = origins.lineage;
   if (lineage.names.size === 0 || defs.length === 0) return;
-  const words = new Set<string>(lineage.names);
-  for (const o of origins.values()) words.add(o.table.split('.').pop()!.toLowerCase());
   const pending = new Set(defs);
   for (let changed = true; changed; ) {
     changed = false;
-    const mentions = wordsPattern([...words, 'execute']);
+    const mentions = identifierPattern([...lineage.words(), 'execute']);
     if (mentions === null) return;
     for (const f of pending) {
       mentions.lastIndex = 0;
@@ -184,10 +154,7 @@ export function addFunctions(origins: ColumnOrigins, defs: readonly FunctionDefi
       const d = bad ? null : lineage.derived({ protocol: 'postgres', kind: 'CREATE', text: f.definition, objects: [], flags: [], sources: copies });
       const refs: ColumnRef[] = bad ? [ANY_COLUMN] : [...(d?.all ?? [])];
       if (refs.length === 0) continue;
-      const name = f.name.toLowerCase();
-      origins.functions.set(name, [...(origins.functions.get(name) ?? []), ...refs]);
-      origins.callPattern = wordsPattern(origins.functions.keys(), '\\s*\\(');
-      words.add(name);
+      lineage.addFunction(f.name, refs);
       changed = true;
     }
   }

@@ -13,6 +13,22 @@ export function sameTable(t: string, q: string): boolean {
   return true;
 }
 
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * A global, case-insensitive matcher for any of `words` as an identifier in
+ * SQL text (bare or quoted with " or `), followed by `suffix` (a regular
+ * expression source); group 1 is the word as written. `$` may touch a word
+ * (a PostgreSQL body ends at $function$). Null for no words.
+ */
+export function identifierPattern(words: Iterable<string>, suffix = ''): RegExp | null {
+  const list = [...words].filter(Boolean).sort((a, b) => b.length - a.length).map(escapeRegExp);
+  if (list.length === 0) return null;
+  return new RegExp(`(?<!\\w)([\"\`]?(?:${list.join('|')})[\"\`]?)(?!\\w)${suffix}`, 'gi');
+}
+
 /** Any column of any table: what a column carries when the gateway cannot tell (covered by every column rule). */
 export const ANY_COLUMN: ColumnRef = { name: '*', column: '*' };
 
@@ -36,8 +52,9 @@ export class CatalogLineage implements ColumnLineage {
   private readonly columns: { table: string; column: string }[] = [];
   readonly carriers: Carrier[] = [];
   private readonly all: Set<string>;
-  /** What the functions a statement text calls carry (set by a protocol that knows them). */
-  calls?: (text: string) => readonly ColumnRef[] | undefined;
+  /** Functions (lower-case name) that hand a rule-covered column on, with what they carry. */
+  readonly functions = new Map<string, readonly ColumnRef[]>();
+  private callPattern: RegExp | null = null;
 
   constructor(ruleNames: ReadonlySet<string>) {
     this.all = new Set(ruleNames);
@@ -46,6 +63,33 @@ export class CatalogLineage implements ColumnLineage {
   /** The rules' column names and those of the view columns that carry them (lower case). */
   get names(): ReadonlySet<string> {
     return this.all;
+  }
+
+  /** A function (by name) that hands on what `refs` say (a protocol decides which functions do). */
+  addFunction(name: string, refs: readonly ColumnRef[]): void {
+    const key = name.toLowerCase();
+    this.functions.set(key, [...(this.functions.get(key) ?? []), ...refs]);
+    this.callPattern = identifierPattern(this.functions.keys(), '\\s*\\(');
+  }
+
+  /** What the functions a statement text calls carry; undefined when it calls none of them. */
+  calls(text: string): ColumnRef[] | undefined {
+    if (this.callPattern === null) return undefined;
+    let out: ColumnRef[] | undefined;
+    for (const m of text.matchAll(this.callPattern)) {
+      const refs = this.functions.get(m[1]!.replace(/["`]/g, '').toLowerCase());
+      if (refs) (out ??= []).push(...refs);
+    }
+    return out;
+  }
+
+  /** Names a statement or body must mention to reach a rule-covered value: rule and carrier column names, tables and views that hold them, such functions. */
+  words(): Set<string> {
+    const out = new Set(this.all);
+    for (const c of this.columns) out.add(c.table.slice(c.table.lastIndexOf('.') + 1).toLowerCase());
+    for (const c of this.carriers) out.add(c.table.slice(c.table.lastIndexOf('.') + 1).toLowerCase());
+    for (const f of this.functions.keys()) out.add(f);
+    return out;
   }
 
   /** A table column whose name a column rule names. */
@@ -95,7 +139,7 @@ export class CatalogLineage implements ColumnLineage {
    */
   derived(cmd: Command): Derived | null {
     const d = derivedFrom(cmd, this.all, this.expandRow, this.carriers.length ? this.expandColumn : undefined);
-    const called = this.calls?.(cmd.text);
+    const called = this.calls(cmd.text);
     if (called === undefined) return d;
     return { all: [...(d?.all ?? []), ...called] };
   }

@@ -194,7 +194,7 @@ export class SessionPolicy {
       return {
         effect: 'block',
         policy: copied.policy,
-        message: `statement refused: it would copy ${copied.column}, which policy "${copied.policy}" masks, where masking cannot follow it (into a table, a view or another column); read it with SELECT instead`,
+        message: `statement refused: it would copy ${copied.column}, which policy "${copied.policy}" masks, where masking cannot follow it (a table, view, function, variable or another column); read it with SELECT instead`,
       };
     }
     let approve: Decision | null = null;

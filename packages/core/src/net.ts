@@ -1,4 +1,5 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Listener, Logger } from './types.js';
 
 /**
@@ -60,4 +61,37 @@ export async function listenTcp(
       for (const s of starting) s.destroy();
     },
   };
+}
+
+/**
+ * One request and its response on a connection nobody else reads yet (a
+ * target's connection before the client is let in, e.g. a catalog lookup):
+ * writes `request`, hands every chunk that arrives to `take` until it returns
+ * true, then pauses the socket and stops listening. Rejects when `take`
+ * throws, the socket fails, or `timeoutMs` passes (`what` names the exchange
+ * in that error).
+ */
+export function exchangeOnIdle(socket: Socket | Duplex, request: Uint8Array, take: (chunk: Buffer) => boolean, timeoutMs: number, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`${what} timed out`)), timeoutMs);
+    const done = (e?: Error) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', done);
+      socket.pause();
+      if (e) reject(e);
+      else resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      try {
+        if (take(chunk)) done();
+      } catch (e) {
+        done(e as Error);
+      }
+    };
+    socket.on('data', onData);
+    socket.on('error', done);
+    socket.resume();
+    socket.write(request);
+  });
 }

@@ -1,4 +1,4 @@
-import { ANY_COLUMN, CatalogLineage, identifierPattern, type Command } from '@sluice/core';
+import { ANY_COLUMN, CatalogLineage, exchangeOnIdle, identifierPattern, type Command } from '@sluice/core';
 import { classifyMysql } from '@sluice/sql';
 import { BufferWriter, Capability, isResultSetEnd, parseColumnCount, parseErr, parseTextRow, writeComQuery, type Packet } from './protocol/index.js';
 import type { MysqlUpstream } from './upstream.js';
@@ -8,57 +8,37 @@ import type { MysqlUpstream } from './upstream.js';
  * (the connection is idle: its handshake is done); every row as strings
  * (null for NULL). Rejects on an ERR, a malformed response or the timeout.
  */
-export function catalogRows(up: MysqlUpstream, sql: string, timeoutMs: number): Promise<(string | null)[][]> {
+export async function catalogRows(up: MysqlUpstream, sql: string, timeoutMs: number): Promise<(string | null)[][]> {
   const rows: (string | null)[][] = [];
   let columns = -1;
   let defs = 0;
   let eofAfterDefs = false;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error('catalog lookup timed out')), timeoutMs);
-    const done = (e?: Error) => {
-      clearTimeout(timer);
-      up.socket.off('data', onData);
-      up.socket.off('error', done);
-      up.socket.pause();
-      if (e) reject(e);
-      else resolve(rows);
-    };
-    /** One response packet; true when the response is complete. */
-    const take = (p: Packet): boolean => {
-      const b = p.payload;
-      if (b[0] === 0xff) throw new Error(`catalog lookup failed: ${parseErr(b).message}`);
-      if (columns < 0) {
-        if (b[0] === 0x00) return true; // no result set
-        columns = parseColumnCount(b, up.capabilities).count;
-        return false;
-      }
-      if (defs < columns) {
-        defs++;
-        eofAfterDefs = defs === columns && !(up.capabilities & Capability.DeprecateEof);
-        return false;
-      }
-      if (eofAfterDefs) {
-        eofAfterDefs = false;
-        return false;
-      }
-      if (isResultSetEnd(b, up.capabilities)) return true;
-      rows.push(parseTextRow(b, columns).map((c) => (c === null ? null : c.toString('utf8'))));
+  /** One response packet; true when the response is complete. */
+  const take = (p: Packet): boolean => {
+    const b = p.payload;
+    if (b[0] === 0xff) throw new Error(`catalog lookup failed: ${parseErr(b).message}`);
+    if (columns < 0) {
+      if (b[0] === 0x00) return true; // no result set
+      columns = parseColumnCount(b, up.capabilities).count;
       return false;
-    };
-    const onData = (chunk: Buffer) => {
-      try {
-        for (const p of up.framer.push(chunk)) if (take(p)) return done();
-      } catch (e) {
-        done(e as Error);
-      }
-    };
-    up.socket.on('data', onData);
-    up.socket.on('error', done);
-    up.socket.resume();
-    const w = new BufferWriter(256);
-    writeComQuery(w, sql, up.capabilities);
-    up.socket.write(w.take());
-  });
+    }
+    if (defs < columns) {
+      defs++;
+      eofAfterDefs = defs === columns && !(up.capabilities & Capability.DeprecateEof);
+      return false;
+    }
+    if (eofAfterDefs) {
+      eofAfterDefs = false;
+      return false;
+    }
+    if (isResultSetEnd(b, up.capabilities)) return true;
+    rows.push(parseTextRow(b, columns).map((c) => (c === null ? null : c.toString('utf8'))));
+    return false;
+  };
+  const w = new BufferWriter(256);
+  writeComQuery(w, sql, up.capabilities);
+  await exchangeOnIdle(up.socket, w.take(), (chunk) => up.framer.push(chunk).some(take), timeoutMs, 'catalog lookup');
+  return rows;
 }
 
 function literal(s: string): string {

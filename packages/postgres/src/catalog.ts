@@ -1,5 +1,5 @@
 import { BackendCode, DataRowCursor, FrontendWriter, parseNoticeFields, type FieldDescription } from './protocol/index.js';
-import { ANY_COLUMN, CatalogLineage, derivedColumn, identifierPattern, type ColumnLineage, type ColumnRef, type Command, type Derived } from '@sluice/core';
+import { ANY_COLUMN, CatalogLineage, derivedColumn, exchangeOnIdle, identifierPattern, type ColumnLineage, type ColumnRef, type Command, type Derived } from '@sluice/core';
 import { classifyPostgres } from '@sluice/sql';
 import type { Upstream } from './upstream.js';
 
@@ -35,44 +35,34 @@ function literal(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
-/** Runs one query on the upstream before the client is let in; every row as text cells ('' for NULL). */
-function catalogRows(up: Upstream, sql: string, timeoutMs: number): Promise<string[][]> {
+/** Runs one query on the upstream before the client is let in; every row as text cells ('' for NULL). Rejects on an ErrorResponse. */
+async function catalogRows(up: Upstream, sql: string, timeoutMs: number): Promise<string[][]> {
   const rows: string[][] = [];
   const cur = new DataRowCursor();
-  return new Promise<string[][]>((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error('column lookup timed out')), timeoutMs);
-    let error: Error | null = null;
-    const done = (e?: Error) => {
-      clearTimeout(timer);
-      up.socket.off('data', onData);
-      up.socket.off('error', done);
-      up.socket.pause();
-      if (e) reject(e);
-      else resolve(rows);
-    };
-    const onData = (chunk: Buffer) => {
-      try {
-        for (const m of up.framer.push(chunk)) {
-          if (m.type === BackendCode.DataRow) {
-            cur.reset(m.payload);
-            const cells: string[] = [];
-            while (cur.next()) cells.push(cur.length < 0 ? '' : m.payload.toString('utf8', cur.offset, cur.offset + cur.length));
-            rows.push(cells);
-          } else if (m.type === BackendCode.ErrorResponse) {
-            error = new Error(`column lookup failed: ${parseNoticeFields(m.payload).M ?? ''}`);
-          } else if (m.type === BackendCode.ReadyForQuery) {
-            return done(error ?? undefined);
-          }
+  let error: Error | null = null;
+  await exchangeOnIdle(
+    up.socket,
+    new FrontendWriter().query(sql).take(),
+    (chunk) => {
+      for (const m of up.framer.push(chunk)) {
+        if (m.type === BackendCode.DataRow) {
+          cur.reset(m.payload);
+          const cells: string[] = [];
+          while (cur.next()) cells.push(cur.length < 0 ? '' : m.payload.toString('utf8', cur.offset, cur.offset + cur.length));
+          rows.push(cells);
+        } else if (m.type === BackendCode.ErrorResponse) {
+          error = new Error(`column lookup failed: ${parseNoticeFields(m.payload).M ?? ''}`);
+        } else if (m.type === BackendCode.ReadyForQuery) {
+          if (error) throw error;
+          return true;
         }
-      } catch (e) {
-        done(e as Error);
       }
-    };
-    up.socket.on('data', onData);
-    up.socket.on('error', done);
-    up.socket.resume();
-    up.socket.write(new FrontendWriter().query(sql).take());
-  });
+      return false;
+    },
+    timeoutMs,
+    'column lookup',
+  );
+  return rows;
 }
 
 /**

@@ -168,7 +168,8 @@ describe.skipIf(!!skip)(`column rules reach computed columns and COPY${skip ? ` 
       CREATE OR REPLACE FUNCTION get_name(i int) RETURNS text LANGUAGE sql AS 'SELECT name FROM customers WHERE id = i';
       CREATE OR REPLACE FUNCTION all_customers() RETURNS SETOF customers LANGUAGE sql AS 'SELECT * FROM customers';
       CREATE OR REPLACE FUNCTION wrap(i int) RETURNS text LANGUAGE plpgsql AS $$ BEGIN RETURN get_hash(i); END $$;
-      CREATE OR REPLACE FUNCTION dyn(q text) RETURNS text LANGUAGE plpgsql AS $$ DECLARE v text; BEGIN EXECUTE q INTO v; RETURN v; END $$;`);
+      CREATE OR REPLACE FUNCTION dyn(q text) RETURNS text LANGUAGE plpgsql AS $$ DECLARE v text; BEGIN EXECUTE q INTO v; RETURN v; END $$;
+      CREATE OR REPLACE PROCEDURE stash() LANGUAGE sql AS 'INSERT INTO orders (id, customer_id, total) SELECT 1000 + id, id, length(password_hash) FROM customers';`);
     const c = await env.connect(env.agent.secret);
     try {
       for (const q of ['SELECT get_hash(1) AS v', 'SELECT wrap(1) AS v', "SELECT dyn('SELECT ssn FROM customers LIMIT 1') AS v", 'SELECT * FROM all_customers()']) {
@@ -184,6 +185,8 @@ describe.skipIf(!!skip)(`column rules reach computed columns and COPY${skip ? ` 
         'CREATE FUNCTION mine2() RETURNS SETOF customers LANGUAGE plpgsql AS $$ BEGIN RETURN QUERY SELECT * FROM customers; END $$',
         "DO $$ BEGIN RAISE NOTICE '%', (SELECT ssn FROM customers LIMIT 1); END $$",
         'CREATE TEMP TABLE x AS SELECT get_hash(1) AS v',
+        // A procedure whose body copies a covered column.
+        'CALL stash()',
       ]) {
         const e = await c.query(q).then(() => null, (err: { code?: string; message: string }) => err);
         expect(e?.code, q).toBe('42501');

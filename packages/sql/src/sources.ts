@@ -317,6 +317,8 @@ function sideChannels(b: N): ColumnSource[] | undefined {
 
 function ownCopies(type: string, b: N): ColumnSource[] | undefined {
   if (!b || typeof b !== 'object') return undefined;
+  // CALL names no column, but the procedure may copy what its body reads (the policy checks what it is known to carry).
+  if (type === 'CallStmt') return [];
   const aliases: Aliases = new Map();
   let c: Collector;
   switch (type) {

@@ -150,7 +150,7 @@ export class SessionPolicy {
     const names = lineage ? lineage.names : this.columnNames;
     for (const u of units) {
       if (u.copies === undefined) continue;
-      const d = derivedFrom({ protocol: u.protocol, kind: u.kind, text: '', objects: [], flags: [], sources: u.copies }, names, lineage?.expandRow, lineage?.expandColumn);
+      const d = u.copies.length === 0 ? null : derivedFrom({ protocol: u.protocol, kind: u.kind, text: '', objects: [], flags: [], sources: u.copies }, names, lineage?.expandRow, lineage?.expandColumn);
       // A copy that calls a function handing on a covered column copies that column.
       const called = lineage?.calls?.(u.text);
       const refs = called === undefined ? d?.all : [...(d?.all ?? []), ...called];

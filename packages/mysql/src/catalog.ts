@@ -1,4 +1,4 @@
-import { ANY_COLUMN, CatalogLineage, exchangeOnIdle, identifierPattern, type Command } from '@sluice/core';
+import { ANY_COLUMN, CatalogLineage, exchangeOnIdle, type Command, type FunctionDefinition } from '@sluice/core';
 import { classifyMysql } from '@sluice/sql';
 import { BufferWriter, Capability, isResultSetEnd, parseColumnCount, parseErr, parseTextRow, writeComQuery, type Packet } from './protocol/index.js';
 import type { MysqlUpstream } from './upstream.js';
@@ -99,19 +99,8 @@ export async function loadLineage(up: MysqlUpstream, names: ReadonlySet<string>,
  * MySQL bodies are not analysed further, so a call of one makes every
  * computed column of the result carry anything.
  */
-export function addFunctions(lineage: CatalogLineage, routines: readonly { name: string; definition: string | null }[]): void {
-  const pending = new Set(routines);
-  for (let changed = true; changed; ) {
-    changed = false;
-    const mentions = identifierPattern(lineage.words());
-    for (const r of pending) {
-      if (r.definition !== null && mentions !== null) mentions.lastIndex = 0;
-      if (r.definition !== null && (mentions === null || !mentions.test(r.definition))) continue;
-      pending.delete(r);
-      lineage.addFunction(r.name, [ANY_COLUMN]);
-      changed = true;
-    }
-  }
+export function addFunctions(lineage: CatalogLineage, routines: readonly FunctionDefinition[]): void {
+  lineage.addFunctions(routines, () => [ANY_COLUMN]);
 }
 
 /** Adds views to the lineage, each after the views its definition reads (MySQL keeps no dependency list). */

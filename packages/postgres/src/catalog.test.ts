@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createMasker, type ColumnRef } from '@sluice/core';
 import { classifyPostgres, loadSqlParser } from '@sluice/sql';
-import { addFunctions, addViews, ColumnOrigins, columnRefs, resultSources, type ViewDefinition } from './catalog.js';
+import { addFunctions, addViews, ColumnOrigins, columnRefs, type ViewDefinition } from './catalog.js';
 import type { FieldDescription } from './protocol/index.js';
 
 const masker = createMasker([{ columns: ['customers.password_hash', '*.ssn'], strategy: 'redact' }], { hashKey: Buffer.alloc(32, 7) })!;
@@ -50,7 +50,7 @@ describe('view lineage', () => {
       ['SELECT lower(hh) AS x FROM public.cv2', ['x']],
       ["SELECT name || '' AS x FROM cv", []],
     ] as const) {
-      const d = resultSources(classifyPostgres(sql), o);
+      const d = o.lineage.derived(classifyPostgres(sql));
       const fields = sql.includes('1 AS one') ? [field('x', 0, 0), field('one', 0, 0)] : sql.includes(', name') ? [field('x', 0, 0), field('name', 200, 2)] : [field('x', 0, 0)];
       expect(masked(columnRefs(fields, o, d)), sql).toEqual(want);
     }
@@ -60,7 +60,7 @@ describe('view lineage', () => {
     const o = origins([]);
     expect(o.lineage.carriers).toEqual([]);
     expect(masked(columnRefs([field('password_hash', 100, 4), field('ssn', 100, 5)], o))).toEqual(['password_hash', 'ssn']);
-    expect(resultSources(classifyPostgres('SELECT lower(name) FROM customers'), o)).toBeNull();
+    expect(o.lineage.derived(classifyPostgres('SELECT lower(name) FROM customers'))).toBeNull();
   });
 });
 
@@ -78,7 +78,7 @@ describe('function lineage', () => {
       def('unrelated', 'SELECT i + 1'),
     ]);
     expect([...o.lineage.functions.keys()].sort()).toEqual(['inner_fn', 'outer_fn']);
-    const masked1 = (sql: string) => masked(columnRefs([field('x', 0, 0)], o, resultSources(classifyPostgres(sql), o)));
+    const masked1 = (sql: string) => masked(columnRefs([field('x', 0, 0)], o, o.lineage.derived(classifyPostgres(sql))));
     expect(masked1('SELECT outer_fn(1) AS x')).toEqual(['x']);
     expect(masked1('SELECT public."Inner_Fn" (1) AS x')).toEqual(['x']);
     expect(masked1('SELECT get_name(1) AS x')).toEqual([]);

@@ -1,5 +1,5 @@
 import { BackendCode, DataRowCursor, FrontendWriter, parseNoticeFields, type FieldDescription } from './protocol/index.js';
-import { ANY_COLUMN, CatalogLineage, derivedColumn, exchangeOnIdle, identifierPattern, type ColumnLineage, type ColumnRef, type Command, type Derived } from '@sluice/core';
+import { ANY_COLUMN, CatalogLineage, derivedColumn, exchangeOnIdle, type ColumnRef, type Command, type Derived, type FunctionDefinition } from '@sluice/core';
 import { classifyPostgres } from '@sluice/sql';
 import type { Upstream } from './upstream.js';
 
@@ -105,49 +105,35 @@ const FUNCTIONS =
   'JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace JOIN pg_catalog.pg_language l ON l.oid = p.prolang ' +
   "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND l.lanname IN ('sql', 'plpgsql') AND p.prokind IN ('f', 'p') ORDER BY p.oid";
 
-export interface FunctionDefinition {
-  name: string;
-  /** pg_get_functiondef: the CREATE FUNCTION statement. */
-  definition: string;
-}
-
 /**
  * Records the functions whose definitions hand on a rule-covered column
  * (return it, raise it, write it elsewhere), with the same analysis as a
  * client's CREATE FUNCTION (Command.copies, through views), and functions
  * that call such functions, to any depth. Only definitions that mention a
  * rule-named column, a table or view that has one, such a function, or
- * EXECUTE are analysed. A call of one of them in a statement makes its
- * computed columns carry what the function carries (`calls`).
+ * EXECUTE are analysed; one that cannot be carries anything. A call of one
+ * of them in a statement makes its computed columns carry what the function
+ * carries (CatalogLineage.calls).
  */
 export function addFunctions(origins: ColumnOrigins, defs: readonly FunctionDefinition[]): void {
   const lineage = origins.lineage;
-  if (lineage.names.size === 0 || defs.length === 0) return;
-  const pending = new Set(defs);
-  for (let changed = true; changed; ) {
-    changed = false;
-    const mentions = identifierPattern([...lineage.words(), 'execute']);
-    if (mentions === null) return;
-    for (const f of pending) {
-      mentions.lastIndex = 0;
-      if (!mentions.test(f.definition)) continue;
-      pending.delete(f);
+  if (lineage.names.size === 0) return;
+  lineage.addFunctions(
+    defs,
+    (definition) => {
       let cmd: Command | undefined;
       try {
-        cmd = classifyPostgres(f.definition);
+        cmd = classifyPostgres(definition);
       } catch {
-        cmd = undefined;
+        return [ANY_COLUMN];
       }
-      const units = cmd === undefined ? [] : [cmd, ...(cmd.parts ?? [])];
-      const bad = cmd === undefined || units.some((u) => u.flags.includes('parse-error'));
+      const units = [cmd, ...(cmd.parts ?? [])];
+      if (units.some((u) => u.flags.includes('parse-error'))) return [ANY_COLUMN];
       const copies = units.flatMap((u) => u.copies ?? []);
-      const d = bad ? null : lineage.derived({ protocol: 'postgres', kind: 'CREATE', text: f.definition, objects: [], flags: [], sources: copies });
-      const refs: ColumnRef[] = bad ? [ANY_COLUMN] : [...(d?.all ?? [])];
-      if (refs.length === 0) continue;
-      lineage.addFunction(f.name, refs);
-      changed = true;
-    }
-  }
+      return lineage.derived({ protocol: 'postgres', kind: 'CREATE', text: definition, objects: [], flags: [], sources: copies })?.all ?? [];
+    },
+    ['execute'],
+  );
 }
 
 /**
@@ -218,27 +204,4 @@ export function columnRefs(fields: readonly FieldDescription[], origins: ColumnO
     const from = f.tableOID === 0 ? derivedColumn(derived, i, fields.length) : null;
     return from !== null ? { name: f.name, from } : { name: f.name };
   });
-}
-
-
-/**
- * Tables' rule-named columns, what views carry, and the functions that hand
- * a covered column on, for the policy's check of copied columns
- * (Session.useColumnLineage), so that copying a whole row of a table without
- * rule columns is not refused; null without column rules.
- */
-export function columnLineage(origins: ColumnOrigins): ColumnLineage | null {
-  return origins.lineage.names.size === 0 ? null : origins.lineage;
-}
-
-/**
- * What a command's computed result columns may carry, for the masker. A
- * whole row becomes its table's rule-named columns, from the origins looked
- * up at connect (a row of a table created since then is not expanded: it
- * carries nothing a rule names as far as the gateway knows); a view's row or
- * column becomes the table columns it is computed from; a call of a function
- * that hands one on makes every computed column carry it.
- */
-export function resultSources(cmd: Command, origins: ColumnOrigins): Derived | null {
-  return origins.lineage.derived(cmd);
 }

@@ -5,7 +5,7 @@ import { loadSqlParser } from '@sluice/sql';
 import { BackendFramer, BackendWriter, FrontendFramer, type FramedMessage, type CancelRequestPacket } from './protocol/index.js';
 import { runStartup, secureContext, fatal, type StartupResult } from './startup.js';
 import { connectUpstream, cancelUpstream, parseTarget, type TargetSettings, type Upstream } from './upstream.js';
-import { columnLineage, loadColumnOrigins } from './catalog.js';
+import { loadColumnOrigins } from './catalog.js';
 import { PgSessionRelay, unsafeEncoding } from './session-relay.js';
 import { errorMessage } from './errors.js';
 
@@ -103,8 +103,8 @@ async function startSession(
   let origins;
   try {
     origins = await loadColumnOrigins(upstream, session.masker?.columnNames ?? new Set());
-    const lineage = columnLineage(origins);
-    if (lineage) session.useColumnLineage?.(lineage);
+    // Tables' rule columns, what views and functions carry: the policy's check of copied columns reads them too.
+    if (origins.lineage.names.size > 0) session.useColumnLineage?.(origins.lineage);
   } catch (e) {
     // Without column origins, column rules cannot be applied safely: refuse.
     upstream.socket.destroy();

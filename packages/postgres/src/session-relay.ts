@@ -24,7 +24,7 @@ import {
   type FramedMessage,
   type TransactionState,
 } from './protocol/index.js';
-import { columnRefs, resultSources, type ColumnOrigins } from './catalog.js';
+import { columnRefs, type ColumnOrigins } from './catalog.js';
 import { errorMessage, noticeMessage } from './errors.js';
 import { RowMasker, RowSlab, resultFormats, retypeRuleColumns } from './mask-rows.js';
 import { maskNotice } from './mask-notices.js';
@@ -239,7 +239,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   /** The columns the command's computed result columns may carry (null: none a rule covers). */
   private derived(cmd: Command): Derived | null {
     const names = this.session.masker?.columnNames;
-    return names ? resultSources(cmd, this.origins) : null;
+    return names ? this.origins.lineage.derived(cmd) : null;
   }
 
   /** Decide at Parse: a statement policy blocks is refused here (and recorded); the rest waits for Execute. */

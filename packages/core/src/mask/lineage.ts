@@ -32,6 +32,12 @@ export function identifierPattern(words: Iterable<string>, suffix = ''): RegExp 
 /** Any column of any table: what a column carries when the gateway cannot tell (covered by every column rule). */
 export const ANY_COLUMN: ColumnRef = { name: '*', column: '*' };
 
+/** A function as a target's catalog holds it; `definition` null when the gateway's account may not read it. */
+export interface FunctionDefinition {
+  name: string;
+  definition: string | null;
+}
+
 /** A view's column that carries rule-covered table columns. */
 export interface Carrier {
   /** The view, qualified as the catalog names it. */
@@ -70,6 +76,36 @@ export class CatalogLineage implements ColumnLineage {
     const key = name.toLowerCase();
     this.functions.set(key, [...(this.functions.get(key) ?? []), ...refs]);
     this.callPattern = identifierPattern(this.functions.keys(), '\\s*\\(');
+  }
+
+  /**
+   * Finds the functions among `defs` that hand a rule-covered value on, to
+   * any depth of calls: a definition that mentions a name from `words()` (or
+   * one of `also`) is given to `carries`, and a non-empty answer makes it a
+   * carrier, whose name later definitions may mention in turn; repeats until
+   * nothing new is found. A definition that cannot be read (null) carries
+   * anything: fail closed.
+   */
+  addFunctions(defs: readonly FunctionDefinition[], carries: (definition: string) => readonly ColumnRef[], also: readonly string[] = []): void {
+    const pending = new Set(defs);
+    for (let changed = true; changed && pending.size > 0; ) {
+      changed = false;
+      const mentions = identifierPattern([...this.words(), ...also]);
+      for (const f of pending) {
+        let refs: readonly ColumnRef[];
+        if (f.definition === null) refs = [ANY_COLUMN];
+        else {
+          if (mentions === null) continue;
+          mentions.lastIndex = 0;
+          if (!mentions.test(f.definition)) continue;
+          refs = carries(f.definition);
+        }
+        pending.delete(f);
+        if (refs.length === 0) continue;
+        this.addFunction(f.name, refs);
+        changed = true;
+      }
+    }
   }
 
   /** What the functions a statement text calls carry; undefined when it calls none of them. */

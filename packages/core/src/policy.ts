@@ -143,7 +143,8 @@ export class SessionPolicy {
   /**
    * The first column rule a unit's `copies` would carry a covered value past
    * (into a table, a view's definition…), with the column it names; null
-   * when none. `lineage` adds what views carry.
+   * when none. `lineage` adds what views and the functions the unit calls
+   * carry, and knows which tables' whole rows hold no covered column.
    */
   private copiedColumn(units: Command[], lineage: ColumnLineage | undefined): { policy: string; column: string } | null {
     if (this.columnRules.length === 0) return null;

@@ -192,13 +192,20 @@ describe.skipIf(!!skip)(`sluice approvals and audit${skip ? ` (skipped: ${skip})
 
     // edit the first result's row count, behind the log's back
     const db = openRawSqlite(join(e.dir, 'data', 'sluice.db'));
-    let target: { session: string; seq: number; data: string };
+    let target!: { session: string; seq: number };
     try {
-      target = db.prepare(`SELECT session, seq, data FROM events WHERE type = 'result' ORDER BY session, seq LIMIT 1`).get() as typeof target;
-      const data = JSON.parse(target.data);
+      // events are stored as journal lines (session, seq, at, type, prev, hash, data), a block per session per batch
+      const blocks = db.prepare(`SELECT session, first_seq, events FROM event_blocks ORDER BY session, first_seq`).all() as { session: string; first_seq: number; events: string }[];
+      const block = blocks.find((b) => b.events.split('\n').some((l) => l.split('\t')[3] === 'result'))!;
+      const lines = block.events.split('\n');
+      const i = lines.findIndex((l) => l.split('\t')[3] === 'result');
+      const f = lines[i]!.split('\t');
+      target = { session: f[0]!, seq: Number(f[1]) };
+      const data = JSON.parse(f[6]!);
       expect(data.rows).toBe(3);
       data.rows = 1;
-      expect(db.prepare('UPDATE events SET data = ? WHERE session = ? AND seq = ?').run(JSON.stringify(data), target.session, target.seq).changes).toBe(1);
+      lines[i] = [...f.slice(0, 6), JSON.stringify(data)].join('\t');
+      expect(db.prepare('UPDATE event_blocks SET events = ? WHERE session = ? AND first_seq = ?').run(lines.join('\n'), block.session, block.first_seq).changes).toBe(1);
     } finally {
       db.close();
     }

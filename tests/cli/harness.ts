@@ -290,7 +290,7 @@ export async function createEnv(opts: { approvalTimeout?: string; adminListen?: 
 // ------------------------------------------------------------------ the SQLite store, raw
 
 interface RawDb {
-  prepare(sql: string): { run(...a: unknown[]): { changes: number }; get(...a: unknown[]): unknown };
+  prepare(sql: string): { run(...a: unknown[]): { changes: number }; get(...a: unknown[]): unknown; all(...a: unknown[]): unknown[] };
   close(): void;
 }
 

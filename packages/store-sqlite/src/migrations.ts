@@ -125,6 +125,29 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    name: 'events stored in blocks',
+    up(db) {
+      // One row per session per batch of its consecutive events, holding them
+      // as journal lines (journal.ts): moving a batch into SQLite is one
+      // insert per session instead of one per event. Existing events become
+      // one-event blocks, byte for byte the same fields.
+      db.exec(`
+        CREATE TABLE event_blocks (
+          session   TEXT NOT NULL REFERENCES sessions(id),
+          first_seq INTEGER NOT NULL,
+          last_seq  INTEGER NOT NULL,
+          events    TEXT NOT NULL,            -- journal lines, seq first_seq..last_seq
+          PRIMARY KEY (session, first_seq)
+        );
+        INSERT INTO event_blocks (session, first_seq, last_seq, events)
+          SELECT session, seq, seq, session || char(9) || seq || char(9) || at || char(9) || type || char(9) || prev || char(9) || hash || char(9) || data || char(10)
+          FROM events ORDER BY session, seq;
+        DROP TABLE events;
+      `);
+    },
+  },
 ];
 
 /** The schema version this code writes. */

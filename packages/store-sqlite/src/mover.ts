@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 
 /**
  * The worker that moves journalled events into SQLite, off the gateway's
- * event loop (inserting is the largest per-command cost after the network).
+ * event loop, one row per session per batch (`event_blocks`).
  * It reads the lines from the journal file itself: the main thread only
  * says up to which offset the journal is written, so no event text is
  * gathered or copied between threads.
@@ -19,17 +19,33 @@ db.pragma('busy_timeout = 5000');
 db.pragma('synchronous = ' + workerData.sync);
 db.pragma('foreign_keys = ON');
 const journal = fs.openSync(workerData.journal, 'r');
-const insert = db.prepare('INSERT OR IGNORE INTO events (session, seq, at, type, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?)');
+const insert = db.prepare('INSERT INTO event_blocks (session, first_seq, last_seq, events) VALUES (?, ?, ?, ?)');
+// Lines are copied as they are: one block per session per run of consecutive
+// seqs (blocks.ts reads them back and checks that they are exactly that).
 const move = db.transaction((text) => {
+  const open = new Map();
+  const blocks = [];
   let start = 0;
   for (;;) {
     const end = text.indexOf('\\n', start);
     if (end < 0) break;
-    // session, seq, at, type, prev, hash, then the data JSON (journal.ts)
-    const f = text.slice(start, end).split('\t');
-    insert.run(f[0], Number(f[1]), f[2], f[3], f.slice(6).join('\t'), f[4], f[5]);
+    // session TAB seq TAB … (journal.ts)
+    const t1 = text.indexOf('\\t', start);
+    const t2 = text.indexOf('\\t', t1 + 1);
+    if (t1 < 0 || t2 < 0 || t2 > end) throw new Error('malformed journal line at byte ' + start);
+    const session = text.slice(start, t1);
+    const seq = Number(text.slice(t1 + 1, t2));
+    let b = open.get(session);
+    if (b === undefined || seq !== b.last + 1) {
+      b = { session, first: seq, last: seq, lines: [] };
+      open.set(session, b);
+      blocks.push(b);
+    }
+    b.last = seq;
+    b.lines.push(text.slice(start, end + 1));
     start = end + 1;
   }
+  for (const b of blocks) insert.run(b.session, b.first, b.last, b.lines.length === 1 ? b.lines[0] : b.lines.join(''));
 });
 /** The journal's bytes [from, to): whole lines, written before the main thread asked. */
 function read(from, to) {

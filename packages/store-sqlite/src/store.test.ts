@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { StoredEvent } from '@sluice/core';
 import { CorruptRowError, openSqliteStore, SCHEMA_VERSION, SqliteStore } from './index.js';
-import { apiKey, approval, event, session, tempDirs } from './test-fixtures.js';
+import { apiKey, approval, event, session, tamperEvent, tempDirs } from './test-fixtures.js';
 
 const tmp = tempDirs();
 const stores: SqliteStore[] = [];
@@ -214,13 +214,63 @@ describe('events', () => {
     expect((await again.getEvents('s1')).map((e) => e.seq)).toEqual([1, 2, 3]);
   });
 
+  it('journal mode: a journal replayed at open skips the events the mover had already stored, and stores the rest once', async () => {
+    const path = join(tmp.make(), 'sluice.db');
+    const store = openSqliteStore({ path, journal: true });
+    await store.createSession(session('s1'));
+    await store.createSession(session('s2'));
+    store.appendEventsNow([event('s1', 1), event('s2', 1), event('s1', 2)]);
+    expect((await store.getEvents('s1')).map((e) => e.seq)).toEqual([1, 2]); // moved into SQLite
+    store.appendEventsNow([event('s1', 3), event('s2', 2)]);
+    // a crash before the journal was emptied: it still holds all five events, two of them not moved yet
+    const journal = readFileSync(`${path}.journal`);
+    await store.close();
+    writeFileSync(`${path}.journal`, journal);
+    const raw = new Database(path);
+    raw.prepare(`DELETE FROM event_blocks WHERE first_seq > 2 OR (session = 's2' AND first_seq = 2)`).run();
+    raw.close();
+    const again = openSqliteStore({ path, journal: true });
+    expect((await again.getEvents('s1')).map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect((await again.getEvents('s2')).map((e) => e.seq)).toEqual([1, 2]);
+    await again.close();
+  });
+
+  it('blocks read back only as the consecutive events of their session: a line moved, added or dropped is a CorruptRowError', async () => {
+    const { store, path } = fresh();
+    await store.createSession(session('s1'));
+    await store.createSession(session('s2'));
+    await store.appendEvents([event('s1', 1), event('s1', 2), event('s1', 3)]);
+    await store.appendEvents([event('s2', 1)]);
+    const raw = new Database(path);
+    const block = (s: string) => raw.prepare<string>(`SELECT events FROM event_blocks WHERE session = ?`).pluck().get(s)!;
+    const s1 = block('s1');
+    const lines = s1.split('\n').filter(Boolean);
+    const set = (s: string, text: string, last?: number) =>
+      raw.prepare(`UPDATE event_blocks SET events = ?, last_seq = coalesce(?, last_seq) WHERE session = ?`).run(text, last ?? null, s);
+    const cases: [string, () => void, RegExp][] = [
+      ['a line dropped', () => set('s1', `${lines[0]}\n${lines[2]}\n`), /s1#2: line belongs to s1#3/],
+      ['lines swapped', () => set('s1', `${lines[1]}\n${lines[0]}\n${lines[2]}\n`), /s1#1: line belongs to s1#2/],
+      ['the last line dropped', () => set('s1', `${lines[0]}\n${lines[1]}\n`), /s1#3: the block holds fewer events/],
+      ['a line added', () => set('s1', `${s1}${lines[2]}\n`), /s1#4: the block holds more events/],
+      ['a line of another session', () => set('s1', block('s2'), 1), /s1#1: line belongs to s2#1/],
+      ['a field missing', () => set('s1', `${lines[0]!.split('\t').slice(1).join('\t')}\n`, 1), /s1#1: malformed event line/],
+    ];
+    for (const [what, edit, error] of cases) {
+      edit();
+      await expect(store.getEvents('s1'), what).rejects.toThrow(error);
+      set('s1', s1, 3);
+      expect(await store.getEvents('s1')).toHaveLength(3);
+    }
+    raw.close();
+  });
+
   it('a batch is atomic: a duplicate (session, seq) rejects and nothing of the batch is stored', async () => {
     const { store } = fresh();
     await store.createSession(session('s1'));
     await store.appendEvents([event('s1', 1)]);
-    await expect(store.appendEvents([event('s1', 2), event('s1', 3), event('s1', 1)])).rejects.toThrow(/UNIQUE|PRIMARY/);
+    await expect(store.appendEvents([event('s1', 2), event('s1', 3), event('s1', 1)])).rejects.toThrow(/s1#1 is already stored/);
     expect((await store.getEvents('s1')).map((e) => e.seq)).toEqual([1]);
-    await expect(store.appendEvents([event('s1', 1)])).rejects.toThrow(/UNIQUE|PRIMARY/);
+    await expect(store.appendEvents([event('s1', 1)])).rejects.toThrow(/s1#1 is already stored/);
     // the store still works afterwards
     await store.appendEvents([event('s1', 2)]);
     expect((await store.lastEvent('s1'))?.seq).toBe(2);
@@ -293,9 +343,7 @@ describe('events', () => {
     const { store, path } = fresh();
     await store.createSession(session('s1'));
     await store.appendEvents([event('s1', 1), event('s1', 2)]);
-    const raw = new Database(path);
-    raw.prepare(`UPDATE events SET data = '{broken' WHERE session = 's1' AND seq = 2`).run();
-    raw.close();
+    tamperEvent(path, 's1', 2, (f) => [...f.slice(0, 6), '{broken']);
     await expect(store.getEvents('s1')).rejects.toThrow(CorruptRowError);
     await expect(store.getEvents('s1')).rejects.toThrow(/s1#2/);
     const it = store.iterateEvents()[Symbol.asyncIterator]();
@@ -307,10 +355,8 @@ describe('events', () => {
     const { store, path } = fresh();
     await store.createSession(session('s1'));
     await store.appendEvents([event('s1', 1), event('s1', 2)]);
-    const raw = new Database(path);
-    raw.prepare(`UPDATE events SET data = json_set(data, '$.text', 'drop table x') WHERE session = 's1' AND seq = 1`).run();
-    raw.prepare(`DELETE FROM events WHERE session = 's1' AND seq = 2`).run();
-    raw.close();
+    tamperEvent(path, 's1', 1, (f) => [...f.slice(0, 6), JSON.stringify({ ...JSON.parse(f[6]!), text: 'drop table x' })]);
+    tamperEvent(path, 's1', 2, () => null);
     const got = await store.getEvents('s1');
     expect(got).toHaveLength(1);
     expect(got[0]!.data.text).toBe('drop table x');

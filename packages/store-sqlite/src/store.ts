@@ -16,6 +16,10 @@ import type {
 import { checkVersion, migrate } from './migrations.js';
 import { EventJournal } from './journal.js';
 import { JournalMover } from './mover.js';
+import { CorruptRowError } from './errors.js';
+import { blockEvents, toBlocks, type EventBlock } from './blocks.js';
+
+export { CorruptRowError };
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. */
@@ -41,20 +45,8 @@ const JOURNAL_TRUNCATE_AT = 1 << 20;
 export const BUSY_TIMEOUT_MS = 5000;
 export const DEFAULT_SESSION_LIMIT = 50;
 export const MAX_SESSION_LIMIT = 1000;
-/** Rows fetched per page by iterateEvents. */
-const EVENT_PAGE = 500;
-
-/** A stored row that cannot be decoded (e.g. its JSON was edited by hand). */
-export class CorruptRowError extends Error {
-  constructor(
-    message: string,
-    readonly table: string,
-    readonly key: string,
-  ) {
-    super(message);
-    this.name = 'CorruptRowError';
-  }
-}
+/** Blocks fetched per page by iterateEvents. */
+const BLOCK_PAGE = 64;
 
 interface SessionRow {
   id: string;
@@ -70,14 +62,11 @@ interface SessionRow {
   end_reason: string | null;
 }
 
-interface EventRow {
+interface BlockRow {
   session: string;
-  seq: number;
-  at: string;
-  type: string;
-  data: string;
-  prev: string;
-  hash: string;
+  first_seq: number;
+  last_seq: number;
+  events: string;
 }
 
 interface ApprovalRow {
@@ -151,14 +140,6 @@ function toSession(r: SessionRow): SessionRecord {
   };
 }
 
-function toEvent(r: EventRow): StoredEvent {
-  const data = parseJson<unknown>(r.data, 'events', `${r.session}#${r.seq}`, 'data');
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new CorruptRowError(`events ${r.session}#${r.seq}: data is not a JSON object`, 'events', `${r.session}#${r.seq}`);
-  }
-  return { session: r.session, seq: r.seq, at: r.at, type: r.type, data: data as Record<string, unknown>, prev: r.prev, hash: r.hash };
-}
-
 function toApproval(r: ApprovalRow): ApprovalRecord {
   return {
     id: r.id,
@@ -211,9 +192,16 @@ const SSHKEY_COLS = `fingerprint, key_id, algo, public_key, comment, created_at`
 const DELEGATION_COLS = `id, subject, actors, "groups" AS groups, connections, issued_by, created_at, expires_at, revoked_at`;
 
 const SESSION_COLS = `id, connection, protocol, subject, actors, "groups" AS groups, via, client, started_at, ended_at, end_reason`;
-const EVENT_COLS = `session, seq, at, type, data, prev, hash`;
+const BLOCK_COLS = `session, first_seq, last_seq, events`;
 const APPROVAL_COLS = `id, session, policy, command, requester, approvers, status, created_at, expires_at, decided_at, decided_by, reason`;
 const APIKEY_COLS = `id, name, hash, "groups" AS groups, on_behalf_of, created_at, expires_at, revoked_at`;
+
+/** The part of a block after seq `stored` (its lines are one per event, in seq order). */
+function trimBlock(b: EventBlock, stored: number): [string, number, number, string] {
+  let at = 0;
+  for (let seq = b.first; seq <= stored; seq++) at = b.lines.indexOf('\n', at) + 1;
+  return [b.session, stored + 1, b.last, b.lines.slice(at)];
+}
 
 function clampLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_SESSION_LIMIT;
@@ -234,12 +222,11 @@ export class SqliteStore implements Store {
   private readonly endSessionStmt: Database.Statement;
   private readonly getSessionStmt: Database.Statement<SessionRow>;
   private readonly closeOrphansStmt: Database.Statement<{ id: string }>;
-  private readonly insertEvent: Database.Statement;
-  private readonly insertEvents: Database.Transaction<(events: StoredEvent[]) => void>;
-  private readonly getEventsStmt: Database.Statement<EventRow>;
-  private readonly firstEventsPage: Database.Statement<EventRow>;
-  private readonly nextEventsPage: Database.Statement<EventRow>;
-  private readonly lastEventStmt: Database.Statement<EventRow>;
+  private readonly insertEvents: Database.Transaction<(events: readonly StoredEvent[], replay: boolean) => void>;
+  private readonly getBlocksStmt: Database.Statement<BlockRow>;
+  private readonly firstBlocksPage: Database.Statement<BlockRow>;
+  private readonly nextBlocksPage: Database.Statement<BlockRow>;
+  private readonly lastBlockStmt: Database.Statement<BlockRow>;
   private readonly insertApproval: Database.Statement;
   private readonly getApprovalStmt: Database.Statement<ApprovalRow>;
   private readonly listApprovalsAll: Database.Statement<ApprovalRow>;
@@ -286,15 +273,30 @@ export class SqliteStore implements Store {
       `UPDATE sessions SET ended_at = ?, end_reason = 'gateway restart' WHERE ended_at IS NULL RETURNING id`,
     );
 
-    this.insertEvent = db.prepare(`INSERT INTO events (session, seq, at, type, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?)`);
-    const insertEvent = this.insertEvent;
-    this.insertEvents = db.transaction((events: StoredEvent[]) => {
-      for (const e of events) insertEvent.run(e.session, e.seq, e.at, e.type, e.dataJson ?? JSON.stringify(e.data), e.prev, e.hash);
+    const insertBlock = db.prepare(`INSERT INTO event_blocks (session, first_seq, last_seq, events) VALUES (?, ?, ?, ?)`);
+    const storedUpTo = db.prepare<number | null>(`SELECT max(last_seq) FROM event_blocks WHERE session = ?`).pluck();
+    const overlap = db.prepare<number>(`SELECT max(first_seq, ?) FROM event_blocks WHERE session = ? AND first_seq <= ? AND last_seq >= ? LIMIT 1`).pluck();
+    this.insertEvents = db.transaction((events: readonly StoredEvent[], replay: boolean) => {
+      for (const b of toBlocks(events)) {
+        if (replay) {
+          // A replayed journal may repeat events the mover had already stored (it only ever continues them).
+          const stored = storedUpTo.get(b.session) ?? 0;
+          if (b.last <= stored) continue;
+          if (b.first <= stored) {
+            insertBlock.run(...trimBlock(b, stored));
+            continue;
+          }
+        } else {
+          const dup = overlap.get(b.first, b.session, b.last, b.first);
+          if (dup !== undefined) throw new Error(`event ${b.session}#${dup} is already stored`);
+        }
+        insertBlock.run(b.session, b.first, b.last, b.lines);
+      }
     });
-    this.getEventsStmt = db.prepare(`SELECT ${EVENT_COLS} FROM events WHERE session = ? ORDER BY seq`);
-    this.firstEventsPage = db.prepare(`SELECT ${EVENT_COLS} FROM events ORDER BY session, seq LIMIT ?`);
-    this.nextEventsPage = db.prepare(`SELECT ${EVENT_COLS} FROM events WHERE (session, seq) > (?, ?) ORDER BY session, seq LIMIT ?`);
-    this.lastEventStmt = db.prepare(`SELECT ${EVENT_COLS} FROM events WHERE session = ? ORDER BY seq DESC LIMIT 1`);
+    this.getBlocksStmt = db.prepare(`SELECT ${BLOCK_COLS} FROM event_blocks WHERE session = ? ORDER BY first_seq`);
+    this.firstBlocksPage = db.prepare(`SELECT ${BLOCK_COLS} FROM event_blocks ORDER BY session, first_seq LIMIT ?`);
+    this.nextBlocksPage = db.prepare(`SELECT ${BLOCK_COLS} FROM event_blocks WHERE (session, first_seq) > (?, ?) ORDER BY session, first_seq LIMIT ?`);
+    this.lastBlockStmt = db.prepare(`SELECT ${BLOCK_COLS} FROM event_blocks WHERE session = ? ORDER BY first_seq DESC LIMIT 1`);
 
     this.insertApproval = db.prepare(
       `INSERT INTO approvals (id, session, policy, command, requester, approvers, status, created_at, expires_at, decided_at, decided_by, reason)
@@ -402,12 +404,7 @@ export class SqliteStore implements Store {
   /** @internal Journal mode: replay what a previous run left, then journal new events. */
   enableJournal(path: string, fsync: boolean): void {
     const left = EventJournal.read(path);
-    if (left.length) {
-      const insert = this.db.prepare(`INSERT OR IGNORE INTO events (session, seq, at, type, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?)`);
-      this.db.transaction(() => {
-        for (const e of left) insert.run(e.session, e.seq, e.at, e.type, e.dataJson ?? JSON.stringify(e.data), e.prev, e.hash);
-      })();
-    }
+    if (left.length) this.insertEvents(left, true);
     const journal = new EventJournal(path, fsync);
     journal.truncate();
     this.journal = journal;
@@ -453,18 +450,14 @@ export class SqliteStore implements Store {
       this.mover.add(this.journal.size);
       return;
     }
-    if (events.length === 1) {
-      // A single statement in autocommit mode is its own transaction.
-      const e = events[0]!;
-      this.insertEvent.run(e.session, e.seq, e.at, e.type, e.dataJson ?? JSON.stringify(e.data), e.prev, e.hash);
-    } else if (events.length > 1) {
-      this.insertEvents(events);
-    }
+    if (events.length > 0) this.insertEvents(events, false);
   }
 
   async getEvents(session: string): Promise<StoredEvent[]> {
     await this.settled();
-    return this.getEventsStmt.all(session).map(toEvent);
+    const out: StoredEvent[] = [];
+    for (const b of this.getBlocksStmt.all(session)) for (const e of blockEvents(b.session, b.first_seq, b.last_seq, b.events)) out.push(e);
+    return out;
   }
 
   /**
@@ -477,19 +470,21 @@ export class SqliteStore implements Store {
    */
   async *iterateEvents(): AsyncIterable<StoredEvent> {
     await this.settled();
-    let page = this.firstEventsPage.all(EVENT_PAGE);
+    let page = this.firstBlocksPage.all(BLOCK_PAGE);
     while (page.length > 0) {
-      for (const r of page) yield toEvent(r);
-      if (page.length < EVENT_PAGE) return;
+      for (const b of page) yield* blockEvents(b.session, b.first_seq, b.last_seq, b.events);
       const last = page[page.length - 1]!;
-      page = this.nextEventsPage.all(last.session, last.seq, EVENT_PAGE);
+      page = this.nextBlocksPage.all(last.session, last.first_seq, BLOCK_PAGE);
     }
   }
 
   async lastEvent(session: string): Promise<StoredEvent | undefined> {
     await this.settled();
-    const r = this.lastEventStmt.get(session);
-    return r && toEvent(r);
+    const b = this.lastBlockStmt.get(session);
+    if (!b) return undefined;
+    let last: StoredEvent | undefined;
+    for (const e of blockEvents(b.session, b.first_seq, b.last_seq, b.events)) last = e;
+    return last;
   }
 
   // ------------------------------------------------------------ approvals

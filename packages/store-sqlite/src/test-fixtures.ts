@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+/// <reference path="./better-sqlite3.d.ts" />
+import Database from 'better-sqlite3';
 import type { ApiKeyRecord, ApprovalRecord, SessionRecord, StoredEvent } from '@sluice/core';
 
 /** Temp directories created by a test file; remove them all in afterAll/afterEach. */
@@ -78,4 +80,41 @@ export function apiKey(id: string, hash: string, over: Partial<ApiKeyRecord> = {
     revokedAt: null,
     ...over,
   };
+}
+
+/**
+ * Edits one stored event behind the store's back, as someone with write
+ * access to the SQLite file could: `edit` gets the event's journal-line
+ * fields (session, seq, at, type, prev, hash, data JSON) and returns new
+ * ones, or null to delete the event. A deleted event splits its block so
+ * that what is left still reads back cleanly (a careful tamperer); only the
+ * hash chain can then tell.
+ */
+export function tamperEvent(path: string, sessionId: string, seq: number, edit: (fields: string[]) => string[] | null): void {
+  const db = new Database(path);
+  try {
+    const b = db
+      .prepare<{ first_seq: number; last_seq: number; events: string }>(
+        'SELECT first_seq, last_seq, events FROM event_blocks WHERE session = ? AND first_seq <= ? AND last_seq >= ?',
+      )
+      .get(sessionId, seq, seq);
+    if (!b) throw new Error(`no stored event ${sessionId}#${seq}`);
+    const lines = b.events.split('\n').filter(Boolean);
+    const i = seq - b.first_seq;
+    const changed = edit(lines[i]!.split('\t'));
+    db.transaction(() => {
+      db.prepare('DELETE FROM event_blocks WHERE session = ? AND first_seq = ?').run(sessionId, b.first_seq);
+      const insert = db.prepare('INSERT INTO event_blocks (session, first_seq, last_seq, events) VALUES (?, ?, ?, ?)');
+      const text = (ls: string[]) => ls.map((l) => `${l}\n`).join('');
+      if (changed) {
+        lines[i] = changed.join('\t');
+        insert.run(sessionId, b.first_seq, b.last_seq, text(lines));
+      } else {
+        if (i > 0) insert.run(sessionId, b.first_seq, seq - 1, text(lines.slice(0, i)));
+        if (seq < b.last_seq) insert.run(sessionId, seq + 1, b.last_seq, text(lines.slice(i + 1)));
+      }
+    })();
+  } finally {
+    db.close();
+  }
 }

@@ -18,6 +18,7 @@ import { Gateway, MessageRelay } from '@sluice/core';
 import { openSqliteStore } from '@sluice/store-sqlite';
 import { loadSqlParser } from '@sluice/sql';
 import { PgSessionRelay } from '../../../packages/postgres/src/session-relay.js';
+import { ColumnOrigins } from '../../../packages/postgres/src/catalog.js';
 import { BackendFramer, FrontendFramer, FrontendWriter, BackendWriter, type FramedMessage } from '../../../packages/postgres/src/protocol/index.js';
 import { createMetrics } from '../../../apps/sluice/src/metrics.js';
 
@@ -66,8 +67,9 @@ async function setup() {
   const session = await gw.openSession({ subject: 'bench', actors: [], groups: ['bench'], via: 'api-key' } as never, 'bench', { address: '127.0.0.1', port: 1 } as never, 'postgres');
   const client = new FakeSocket();
   const server = new FakeSocket();
-  const origins = new Map([[`16390.3`, { table: 'pgbench_accounts', column: 'abalance' }]]);
-  const handlers = new PgSessionRelay(session, origins as never, 'I', true, new AbortController().signal, () => undefined);
+  const origins = new ColumnOrigins(new Set(['filler']));
+  origins.addColumn('16390:4', 'public.pgbench_accounts', 'filler');
+  const handlers = new PgSessionRelay(session, origins, 'I', true, new AbortController().signal, () => undefined);
   const relay = new MessageRelay<FramedMessage, FramedMessage>(client as unknown as Duplex, server as unknown as Duplex, new FrontendFramer({ startup: false }) as never, new BackendFramer(), {
     client: (m, out) => handlers.client(m, out),
     server: (m, out) => handlers.server(m, out),

@@ -107,7 +107,7 @@ describe.skipIf(!!skip)(`mysql: column rules reach computed columns${skip ? ` (s
     }
   });
 
-  it('stored functions that reach a rule column are masked when called (all of them when their bodies are hidden); creating a routine is refused', async () => {
+  it('stored functions that reach a rule column are masked when called (all of them when their bodies are hidden), calling one that stores it elsewhere is refused; creating a routine is refused', async () => {
     await env.admin.query(`DROP FUNCTION IF EXISTS get_hash; DROP FUNCTION IF EXISTS plus_one;
       CREATE FUNCTION get_hash(i INT) RETURNS TEXT READS SQL DATA RETURN (SELECT password_hash FROM customers WHERE id = i);
       CREATE FUNCTION plus_one(i INT) RETURNS INT DETERMINISTIC RETURN i + 1`);
@@ -138,6 +138,23 @@ describe.skipIf(!!skip)(`mysql: column rules reach computed columns${skip ? ` (s
       expect(Number(ok.w)).toBe(42);
     } finally {
       await d.end();
+    }
+    // A function whose body stores a covered value elsewhere: calling it is a copy, refused before it runs.
+    await env.admin.query(`CREATE TABLE IF NOT EXISTS fn_notes (body text); DROP FUNCTION IF EXISTS note_ssn;
+      CREATE FUNCTION note_ssn(i INT) RETURNS INT MODIFIES SQL DATA BEGIN INSERT INTO fn_notes SELECT ssn FROM customers WHERE id = i; RETURN 1; END`);
+    const w = await env.connect(env.agent.secret);
+    try {
+      for (const q of ['SELECT note_ssn(1) AS v', 'SELECT name FROM customers WHERE note_ssn(id) = 1']) {
+        const e = await w.query(q).then(() => null, (err: { errno?: number; message: string }) => err);
+        expect(e?.errno, q).toBe(1142);
+        expect(e?.message, q).toMatch(/would copy .*policy "pii"/);
+      }
+      const [[stored]] = (await env.admin.query('SELECT count(*) AS n FROM fn_notes')) as [any[], unknown];
+      expect(Number(stored.n)).toBe(0);
+      const [[still]] = (await w.query('SELECT get_hash(1) AS v')) as [any[], unknown];
+      expect(JSON.stringify(still)).not.toMatch(HASH);
+    } finally {
+      await w.end();
     }
   });
 

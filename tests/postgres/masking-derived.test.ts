@@ -169,10 +169,21 @@ describe.skipIf(!!skip)(`column rules reach computed columns and COPY${skip ? ` 
       CREATE OR REPLACE FUNCTION all_customers() RETURNS SETOF customers LANGUAGE sql AS 'SELECT * FROM customers';
       CREATE OR REPLACE FUNCTION wrap(i int) RETURNS text LANGUAGE plpgsql AS $$ BEGIN RETURN get_hash(i); END $$;
       CREATE OR REPLACE FUNCTION dyn(q text) RETURNS text LANGUAGE plpgsql AS $$ DECLARE v text; BEGIN EXECUTE q INTO v; RETURN v; END $$;
-      CREATE OR REPLACE PROCEDURE stash() LANGUAGE sql AS 'INSERT INTO orders (id, customer_id, total) SELECT 1000 + id, id, length(password_hash) FROM customers';`);
+      CREATE OR REPLACE PROCEDURE stash() LANGUAGE sql AS 'INSERT INTO orders (id, customer_id, total) SELECT 1000 + id, id, length(password_hash) FROM customers';
+      CREATE TABLE IF NOT EXISTS fn_notes (t text);
+      CREATE TABLE IF NOT EXISTS fn_audit (at timestamptz);
+      -- writers: calling one stores a covered value where masking cannot follow, whatever the SELECT around it
+      CREATE OR REPLACE FUNCTION note_ssn(i int) RETURNS int LANGUAGE plpgsql AS $$
+        DECLARE v text; BEGIN SELECT ssn INTO v FROM customers WHERE id = i; INSERT INTO fn_notes VALUES (v); RETURN 1; END $$;
+      CREATE OR REPLACE FUNCTION note_twice(i int) RETURNS int LANGUAGE sql AS 'SELECT note_ssn(i) + note_ssn(i)';
+      CREATE OR REPLACE FUNCTION shout_hash(i int) RETURNS int LANGUAGE plpgsql AS $$
+        BEGIN RAISE NOTICE 'hash: %', (SELECT password_hash FROM customers WHERE id = i); RETURN 1; END $$;
+      -- not a writer: what it writes holds no value it read
+      CREATE OR REPLACE FUNCTION audited_hash(i int) RETURNS text LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO fn_audit VALUES (now()); RETURN (SELECT password_hash FROM customers WHERE id = i); END $$;`);
     const c = await env.connect(env.agent.secret);
     try {
-      for (const q of ['SELECT get_hash(1) AS v', 'SELECT wrap(1) AS v', "SELECT dyn('SELECT ssn FROM customers LIMIT 1') AS v", 'SELECT * FROM all_customers()']) {
+      for (const q of ['SELECT get_hash(1) AS v', 'SELECT wrap(1) AS v', 'SELECT audited_hash(1) AS v', 'SELECT * FROM all_customers()']) {
         const r = await c.query(q);
         expect(r.rows.length, q).toBeGreaterThan(0);
         expect(JSON.stringify(r.rows), q).not.toMatch(HASH);
@@ -187,11 +198,20 @@ describe.skipIf(!!skip)(`column rules reach computed columns and COPY${skip ? ` 
         'CREATE TEMP TABLE x AS SELECT get_hash(1) AS v',
         // A procedure whose body copies a covered column.
         'CALL stash()',
+        // Calls of functions that store a covered value (a table, a notice), directly or through another,
+        // or that run dynamic SQL (it could store anything).
+        'SELECT note_ssn(1) AS v',
+        'SELECT name FROM customers WHERE note_twice(id) > 0',
+        'SELECT shout_hash(1) AS v',
+        "SELECT dyn('SELECT ssn FROM customers LIMIT 1') AS v",
       ]) {
         const e = await c.query(q).then(() => null, (err: { code?: string; message: string }) => err);
         expect(e?.code, q).toBe('42501');
         expect(e?.message, q).toMatch(/would copy .*policy "pii"/);
       }
+      // nothing ran: no note was stored
+      expect((await env.admin.query('SELECT count(*)::int AS n FROM fn_notes')).rows[0].n).toBe(0);
+      expect((await env.admin.query('SELECT count(*)::int AS n FROM fn_audit')).rows[0].n).toBe(1);
       await c.query("CREATE FUNCTION fine(a int) RETURNS int LANGUAGE sql AS 'SELECT a + 1'");
       expect((await c.query('SELECT fine(1) AS v')).rows[0].v).toBe(2);
     } finally {

@@ -110,4 +110,19 @@ describe('copies of masked columns', () => {
     expect(sp.decide(cmd).effect).toBe('allow');
     expect(sp.decide(cmd, lineage)).toMatchObject({ effect: 'block', policy: 'pii' });
   });
+
+  it('a statement that calls a function storing a covered column (a writer) is blocked even when it copies nothing itself', () => {
+    const lineage = {
+      names: new Set(['password_hash', 'ssn']),
+      expandRow: () => undefined,
+      expandColumn: () => undefined,
+      writes: (text: string) => (/note_it\(/.test(text) ? [{ name: 'ssn', column: 'ssn' }] : /log_it\(/.test(text) ? [{ name: 'name', column: 'name' }] : undefined),
+    };
+    const select = (text: string): Command => ({ ...sql('SELECT'), text });
+    expect(sp.decide(select('SELECT note_it(1)'), lineage)).toMatchObject({ effect: 'block', policy: 'pii', message: expect.stringMatching(/would copy ssn/) });
+    expect(sp.decide({ ...select('SELECT 1; SELECT note_it(2)'), parts: [select('SELECT 1'), select('SELECT note_it(2)')] }, lineage).effect).toBe('block');
+    // a writer of columns no rule covers, or no writer at all
+    expect(sp.decide(select('SELECT log_it(1)'), lineage).effect).toBe('allow');
+    expect(sp.decide(select('SELECT note_it(1)')).effect).toBe('allow');
+  });
 });

@@ -144,25 +144,39 @@ export class SessionPolicy {
    * The first column rule a unit's `copies` would carry a covered value past
    * (into a table, a view's definition…), with the column it names; null
    * when none. `lineage` adds what views and the functions the unit calls
-   * carry, and knows which tables' whole rows hold no covered column.
+   * carry, knows which tables' whole rows hold no covered column, and which
+   * functions store what they carry when called (a call of one is a copy).
    */
   private copiedColumn(units: Command[], lineage: ColumnLineage | undefined): { policy: string; column: string } | null {
     if (this.columnRules.length === 0) return null;
     const names = lineage ? lineage.names : this.columnNames;
     for (const u of units) {
+      // A call of a function whose body stores a covered column copies it, whatever the statement around it.
+      const stored = lineage?.writes?.(u.text);
+      if (stored !== undefined) {
+        const hit = this.coveredRef(stored);
+        if (hit) return hit;
+      }
       if (u.copies === undefined) continue;
       const d = u.copies.length === 0 ? null : derivedFrom({ protocol: u.protocol, kind: u.kind, text: '', objects: [], flags: [], sources: u.copies }, names, lineage?.expandRow, lineage?.expandColumn);
       // A copy that calls a function handing on a covered column copies that column.
       const called = lineage?.calls?.(u.text);
       const refs = called === undefined ? d?.all : [...(d?.all ?? []), ...called];
       if (!refs) continue;
-      for (const r of this.columnRules) {
-        for (const ref of refs) {
-          const one: ColumnRef = { name: '', from: [ref] };
-          if (!coveredBy(r.pattern, one)) continue;
-          const column = ref.column === '*' ? `${ref.table ?? 'a'} row` : ref.table ? `${ref.table}.${ref.column}` : String(ref.column);
-          return { policy: r.policy, column };
-        }
+      const hit = this.coveredRef(refs);
+      if (hit) return hit;
+    }
+    return null;
+  }
+
+  /** The first of `refs` a column rule covers, with that rule's policy. */
+  private coveredRef(refs: readonly ColumnRef[]): { policy: string; column: string } | null {
+    for (const r of this.columnRules) {
+      for (const ref of refs) {
+        const one: ColumnRef = { name: '', from: [ref] };
+        if (!coveredBy(r.pattern, one)) continue;
+        const column = ref.column === '*' ? `${ref.table ?? 'a'} row` : ref.table ? `${ref.table}.${ref.column}` : String(ref.column);
+        return { policy: r.policy, column };
       }
     }
     return null;

@@ -179,6 +179,8 @@ export interface ColumnLineage {
   expandColumn(table: string | undefined, column: string): readonly ColumnRef[] | undefined;
   /** What the functions a statement text calls hand on (functions whose definitions read a covered column); undefined: none. */
   calls?(text: string): readonly ColumnRef[] | undefined;
+  /** What the functions a statement text calls store in a table or session state when they run (writers); undefined: none. */
+  writes?(text: string): readonly ColumnRef[] | undefined;
 }
 
 /** A result column as the protocol describes it. */

@@ -97,11 +97,16 @@ export async function loadLineage(up: MysqlUpstream, names: ReadonlySet<string>,
  * mentions a rule-named column, a table or view that holds one, or such a
  * function (to any depth), and those whose body the account may not read.
  * MySQL bodies are not analysed further, so a call of one makes every
- * computed column of the result carry anything.
+ * computed column of the result carry anything; one whose body also stores
+ * values (INSERT, UPDATE, REPLACE, CALL, a user variable), or cannot be
+ * read, is a writer: a statement that calls it is refused like a copy.
  */
 export function addFunctions(lineage: CatalogLineage, routines: readonly FunctionDefinition[]): void {
-  lineage.addFunctions(routines, () => [ANY_COLUMN]);
+  lineage.addFunctions(routines, (definition) => ({ carries: [ANY_COLUMN], writes: STORES.test(definition) }));
 }
+
+/** A stored function body that keeps a value past the call: a table write, a procedure call, a user variable (`SELECT … INTO local` only assigns a local). */
+const STORES = /\b(?:INSERT|UPDATE|REPLACE|CALL)\b|@[\w$]+\s*:?=|\bINTO\s+@/i;
 
 /** Adds views to the lineage, each after the views its definition reads (MySQL keeps no dependency list). */
 export function addViews(lineage: CatalogLineage, views: readonly { table: string; definition: string; columns: string[] }[]): void {

@@ -85,6 +85,29 @@ describe('function lineage', () => {
     expect(masked1("SELECT 'outer_fn' AS x")).toEqual([]);
   });
 
+  it('writers: a carrier whose body stores values (a write of a column or variable, RAISE with values, set_config, dynamic SQL), or calls one that does', () => {
+    const o = origins([]);
+    const pl = (name: string, body: string) => def(name, body, 'plpgsql');
+    addFunctions(o, [
+      // the caller is listed (and found) before the writer it calls
+      def('calls_writer', 'SELECT upper(ssn) || note_it(i)::text FROM customers WHERE id = i'),
+      pl('note_it', 'DECLARE v text; BEGIN SELECT ssn INTO v FROM customers WHERE id = i; INSERT INTO notes VALUES (v); RETURN 1; END'),
+      pl('shout', "BEGIN RAISE NOTICE 'got %', (SELECT password_hash FROM customers WHERE id = i); RETURN 1; END"),
+      pl('keep', "BEGIN PERFORM set_config('x.y', (SELECT ssn FROM customers WHERE id = i), false); RETURN 1; END"),
+      pl('dyn', 'DECLARE v text; BEGIN EXECUTE $1 INTO v; RETURN v; END'),
+      // carriers that store nothing they read
+      pl('audited', 'BEGIN INSERT INTO audit VALUES (now()); RETURN (SELECT ssn FROM customers WHERE id = i); END'),
+      pl('refuse', "BEGIN RAISE EXCEPTION 'no access'; RETURN (SELECT ssn FROM customers WHERE id = i); END"),
+      def('plain', 'SELECT ssn FROM customers WHERE id = i'),
+      // stores, but nothing covered reaches it: not a carrier at all
+      pl('log_name', 'BEGIN INSERT INTO notes SELECT name FROM customers WHERE id = i; RETURN 1; END'),
+    ]);
+    expect([...o.lineage.writers].sort()).toEqual(['calls_writer', 'dyn', 'keep', 'note_it', 'shout']);
+    expect([...o.lineage.functions.keys()].sort()).toEqual(['audited', 'calls_writer', 'dyn', 'keep', 'note_it', 'plain', 'refuse', 'shout']);
+    expect(o.lineage.writes('SELECT name FROM customers WHERE "Note_It"(id) > 0')).toEqual([{ name: 'ssn', column: 'ssn' }]);
+    expect(o.lineage.writes('SELECT plain(1), audited(2)')).toBeUndefined();
+  });
+
   it('a definition that cannot be analysed or runs dynamic SQL carries anything (fail closed)', () => {
     const o = origins([]);
     addFunctions(o, [def('dyn', 'DECLARE v text; BEGIN EXECUTE $1 INTO v; RETURN v; END', 'plpgsql'), def('weird', 'this is not SQL but mentions ssn')]);

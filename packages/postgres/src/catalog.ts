@@ -113,7 +113,11 @@ const FUNCTIONS =
  * rule-named column, a table or view that has one, such a function, or
  * EXECUTE are analysed; one that cannot be carries anything. A call of one
  * of them in a statement makes its computed columns carry what the function
- * carries (CatalogLineage.calls).
+ * carries (CatalogLineage.calls). One whose body also stores values (INSERT,
+ * UPDATE, MERGE, CREATE … AS, RAISE, EXECUTE, set_config, pg_notify) is a
+ * writer: a statement that calls it is refused like a copy
+ * (CatalogLineage.writes), since the write happens whatever the statement
+ * around the call reads.
  */
 export function addFunctions(origins: ColumnOrigins, defs: readonly FunctionDefinition[]): void {
   const lineage = origins.lineage;
@@ -125,16 +129,31 @@ export function addFunctions(origins: ColumnOrigins, defs: readonly FunctionDefi
       try {
         cmd = classifyPostgres(definition);
       } catch {
-        return [ANY_COLUMN];
+        return { carries: [ANY_COLUMN], writes: true };
       }
       const units = [cmd, ...(cmd.parts ?? [])];
-      if (units.some((u) => u.flags.includes('parse-error'))) return [ANY_COLUMN];
+      if (units.some((u) => u.flags.includes('parse-error'))) return { carries: [ANY_COLUMN], writes: true };
       const copies = units.flatMap((u) => u.copies ?? []);
-      return lineage.derived({ protocol: 'postgres', kind: 'CREATE', text: definition, objects: [], flags: [], sources: copies })?.all ?? [];
+      const carries = lineage.derived({ protocol: 'postgres', kind: 'CREATE', text: definition, objects: [], flags: [], sources: copies })?.all ?? [];
+      // Its body stores values: dynamic SQL (it may run anything), a write statement (parts after the
+      // CREATE itself) that copies a column or a variable (which may hold what it read), session state
+      // set from a value, or a RAISE with parameters (the message reaches the client unmasked).
+      const writes =
+        cmd.flags.includes('dynamic-sql') ||
+        (cmd.parts ?? []).slice(1).some((u) => (!READS.has(u.kind) && (u.copies?.length ?? 0) > 0) || STATE.test(u.text)) ||
+        RAISES.test(definition);
+      return { carries, writes };
     },
     ['execute'],
   );
 }
+
+/** Statement kinds of a body that only read (their copies are what the function returns or assigns). */
+const READS = new Set(['SELECT', 'VALUES']);
+/** Functions that keep a value past the statement: readable later, unmasked. */
+const STATE = /(?<![\w$])(?:set_config|pg_notify)\s*\(/i;
+/** A PL/pgSQL RAISE that formats values into its message (`'…%…', expr`) or sets a field from one (`USING …`). */
+const RAISES = /(?<![\w$])RAISE\b[^;]*(?:'\s*,|\bUSING\b)/i;
 
 /**
  * Views and materialized views whose definition reads (at any depth of

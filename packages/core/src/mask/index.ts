@@ -4,4 +4,4 @@ export { parseColumnPattern, columnMatches, coveredBy, type ColumnPattern } from
 export { keyedHash, partialMask, partialEmail, REDACTED, redactedMarker } from './strategies.js';
 export { derivedColumn, derivedFrom, type Derived, type ExpandColumn, type ExpandRow } from './derived.js';
 export { maskMessage } from './messages.js';
-export { ANY_COLUMN, CatalogLineage, identifierPattern, sameTable, type Carrier, type FunctionDefinition } from './lineage.js';
+export { ANY_COLUMN, CatalogLineage, identifierPattern, sameTable, type Carrier, type FunctionDefinition, type FunctionLineage } from './lineage.js';

@@ -38,6 +38,12 @@ export interface FunctionDefinition {
   definition: string | null;
 }
 
+/** What a function definition hands on: `carries` (empty: nothing covered); `writes` when its body also stores values (a table, session state). */
+export interface FunctionLineage {
+  carries: readonly ColumnRef[];
+  writes: boolean;
+}
+
 /** A view's column that carries rule-covered table columns. */
 export interface Carrier {
   /** The view, qualified as the catalog names it. */
@@ -60,7 +66,10 @@ export class CatalogLineage implements ColumnLineage {
   private readonly all: Set<string>;
   /** Functions (lower-case name) that hand a rule-covered column on, with what they carry. */
   readonly functions = new Map<string, readonly ColumnRef[]>();
+  /** Those of `functions` whose body also stores what they carry (lower-case names). */
+  readonly writers = new Set<string>();
   private callPattern: RegExp | null = null;
+  private writePattern: RegExp | null = null;
 
   constructor(ruleNames: ReadonlySet<string>) {
     this.all = new Set(ruleNames);
@@ -81,31 +90,68 @@ export class CatalogLineage implements ColumnLineage {
   /**
    * Finds the functions among `defs` that hand a rule-covered value on, to
    * any depth of calls: a definition that mentions a name from `words()` (or
-   * one of `also`) is given to `carries`, and a non-empty answer makes it a
-   * carrier, whose name later definitions may mention in turn; repeats until
-   * nothing new is found. A definition that cannot be read (null) carries
-   * anything: fail closed.
+   * one of `also`) is given to `analyse`, and a non-empty `carries` makes it
+   * a carrier, whose name later definitions may mention in turn; repeats
+   * until nothing new is found. A definition that cannot be read (null)
+   * carries anything (its results are masked). A carrier that `writes` (its body stores
+   * what it carries in a table or session state), or that calls one that
+   * does, is a writer: calling it copies (see `writes`).
    */
-  addFunctions(defs: readonly FunctionDefinition[], carries: (definition: string) => readonly ColumnRef[], also: readonly string[] = []): void {
+  addFunctions(defs: readonly FunctionDefinition[], analyse: (definition: string) => FunctionLineage, also: readonly string[] = []): void {
     const pending = new Set(defs);
+    const added: FunctionDefinition[] = [];
     for (let changed = true; changed && pending.size > 0; ) {
       changed = false;
       const mentions = identifierPattern([...this.words(), ...also]);
       for (const f of pending) {
-        let refs: readonly ColumnRef[];
-        if (f.definition === null) refs = [ANY_COLUMN];
+        let found: FunctionLineage;
+        // Unreadable: masked when called, but not taken for a writer (every call of every such
+        // function would be refused); a protocol that can hide bodies says how to let it read them.
+        if (f.definition === null) found = { carries: [ANY_COLUMN], writes: false };
         else {
           if (mentions === null) continue;
           mentions.lastIndex = 0;
           if (!mentions.test(f.definition)) continue;
-          refs = carries(f.definition);
+          found = analyse(f.definition);
         }
         pending.delete(f);
-        if (refs.length === 0) continue;
-        this.addFunction(f.name, refs);
+        if (found.carries.length === 0) continue;
+        this.addFunction(f.name, found.carries);
+        if (found.writes) this.addWriter(f.name);
+        added.push(f);
         changed = true;
       }
     }
+    // A carrier found before the writer it calls becomes a writer too.
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const f of added) {
+        if (this.writers.has(f.name.toLowerCase()) || f.definition === null || this.writes(f.definition) === undefined) continue;
+        this.addWriter(f.name);
+        changed = true;
+      }
+    }
+  }
+
+  private addWriter(name: string): void {
+    this.writers.add(name.toLowerCase());
+    this.writePattern = identifierPattern(this.writers, '\\s*\\(');
+  }
+
+  /**
+   * What the writer functions a statement text calls store where masking
+   * cannot follow (they run their writes whatever the statement around
+   * them); undefined when it calls none.
+   */
+  writes(text: string): ColumnRef[] | undefined {
+    if (this.writePattern === null) return undefined;
+    let out: ColumnRef[] | undefined;
+    for (const m of text.matchAll(this.writePattern)) {
+      const name = m[1]!.replace(/["`]/g, '').toLowerCase();
+      const refs = this.writers.has(name) ? this.functions.get(name) : undefined;
+      if (refs) (out ??= []).push(...refs);
+    }
+    return out;
   }
 
   /** What the functions a statement text calls carry; undefined when it calls none of them. */

@@ -93,9 +93,9 @@ export class CatalogLineage implements ColumnLineage {
    * one of `also`) is given to `analyse`, and a non-empty `carries` makes it
    * a carrier, whose name later definitions may mention in turn; repeats
    * until nothing new is found. A definition that cannot be read (null)
-   * carries anything (its results are masked). A carrier that `writes` (its body stores
-   * what it carries in a table or session state), or that calls one that
-   * does, is a writer: calling it copies (see `writes`).
+   * carries anything (its results are masked). A carrier that `writes` (its
+   * body stores what it carries in a table or session state), or that calls
+   * one that does, is a writer: calling it copies (see `writes`).
    */
   addFunctions(defs: readonly FunctionDefinition[], analyse: (definition: string) => FunctionLineage, also: readonly string[] = []): void {
     const pending = new Set(defs);

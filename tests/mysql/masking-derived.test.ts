@@ -149,6 +149,18 @@ describe.skipIf(!!skip)(`mysql: column rules reach computed columns${skip ? ` (s
         expect(e?.errno, q).toBe(1142);
         expect(e?.message, q).toMatch(/would copy .*policy "pii"/);
       }
+      // Procedures too, with or without parentheses.
+      await env.admin.query(`DROP PROCEDURE IF EXISTS stash_ssn; CREATE PROCEDURE stash_ssn() INSERT INTO fn_notes SELECT ssn FROM customers`);
+      const p = await env.connect(env.agent.secret);
+      try {
+        for (const q of ['CALL stash_ssn()', 'CALL stash_ssn', `CALL \`${env.db}\`.\`stash_ssn\``]) {
+          const e = await p.query(q).then(() => null, (err: { errno?: number; message: string }) => err);
+          expect(e?.errno, q).toBe(1142);
+          expect(e?.message, q).toMatch(/would copy .*policy "pii"/);
+        }
+      } finally {
+        await p.end();
+      }
       const [[stored]] = (await env.admin.query('SELECT count(*) AS n FROM fn_notes')) as [any[], unknown];
       expect(Number(stored.n)).toBe(0);
       const [[still]] = (await w.query('SELECT get_hash(1) AS v')) as [any[], unknown];

@@ -175,7 +175,8 @@ export class SessionPolicy {
       for (const ref of refs) {
         const one: ColumnRef = { name: '', from: [ref] };
         if (!coveredBy(r.pattern, one)) continue;
-        const column = ref.column === '*' ? `${ref.table ?? 'a'} row` : ref.table ? `${ref.table}.${ref.column}` : String(ref.column);
+        const column =
+          ref.column !== '*' ? (ref.table ? `${ref.table}.${ref.column}` : String(ref.column)) : ref.table ? `${ref.table} row` : 'values from code Sluice cannot read';
         return { policy: r.policy, column };
       }
     }

@@ -39,4 +39,23 @@ describe('mysql function lineage', () => {
     expect(l.calls('SELECT `outer_fn` (1), plus_one(2)')?.map((r) => r.column)).toEqual(['*']);
     expect(l.calls('SELECT plus_one(2)')).toBeUndefined();
   });
+
+  it('writers: routines whose body also stores values (a table write, CALL, a user variable); hidden bodies are masked but not writers; CALL with or without parentheses names one', async () => {
+    const { addFunctions } = await import('./catalog.js');
+    const l = new CatalogLineage(new Set(['ssn']));
+    l.addColumn('shop.customers', 'ssn');
+    addFunctions(l, [
+      { name: 'stash', definition: 'INSERT INTO notes SELECT ssn FROM customers' },
+      { name: 'keep', definition: 'BEGIN SET @last = (SELECT ssn FROM customers LIMIT 1); RETURN 1; END' },
+      { name: 'via', definition: 'BEGIN CALL stash(); RETURN (SELECT count(*) FROM customers); END' },
+      { name: 'local_only', definition: 'BEGIN DECLARE v TEXT; SELECT ssn INTO v FROM customers LIMIT 1; RETURN v; END' },
+      { name: 'hidden', definition: null },
+      { name: 'updated_at_of', definition: 'RETURN (SELECT updated_at FROM customers WHERE ssn = i)' },
+    ]);
+    expect([...l.writers].sort()).toEqual(['keep', 'stash', 'via']);
+    for (const t of ['CALL stash', 'CALL stash()', 'call `shop`.`stash`;', 'SELECT keep(1)']) expect(l.writes(t), t).toEqual([{ name: '*', column: '*' }]);
+    for (const t of ['SELECT local_only(1)', 'CALL hidden()', 'SELECT stash FROM t', 'SELECT updated_at_of(1)']) expect(l.writes(t), t).toBeUndefined();
+    // a hidden one still counts for what it carries (a CALL of it is a copy of anything)
+    expect(l.calls('CALL hidden')).toEqual([{ name: '*', column: '*' }]);
+  });
 });

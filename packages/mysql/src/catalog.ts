@@ -82,7 +82,7 @@ export async function loadLineage(up: MysqlUpstream, names: ReadonlySet<string>,
   addViews(lineage, [...byName.values()]);
   const routines = await catalogRows(
     up,
-    "SELECT ROUTINE_NAME, ROUTINE_DEFINITION FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_TYPE = 'FUNCTION'",
+    "SELECT ROUTINE_NAME, ROUTINE_DEFINITION FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_TYPE IN ('FUNCTION', 'PROCEDURE')",
     timeoutMs,
   );
   addFunctions(

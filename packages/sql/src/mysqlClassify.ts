@@ -582,7 +582,11 @@ function fromAst(ast: N): MTpl {
   const copies = mysqlStatementCopies(ast);
   if (copies !== undefined) t.copies = copies;
   if (type === 'load_data') addFlag(t.flags, 'file-access');
-  if (type === 'call') addFlag(t.flags, 'dynamic-sql');
+  if (type === 'call') {
+    addFlag(t.flags, 'dynamic-sql');
+    // A copy of whatever the procedure is known to carry (the session's catalog lineage says).
+    t.copies ??= [];
+  }
   // A trigger's body is code that runs later: judged as any statement.
   if (type === 'create' && ast.keyword === 'trigger') {
     addFlag(t.flags, 'dynamic-sql');

@@ -29,6 +29,9 @@ export function identifierPattern(words: Iterable<string>, suffix = ''): RegExp 
   return new RegExp(`(?<!\\w)([\"\`]?(?:${list.join('|')})[\"\`]?)(?!\\w)${suffix}`, 'gi');
 }
 
+/** After a routine's name: a call of it (`name(`), or the name a `CALL` statement runs (MySQL allows `CALL p` without parentheses). */
+const CALLED = '(?:\\s*\\(|(?<=\\bCALL\\s+(?:["`]?[\\w$]+["`]?\\.)?["`]?[\\w$]+["`]?))';
+
 /** Any column of any table: what a column carries when the gateway cannot tell (covered by every column rule). */
 export const ANY_COLUMN: ColumnRef = { name: '*', column: '*' };
 
@@ -84,7 +87,7 @@ export class CatalogLineage implements ColumnLineage {
   addFunction(name: string, refs: readonly ColumnRef[]): void {
     const key = name.toLowerCase();
     this.functions.set(key, [...(this.functions.get(key) ?? []), ...refs]);
-    this.callPattern = identifierPattern(this.functions.keys(), '\\s*\\(');
+    this.callPattern = identifierPattern(this.functions.keys(), CALLED);
   }
 
   /**
@@ -135,7 +138,7 @@ export class CatalogLineage implements ColumnLineage {
 
   private addWriter(name: string): void {
     this.writers.add(name.toLowerCase());
-    this.writePattern = identifierPattern(this.writers, '\\s*\\(');
+    this.writePattern = identifierPattern(this.writers, CALLED);
   }
 
   /**

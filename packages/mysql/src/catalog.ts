@@ -95,11 +95,13 @@ export async function loadLineage(up: MysqlUpstream, names: ReadonlySet<string>,
 /**
  * Stored functions that may hand a rule-covered value on: those whose body
  * mentions a rule-named column, a table or view that holds one, or such a
- * function (to any depth), and those whose body the account may not read.
- * MySQL bodies are not analysed further, so a call of one makes every
- * computed column of the result carry anything; one whose body also stores
- * values (INSERT, UPDATE, REPLACE, CALL, a user variable), or cannot be
- * read, is a writer: a statement that calls it is refused like a copy.
+ * function (to any depth), and those whose body the account may not read;
+ * procedures alike. MySQL bodies are not analysed further, so a call of one
+ * makes every computed column of the result carry anything, and a CALL of
+ * such a procedure is a copy of anything (refused). One whose readable body
+ * also stores values (INSERT, UPDATE, REPLACE, CALL, a user variable) is a
+ * writer: a statement that calls it is refused like a copy. A hidden body is
+ * masked, not taken for a writer (CatalogLineage.addFunctions).
  */
 export function addFunctions(lineage: CatalogLineage, routines: readonly FunctionDefinition[]): void {
   lineage.addFunctions(routines, (definition) => ({ carries: [ANY_COLUMN], writes: STORES.test(definition) }));

@@ -219,6 +219,36 @@ describe.skipIf(!!skip)(`column rules reach computed columns and COPY${skip ? ` 
     }
   });
 
+  it('functions in a language Sluice cannot analyse (PL/Perl): their results are masked, a CALL of such a procedure is refused', async (ctx) => {
+    const [plperl] = (await env.admin.query("SELECT 1 FROM pg_catalog.pg_available_extensions WHERE name = 'plperl'")).rows;
+    if (!plperl) {
+      const why = 'PL/Perl is not installed in this PostgreSQL (Debian: postgresql-plperl-<version>)';
+      if (process.env.SLUICE_REQUIRE_SERVICES === '1') throw new Error(why);
+      ctx.skip(why);
+    }
+    await env.admin.query(`
+      CREATE EXTENSION IF NOT EXISTS plperl;
+      CREATE TABLE IF NOT EXISTS perl_notes (t text);
+      CREATE OR REPLACE FUNCTION perl_hash(i int) RETURNS text LANGUAGE plperl AS $$
+        my $r = spi_exec_query("SELECT password_hash FROM customers WHERE id = " . int($_[0]));
+        return $r->{rows}[0]->{password_hash};
+      $$;
+      CREATE OR REPLACE PROCEDURE perl_stash() LANGUAGE plperl AS $$ spi_exec_query("INSERT INTO perl_notes SELECT ssn FROM customers"); $$;`);
+    const c = await env.connect(env.agent.secret);
+    try {
+      for (const r of [await c.query('SELECT perl_hash(1) AS v'), await c.query('SELECT perl_hash($1) AS v', [2])]) {
+        expect(r.rows).toHaveLength(1);
+        expect(JSON.stringify(r.rows)).not.toMatch(HASH);
+      }
+      const e = await c.query('CALL perl_stash()').then(() => null, (err: { code?: string; message: string }) => err);
+      expect(e?.code).toBe('42501');
+      expect(e?.message).toMatch(/would copy values from code Sluice cannot read.*policy "pii"/);
+      expect((await env.admin.query('SELECT count(*)::int AS n FROM perl_notes')).rows[0].n).toBe(0);
+    } finally {
+      await c.end();
+    }
+  });
+
   it('RETURNING an expression over a rule column is masked', async () => {
     const c = await env.connect(env.agent.secret);
     try {

@@ -94,16 +94,22 @@ export async function loadColumnOrigins(up: Upstream, names: ReadonlySet<string>
   const functions = await catalogRows(up, FUNCTIONS, timeoutMs);
   addFunctions(
     origins,
-    functions.map(([name, def]) => ({ name: name!, definition: def! })),
+    // '' is NULL: a language the gateway cannot analyse.
+    functions.map(([name, def]) => ({ name: name!, definition: def || null })),
   );
   return origins;
 }
 
-/** SQL and PL/pgSQL functions and procedures outside the system schemas, with their definitions. */
+/**
+ * Functions and procedures outside the system schemas in SQL and PL/pgSQL,
+ * with their definitions, and in other procedural languages (PL/Perl,
+ * PL/Python, PL/v8…: they can run SQL, and the gateway cannot analyse them)
+ * with a null definition, so they count as carrying anything.
+ */
 const FUNCTIONS =
-  'SELECT p.proname, pg_catalog.pg_get_functiondef(p.oid) FROM pg_catalog.pg_proc p ' +
+  "SELECT p.proname, CASE WHEN l.lanname IN ('sql', 'plpgsql') THEN pg_catalog.pg_get_functiondef(p.oid) END FROM pg_catalog.pg_proc p " +
   'JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace JOIN pg_catalog.pg_language l ON l.oid = p.prolang ' +
-  "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND l.lanname IN ('sql', 'plpgsql') AND p.prokind IN ('f', 'p') ORDER BY p.oid";
+  "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND (l.lanname IN ('sql', 'plpgsql') OR l.lanispl) AND p.prokind IN ('f', 'p') ORDER BY p.oid";
 
 /**
  * Records the functions whose definitions hand on a rule-covered column

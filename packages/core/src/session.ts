@@ -41,7 +41,11 @@ interface EventHead {
   flags: string[];
   json: string;
 }
-const heads = new WeakMap<string[], EventHead>();
+/** Heads by statement text (a Parse of the same text each time still hits); emptied when it grows past HEADS_MAX. */
+const heads = new Map<string, EventHead>();
+const HEADS_MAX = 1024;
+/** Longer statements are serialised each time (the cache stays small). */
+const HEAD_TEXT_MAX = 4096;
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
@@ -51,17 +55,18 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 
 /**
  * Exactly `JSON.stringify(commandEvent(cmd, d))`, without serialising the
- * statement again for each execution: the head is kept per command (keyed
- * by its objects list, checked field by field, so a changed or unrelated
- * command only misses). Commands with parts or an error take the plain path.
+ * statement again for each execution: the head is kept per statement text
+ * (checked field by field, so a command of the same text that differs only
+ * misses). Commands with parts or an error take the plain path.
  */
 export function commandEventJson(cmd: Command, d: Decision, data: Record<string, unknown>): string {
-  if (cmd.parts !== undefined || cmd.error !== undefined) return JSON.stringify(data);
-  let h = heads.get(cmd.objects);
-  if (!h || h.kind !== cmd.kind || h.text !== cmd.text || !sameList(h.objects, cmd.objects) || !sameList(h.flags, cmd.flags)) {
+  if (cmd.parts !== undefined || cmd.error !== undefined || cmd.text.length > HEAD_TEXT_MAX) return JSON.stringify(data);
+  let h = heads.get(cmd.text);
+  if (!h || h.kind !== cmd.kind || !sameList(h.objects, cmd.objects) || !sameList(h.flags, cmd.flags)) {
     const json = JSON.stringify({ kind: cmd.kind, text: cmd.text, objects: cmd.objects, flags: cmd.flags });
     h = { kind: cmd.kind, text: cmd.text, objects: cmd.objects.slice(), flags: cmd.flags.slice(), json: json.slice(0, -1) };
-    heads.set(cmd.objects, h);
+    if (heads.size >= HEADS_MAX) heads.clear();
+    heads.set(cmd.text, h);
   }
   let out = h.json;
   if (cmd.params !== undefined) out += `,"params":${JSON.stringify(cmd.params)}`;

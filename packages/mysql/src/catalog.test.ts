@@ -25,10 +25,16 @@ describe('mysql view lineage', () => {
 });
 
 describe('mysql function lineage', () => {
-  it('functions whose body reaches a covered value (directly, through another function, or unreadable) carry anything; others nothing', async () => {
-    const { addFunctions } = await import('./catalog.js');
+  /** A database whose customers table has the rule-named column ssn. */
+  const customersLineage = (): CatalogLineage => {
     const l = new CatalogLineage(new Set(['ssn']));
     l.addColumn('shop.customers', 'ssn');
+    return l;
+  };
+
+  it('functions whose body reaches a covered value (directly, through another function, or unreadable) carry anything; others nothing', async () => {
+    const { addFunctions } = await import('./catalog.js');
+    const l = customersLineage();
     addFunctions(l, [
       { name: 'outer_fn', definition: 'RETURN inner_fn(i)' },
       { name: 'inner_fn', definition: 'RETURN (SELECT name FROM customers WHERE id = i)' },
@@ -42,8 +48,7 @@ describe('mysql function lineage', () => {
 
   it('writers: routines whose body also stores values (a table write, CALL, a user variable); hidden bodies are masked but not writers; CALL with or without parentheses names one', async () => {
     const { addFunctions } = await import('./catalog.js');
-    const l = new CatalogLineage(new Set(['ssn']));
-    l.addColumn('shop.customers', 'ssn');
+    const l = customersLineage();
     addFunctions(l, [
       { name: 'stash', definition: 'INSERT INTO notes SELECT ssn FROM customers' },
       { name: 'keep', definition: 'BEGIN SET @last = (SELECT ssn FROM customers LIMIT 1); RETURN 1; END' },

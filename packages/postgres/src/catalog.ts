@@ -146,7 +146,8 @@ export function addFunctions(origins: ColumnOrigins, defs: readonly FunctionDefi
       // set from a value, or a RAISE with parameters (the message reaches the client unmasked).
       const writes =
         cmd.flags.includes('dynamic-sql') ||
-        (cmd.parts ?? []).slice(1).some((u) => (!READS.has(u.kind) && (u.copies?.length ?? 0) > 0) || STATE.test(u.text)) ||
+        (cmd.parts ?? []).slice(1).some((u) => !READS.has(u.kind) && (u.copies?.length ?? 0) > 0) ||
+        STATE.test(definition) ||
         RAISES.test(definition);
       return { carries, writes };
     },

@@ -35,6 +35,13 @@ export function toBlocks(events: readonly StoredEvent[]): EventBlock[] {
   return out;
 }
 
+/** The part of a block after seq `stored` (its lines are one per event, in seq order). */
+export function trimBlock(b: EventBlock, stored: number): [string, number, number, string] {
+  let at = 0;
+  for (let seq = b.first; seq <= stored; seq++) at = b.lines.indexOf('\n', at) + 1;
+  return [b.session, stored + 1, b.last, b.lines.slice(at)];
+}
+
 /**
  * The events of one stored block, decoded one at a time (a caller walking
  * the log gets every good event before the first bad one). Anything that

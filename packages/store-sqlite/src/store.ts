@@ -17,7 +17,7 @@ import { checkVersion, migrate } from './migrations.js';
 import { EventJournal } from './journal.js';
 import { JournalMover } from './mover.js';
 import { CorruptRowError } from './errors.js';
-import { blockEvents, toBlocks, type EventBlock } from './blocks.js';
+import { blockEvents, toBlocks, trimBlock } from './blocks.js';
 
 export { CorruptRowError };
 
@@ -195,13 +195,6 @@ const SESSION_COLS = `id, connection, protocol, subject, actors, "groups" AS gro
 const BLOCK_COLS = `session, first_seq, last_seq, events`;
 const APPROVAL_COLS = `id, session, policy, command, requester, approvers, status, created_at, expires_at, decided_at, decided_by, reason`;
 const APIKEY_COLS = `id, name, hash, "groups" AS groups, on_behalf_of, created_at, expires_at, revoked_at`;
-
-/** The part of a block after seq `stored` (its lines are one per event, in seq order). */
-function trimBlock(b: EventBlock, stored: number): [string, number, number, string] {
-  let at = 0;
-  for (let seq = b.first; seq <= stored; seq++) at = b.lines.indexOf('\n', at) + 1;
-  return [b.session, stored + 1, b.last, b.lines.slice(at)];
-}
 
 function clampLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_SESSION_LIMIT;

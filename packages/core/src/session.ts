@@ -259,3 +259,27 @@ export class CoreSession implements Session {
 export function policyMessage(policy: string, message: string): string {
   return message.includes(`"${policy}"`) ? message : `${message} (policy "${policy}")`;
 }
+
+/**
+ * One execution of a prepared statement: the statement's command with this
+ * execution's parameters. Every field is written, in one order, so every
+ * execution's command has the same shape whatever optional fields the
+ * statement has; a spread (`{ ...cmd, params }`) gives each statement shape
+ * its own, and the policy's property reads on the hot path then miss their
+ * caches. Absent fields stay undefined (JSON and `?.` treat them as absent).
+ */
+export function withParams(cmd: Command, params: (string | null)[] | undefined): Command {
+  return {
+    protocol: cmd.protocol,
+    kind: cmd.kind,
+    text: cmd.text,
+    objects: cmd.objects,
+    flags: cmd.flags,
+    parts: cmd.parts,
+    params,
+    error: cmd.error,
+    sources: cmd.sources,
+    columns: cmd.columns,
+    copies: cmd.copies,
+  };
+}

@@ -1,4 +1,4 @@
-import { derivedColumn, derivedFrom, maskMessage, type CatalogLineage, oversizedStatement, type ApprovalNotice, type ColumnRef, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type ResultMasker, type Session, type Verdict } from '@sluice/core';
+import { derivedColumn, derivedFrom, maskMessage, withParams, type CatalogLineage, oversizedStatement, type ApprovalNotice, type ColumnRef, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type ResultMasker, type Session, type Verdict } from '@sluice/core';
 import {
   BinaryRowCursor,
   BufferWriter,
@@ -342,7 +342,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     if (e.newParamsBound) st.types = e.params.map((x) => ({ type: x.type, unsigned: x.unsigned }));
     const params = e.params.map((x) => (x.longData ? '<long data>' : x.value === null ? null : x.value.length > 4096 ? x.value.slice(0, 4096) + '…' : x.value));
     st.longData.clear();
-    const cmd: Command = { ...st.cmd, params };
+    const cmd = withParams(st.cmd, params);
     const now = this.session.authorizeNow(cmd);
     if (now) return this.enforceExecute(now, undefined, st.src, p, out);
     return this.authorize(cmd).then(([v, held]) => this.enforceExecute(v, held, st.src, p, out));

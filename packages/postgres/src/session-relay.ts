@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { maskMessage, oversizedStatement, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type Session, type Verdict } from '@sluice/core';
+import { maskMessage, oversizedStatement, withParams, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type Session, type Verdict } from '@sluice/core';
 import { PostgresClassifier } from '@sluice/sql';
 import {
   BackendCode,
@@ -270,7 +270,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       // The target discards it (error state) or refuses it (no such portal).
       return this.forward(m, out, { t: 'execute', portal: e.portal, mask: this.session.masker, from: portal?.from ?? null, start: performance.now() });
     }
-    const cmd: Command = { ...portal.cmd, params: portal.params };
+    const cmd = withParams(portal.cmd, portal.params);
     const now = this.session.authorizeNow(cmd);
     if (now) return this.enforceExecute(now, e.portal, portal.from, m, out);
     return this.session.authorize(cmd, this.waitNotice(out), this.abortSignal).then((v) => this.enforceExecute(v, e.portal, portal.from, m, out));

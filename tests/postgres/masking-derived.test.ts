@@ -45,6 +45,34 @@ describe.skipIf(!!skip)(`column rules reach computed columns and COPY${skip ? ` 
     }
   });
 
+  it('statements whose results are described by the very same bytes are each masked by what they read, however often and in whatever order they run', async () => {
+    const c = await env.connect(env.agent.secret);
+    try {
+      // Both describe one int column "v" computed by the statement: identical RowDescription bytes.
+      // Only the first carries a rule column, so only its column is retyped to text and masked.
+      const covered = { name: 'covered', text: 'SELECT balance + 0 AS v FROM customers WHERE id = $1' };
+      const plain = { name: 'plain', text: 'SELECT id + 0 AS v FROM customers WHERE id = $1' };
+      for (const q of [covered, plain, plain, covered, covered, plain]) {
+        const r = await c.query({ ...q, values: [1] });
+        if (q === covered) {
+          expect(r.fields[0]!.dataTypeID, 'covered').toBe(25);
+          expect(String(r.rows[0].v), 'covered').not.toBe('100');
+        } else {
+          expect(r.fields[0]!.dataTypeID, 'plain').toBe(23);
+          expect(r.rows[0].v, 'plain').toBe(1);
+        }
+      }
+      // A rule-covered int column is retyped to text on every execution, not only the first.
+      for (let i = 0; i < 3; i++) {
+        const r = await c.query({ name: 'bal', text: 'SELECT balance FROM customers WHERE id = $1', values: [1] });
+        expect(r.fields[0]!.dataTypeID).toBe(25);
+        expect(String(r.rows[0].balance)).not.toBe('100');
+      }
+    } finally {
+      await c.end();
+    }
+  });
+
   it('whole rows, aggregates, subqueries, CTEs and UNION arms carrying a rule column are masked', async () => {
     const c = await env.connect(env.agent.secret);
     try {

@@ -18,10 +18,27 @@ export interface Origin {
  */
 export class ColumnOrigins extends Map<string, Origin> {
   readonly lineage: CatalogLineage;
+  /** Bumped by every change, so a result plan made from these origins knows when it is stale. */
+  version = 0;
 
   constructor(ruleNames: ReadonlySet<string> = new Set()) {
     super();
     this.lineage = new CatalogLineage(ruleNames);
+  }
+
+  override set(key: string, origin: Origin): this {
+    this.version++;
+    return super.set(key, origin);
+  }
+
+  override delete(key: string): boolean {
+    this.version++;
+    return super.delete(key);
+  }
+
+  override clear(): void {
+    this.version++;
+    super.clear();
   }
 
   /** A table column with a rule-named name. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { maskMessage, oversizedStatement, withParams, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type Session, type Verdict } from '@sluice/core';
+import { maskMessage, oversizedStatement, withParams, type ColumnRef, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type Session, type Verdict } from '@sluice/core';
 import { PostgresClassifier } from '@sluice/sql';
 import {
   BackendCode,
@@ -35,6 +35,16 @@ interface Stmt {
   from: Derived | null;
   /** RowDescription of the statement (from a Describe 'S'), as the target sent it. */
   fields?: FieldDescription[];
+}
+/** A RowDescription as it came (`payload`, copied) and what was made of it, valid for these origins and this lineage. */
+interface Described {
+  payload: Buffer;
+  from: Derived | null;
+  version: number;
+  fields: FieldDescription[];
+  /** The bytes sent instead, with rule-masked columns retyped to text (null: unchanged). */
+  retyped: Buffer | null;
+  refs: ColumnRef[] | null;
 }
 interface Portal {
   cmd: Command | null;
@@ -113,6 +123,8 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   private copyOutRefused: string | null = null;
   private copyMask: Masker | null = null;
   private copyMasked = 0;
+  /** The last RowDescription seen and what was made of it (a prepared statement's comes back the same on every execution). */
+  private desc: Described | null = null;
   private readonly w = new BackendWriter(256);
   private scs: boolean;
 
@@ -313,9 +325,32 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     this.rows = 0;
     this.rowMasker = null;
     if (!mask) return null;
-    const rm = mask.forResult(columnRefs(fields, this.origins, from));
+    const rm = mask.forResult(this.refs(fields, from));
     if (rm.active) this.rowMasker = new RowMasker(rm, fields, formats, this.rowSlab);
     return retypeRuleColumns(fields, rm.ruleColumns);
+  }
+
+  /** Column references for the masker; those of the last description are kept while the origins are unchanged. */
+  private refs(fields: FieldDescription[], from: Derived | null): ColumnRef[] {
+    const d = this.desc;
+    if (d !== null && d.fields === fields && d.from === from && d.version === this.origins.version) return (d.refs ??= columnRefs(fields, this.origins, from));
+    return columnRefs(fields, this.origins, from);
+  }
+
+  /**
+   * A RowDescription's fields and its retyped bytes (null: unchanged). The
+   * same bytes with the same origins and lineage give the same answer, so the
+   * last one is reused: parsed once, not on every execution.
+   */
+  private described(payload: Buffer, from: Derived | null): Described {
+    const d = this.desc;
+    if (d !== null && d.from === from && d.version === this.origins.version && d.payload.equals(payload)) return d;
+    const fields = parseRowDescription(payload);
+    const masker = this.session.masker;
+    const next: Described = { payload: Buffer.from(payload), from, version: this.origins.version, fields, retyped: null, refs: null };
+    this.desc = next;
+    if (masker) next.retyped = retypeRuleColumns(fields, masker.forResult(this.refs(fields, from)).ruleColumns);
+    return next;
   }
 
   /**
@@ -332,12 +367,6 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       fields = Array.from({ length: n }, () => ({ name: '?column?', tableOID: 0, columnAttr: 0, typeOID: 25, typeLen: -1, typeMod: -1, format: 0 }));
     }
     this.startResult(fields, resultFormats(p?.resultFormats ?? [], fields.length), e.mask, e.from);
-  }
-
-  /** A described statement's or portal's RowDescription, with rule-masked columns retyped to text (null: unchanged). */
-  private retype(fields: FieldDescription[], from: Derived | null): Buffer | null {
-    const masker = this.session.masker;
-    return masker ? retypeRuleColumns(fields, masker.forResult(columnRefs(fields, this.origins, from)).ruleColumns) : null;
   }
 
   private endResult(tag: string | null, start: number, error?: string): void {
@@ -379,19 +408,21 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         return;
       }
       case BackendCode.RowDescription: {
-        const fields = parseRowDescription(m.payload);
         let replaced: Buffer | null = null;
         if (e?.t === 'describeS') {
           const st = this.stmts.get(e.stmt);
-          if (st) st.fields = fields;
-          replaced = this.retype(fields, st?.from ?? null);
+          const d = this.described(m.payload, st?.from ?? null);
+          if (st) st.fields = d.fields;
+          replaced = d.retyped;
           this.pop();
         } else if (e?.t === 'describeP') {
           const p = this.portals.get(e.portal);
-          if (p) p.fields = fields;
-          replaced = this.retype(fields, p?.from ?? null);
+          const d = this.described(m.payload, p?.from ?? null);
+          if (p) p.fields = d.fields;
+          replaced = d.retyped;
           this.pop();
         } else if (e?.t === 'query') {
+          const fields = parseRowDescription(m.payload);
           replaced = this.startResult(fields, fields.map((f) => f.format), e.mask, e.from);
         }
         out.toClient(replaced ?? m.raw);

@@ -9,6 +9,13 @@ export interface Framer<M> {
 export interface RelayOut {
   toClient(buf: Buffer | Uint8Array): void;
   toServer(buf: Buffer | Uint8Array): void;
+  /**
+   * Forward `source[start, end)` as it arrived (a framed message passed
+   * through). No view is made per message: consecutive spans of one source
+   * leave as one view of it.
+   */
+  spanToClient(source: Buffer, start: number, end: number): void;
+  spanToServer(source: Buffer, start: number, end: number): void;
 }
 
 export interface RelayHandlers<CM, SM> {
@@ -36,20 +43,25 @@ const HOLD_AT = 256 * 1024;
 
 /**
  * Outgoing bytes for one socket, gathered while a read is processed and
- * written as one buffer. Pass-through messages are views of the chunk they
+ * written as one buffer. Pass-through messages are spans of the chunk they
  * arrived in, so consecutive ones are merged back into one view without
- * copying; the rest is concatenated (or written with writev when large).
+ * copying (and without a view per message); buffers of the same memory that
+ * follow each other (rows of one slab) merge too; the rest is concatenated
+ * (or written with writev when large).
  */
 class OutBatch {
   private bufs: Buffer[] = [];
   private bytes = 0;
   private depth = 0;
   /**
-   * The run being merged (not yet in `bufs`): `runLen` bytes of `run`'s
-   * memory from `run.byteOffset`; a view is made only when the run ends.
+   * The run being merged (not yet in `bufs`): bytes [runStart, runEnd) of
+   * `run` when `runIsSpan`, else `runEnd` bytes of `run`'s memory from
+   * `run.byteOffset`. A view is made only when the run ends.
    */
   private run: Buffer | null = null;
-  private runLen = 0;
+  private runIsSpan = false;
+  private runStart = 0;
+  private runEnd = 0;
 
   constructor(
     private readonly sock: Duplex,
@@ -59,22 +71,39 @@ class OutBatch {
   push(b: Buffer | Uint8Array): void {
     const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
     const run = this.run;
-    if (run !== null && run.buffer === buf.buffer && run.byteOffset + this.runLen === buf.byteOffset) {
-      this.runLen += buf.length;
+    if (run !== null && !this.runIsSpan && run.buffer === buf.buffer && run.byteOffset + this.runEnd === buf.byteOffset) {
+      this.runEnd += buf.length;
     } else {
       if (run !== null) this.bufs.push(this.endRun(run));
       this.run = buf;
-      this.runLen = buf.length;
+      this.runIsSpan = false;
+      this.runStart = 0;
+      this.runEnd = buf.length;
     }
     this.bytes += buf.length;
     if (this.depth === 0) this.flush();
   }
 
+  pushSpan(source: Buffer, start: number, end: number): void {
+    const run = this.run;
+    if (run === source && this.runIsSpan && this.runEnd === start) {
+      this.runEnd = end;
+    } else {
+      if (run !== null) this.bufs.push(this.endRun(run));
+      this.run = source;
+      this.runIsSpan = true;
+      this.runStart = start;
+      this.runEnd = end;
+    }
+    this.bytes += end - start;
+    if (this.depth === 0) this.flush();
+  }
+
   private endRun(run: Buffer): Buffer {
-    const n = this.runLen;
+    const { runStart, runEnd } = this;
     this.run = null;
-    this.runLen = 0;
-    return n === run.length ? run : Buffer.from(run.buffer, run.byteOffset, n);
+    if (this.runIsSpan) return runStart === 0 && runEnd === run.length ? run : run.subarray(runStart, runEnd);
+    return runEnd === run.length ? run : Buffer.from(run.buffer, run.byteOffset, runEnd);
   }
 
   /** Gather writes until the matching release. */
@@ -145,6 +174,12 @@ export class MessageRelay<CM, SM> {
       },
       toServer: (b) => {
         if (!this.done) this.toServer.push(b);
+      },
+      spanToClient: (source, start, end) => {
+        if (!this.done) this.toClient.pushSpan(source, start, end);
+      },
+      spanToServer: (source, start, end) => {
+        if (!this.done) this.toServer.pushSpan(source, start, end);
       },
     };
   }

@@ -29,7 +29,12 @@ function stubSession(verdict: Verdict = { effect: 'allow', mask: null }): Sessio
 function harness(session = stubSession()) {
   const toClient: Buffer[] = [];
   const toServer: Buffer[] = [];
-  const out = { toClient: (b: Buffer | Uint8Array) => void toClient.push(Buffer.from(b)), toServer: (b: Buffer | Uint8Array) => void toServer.push(Buffer.from(b)) };
+  const out = {
+    toClient: (b: Buffer | Uint8Array) => void toClient.push(Buffer.from(b)),
+    toServer: (b: Buffer | Uint8Array) => void toServer.push(Buffer.from(b)),
+    spanToClient: (b: Buffer, start: number, end: number) => void toClient.push(Buffer.from(b.subarray(start, end))),
+    spanToServer: (b: Buffer, start: number, end: number) => void toServer.push(Buffer.from(b.subarray(start, end))),
+  };
   const relay = new MySessionRelay(session, Capability.Protocol41 | Capability.DeprecateEof, 'db1', '10.11.6-MariaDB', 2, new AbortController().signal, () => undefined);
   return { relay, out, toClient, toServer };
 }

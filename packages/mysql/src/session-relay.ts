@@ -206,7 +206,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
         this.classifier.forget();
         return this.forward(p, out, { t: 'simple' });
       case Com.Quit:
-        out.toServer(p.raw);
+        passToServer(out, p);
         return;
       case Com.FieldList:
         return this.forward(p, out, { t: 'fieldlist' });
@@ -217,7 +217,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
       case Com.StmtClose: {
         const { statementId } = parseComStmtClose(payload);
         this.stmts.delete(statementId);
-        out.toServer(p.raw);
+        passToServer(out, p);
         return;
       }
       case Com.StmtReset: {
@@ -228,7 +228,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
       case Com.StmtSendLongData: {
         const d = parseComStmtSendLongData(payload);
         this.stmts.get(d.statementId)?.longData.add(d.paramId);
-        out.toServer(p.raw);
+        passToServer(out, p);
         return;
       }
       case Com.StmtFetch:
@@ -249,7 +249,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
 
   private forward(p: Packet, out: RelayOut, e: Expect): void {
     this.expect.push(e);
-    out.toServer(p.raw);
+    passToServer(out, p);
   }
 
   /** Our own answer (sequence id 1), after every response still owed. */
@@ -378,16 +378,17 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     const e = this.current;
     if (!e || e.t === 'inject') {
       // Unsolicited (the target closing the connection with an ERR).
-      out.toClient(p.raw);
+      passToClient(out, p);
       return;
     }
     switch (e.t) {
       case 'simple':
         if (p.first === 0x00) this.status(parseOk(p.payload, this.capabilities).status);
-        out.toClient(p.first === 0xff ? this.maskedErr(p) : p.raw);
+        if (p.first === 0xff) out.toClient(this.maskedErr(p));
+        else passToClient(out, p);
         return this.pop(out);
       case 'fieldlist':
-        out.toClient(p.raw);
+        passToClient(out, p);
         if (p.first === 0xff || isResultSetEnd(p.payload, this.capabilities)) this.pop(out);
         return;
       case 'prepare':
@@ -410,7 +411,8 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
       else this.pop(out);
       return;
     }
-    out.toClient(p.first === 0xff && this.phase === 'first' ? this.maskedErr(p) : p.raw);
+    if (p.first === 0xff && this.phase === 'first') out.toClient(this.maskedErr(p));
+    else passToClient(out, p);
     const next = () => {
       const st = this.prepStmt!;
       if (st.columnCount > 0) {
@@ -476,7 +478,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
           const ok = parseOk(p.payload, this.capabilities);
           this.status(ok.status);
           this.session.result({ affected: Number(ok.affectedRows), ms: this.ms(e) });
-          out.toClient(p.raw);
+          passToClient(out, p);
           return this.endOfResult(e, out, ok.status);
         }
         if (first === 0xff) {
@@ -496,7 +498,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
         this.rows = 0;
         this.rm = null;
         this.phase = 'cols';
-        out.toClient(p.raw);
+        passToClient(out, p);
         return;
       }
       case 'cols': {
@@ -507,7 +509,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
       }
       case 'colsEof':
         this.phase = 'rows';
-        out.toClient(p.raw);
+        passToClient(out, p);
         return;
       case 'rows': {
         if (first === 0xff) {
@@ -521,11 +523,12 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
           this.status(status);
           this.session.result({ rows: this.rows, masked: this.rm?.masked ?? 0, ms: this.ms(e) });
           this.rm = null;
-          out.toClient(p.raw);
+          passToClient(out, p);
           return this.endOfResult(e, out, status);
         }
         this.rows++;
-        out.toClient(this.rm ? (e.binary ? this.maskBinary(p) : this.maskText(p)) : p.raw);
+        if (this.rm) out.toClient(e.binary ? this.maskBinary(p) : this.maskText(p));
+        else passToClient(out, p);
         return;
       }
       default:
@@ -592,7 +595,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
         outCols[i] = { type: m.type, flags: m.flags };
         writeColumnDefinition(this.w, p.seq, m);
         out.toClient(this.w.take());
-      } else out.toClient(p.raw);
+      } else passToClient(out, p);
     }
     this.colRaw = [];
     return outCols;
@@ -758,3 +761,14 @@ function stmtExecuteStatementIdLike(payload: Buffer): number {
   return payload.readUInt32LE(1);
 }
 
+/** A packet as it arrived, to the target: a span of its chunk (a reassembled one as its own bytes). */
+function passToServer(out: RelayOut, p: Packet): void {
+  if (p.rawParts) out.toServer(p.raw);
+  else out.spanToServer(p.source, p.payloadStart - 4, p.end);
+}
+
+/** A packet as it arrived, to the client. */
+function passToClient(out: RelayOut, p: Packet): void {
+  if (p.rawParts) out.toClient(p.raw);
+  else out.spanToClient(p.source, p.payloadStart - 4, p.end);
+}

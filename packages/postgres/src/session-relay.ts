@@ -188,7 +188,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       case FrontendCode.CopyDone:
       case FrontendCode.CopyFail:
       case FrontendCode.Terminate:
-        out.toServer(m.raw);
+        out.spanToServer(m.source, m.start, m.end);
         return;
       case FrontendCode.FunctionCall:
         // The fast-path function call runs a function by OID, around the SQL
@@ -203,7 +203,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
 
   private forward(m: FramedMessage, out: RelayOut, e: Expect): void {
     this.expect.push(e);
-    out.toServer(m.raw);
+    out.spanToServer(m.source, m.start, m.end);
   }
 
   /** Our own answer, placed after every response still owed for earlier messages. */
@@ -391,7 +391,8 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       case BackendCode.DataRow: {
         if (e?.t === 'execute' && !e.started) this.beginExecute(e, m.payload);
         this.rows++;
-        out.toClient(this.rowMasker ? this.rowMasker.row(m) : m.raw);
+        if (this.rowMasker) out.toClient(this.rowMasker.row(m));
+        else out.spanToClient(m.source, m.start, m.end);
         return;
       }
       case BackendCode.CommandComplete: {
@@ -404,7 +405,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         if (e?.t === 'execute' && !e.started) this.beginExecute(e);
         if (e?.t === 'execute' || e?.t === 'query') this.endResult(parseCommandComplete(m.payload), e.start);
         if (e?.t === 'execute') this.pop();
-        out.toClient(m.raw);
+        out.spanToClient(m.source, m.start, m.end);
         return;
       }
       case BackendCode.RowDescription: {
@@ -425,25 +426,26 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
           const fields = parseRowDescription(m.payload);
           replaced = this.startResult(fields, fields.map((f) => f.format), e.mask, e.from);
         }
-        out.toClient(replaced ?? m.raw);
+        if (replaced) out.toClient(replaced);
+        else out.spanToClient(m.source, m.start, m.end);
         return;
       }
       case BackendCode.BindComplete: {
         // The portal's rows start now: plan their masking from the statement's description.
         if (e?.t === 'bind') this.pop();
-        out.toClient(m.raw);
+        out.spanToClient(m.source, m.start, m.end);
         this.flushInjected(out);
         return;
       }
       case BackendCode.ParseComplete:
       case BackendCode.CloseComplete:
         this.pop();
-        out.toClient(m.raw);
+        out.spanToClient(m.source, m.start, m.end);
         this.flushInjected(out);
         return;
       case BackendCode.NoData:
         if (e?.t === 'describeS' || e?.t === 'describeP') this.pop();
-        out.toClient(m.raw);
+        out.spanToClient(m.source, m.start, m.end);
         this.flushInjected(out);
         return;
       case BackendCode.EmptyQueryResponse:
@@ -452,7 +454,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
           this.endResult(null, e.start);
           this.pop();
         }
-        out.toClient(m.raw);
+        out.spanToClient(m.source, m.start, m.end);
         this.flushInjected(out);
         return;
       case BackendCode.ErrorResponse:
@@ -464,7 +466,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         const n = parseNotificationResponse(m.payload);
         const text = masker ? maskMessage(masker, n.payload) : null;
         const pid = this.clientPid(n.processId);
-        if (text === null && pid === n.processId) out.toClient(m.raw);
+        if (text === null && pid === n.processId) out.spanToClient(m.source, m.start, m.end);
         else out.toClient(this.w.notificationResponse(pid, n.channel, text ?? n.payload).take());
         return;
       }
@@ -480,7 +482,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         // Anything still owed before this sync was discarded by the target.
         while (this.current && this.current.t !== 'sync' && this.current.t !== 'query' && this.current.t !== 'inject') this.pop();
         if (this.current && (this.current.t === 'sync' || this.current.t === 'query')) this.pop();
-        out.toClient(m.raw);
+        out.spanToClient(m.source, m.start, m.end);
         this.flushInjected(out);
         return;
       }
@@ -498,7 +500,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
             : from?.all != null && mask.forResult([{ name: '?column?', from: from.all }]).ruleColumns.size > 0
               ? 'COPY output has no column names, so Sluice cannot apply column mask rules to it; use SELECT for these columns'
               : null;
-        out.toClient(m.raw);
+        out.spanToClient(m.source, m.start, m.end);
         return;
       }
       case BackendCode.CopyData: {
@@ -513,12 +515,12 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
             return;
           }
         }
-        out.toClient(m.raw);
+        out.spanToClient(m.source, m.start, m.end);
         return;
       }
       case BackendCode.CopyDone:
         this.copyMask = null;
-        out.toClient(m.raw);
+        out.spanToClient(m.source, m.start, m.end);
         return;
       case BackendCode.ParameterStatus: {
         const p = parseParameterStatus(m.payload);
@@ -527,11 +529,11 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
           // The gateway reads statements as UTF-8; in this encoding a quote could hide in a multibyte character.
           throw new Error(`client_encoding ${p.value} is not supported through Sluice; use UTF8`);
         }
-        out.toClient(m.raw);
+        out.spanToClient(m.source, m.start, m.end);
         return;
       }
       default:
-        out.toClient(m.raw);
+        out.spanToClient(m.source, m.start, m.end);
     }
   }
 

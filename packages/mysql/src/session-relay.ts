@@ -527,7 +527,8 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
           return this.endOfResult(e, out, status);
         }
         this.rows++;
-        if (this.rm) out.toClient(e.binary ? this.maskBinary(p) : this.maskText(p));
+        const masked = this.rm ? (e.binary ? this.maskBinary(p) : this.maskText(p)) : null;
+        if (masked) out.toClient(masked);
         else passToClient(out, p);
         return;
       }
@@ -603,9 +604,9 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
 
   /**
    * A text row with its masked cells replaced: unchanged cells are copied
-   * byte for byte into the connection's slab; `p.raw` when nothing changed.
+   * byte for byte into the connection's slab; null when nothing changed (forward the packet as it came).
    */
-  private maskText(p: Packet): Buffer {
+  private maskText(p: Packet): Buffer | null {
     const rm = this.rm!;
     const c = this.text;
     c.resetPacket(p, this.count);
@@ -633,7 +634,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
       copied = c.offset + len;
       changed.push(i, m);
     }
-    return copied < 0 ? p.raw : this.finishRow(p, slab, copied, () => this.maskTextSplit(p));
+    return copied < 0 ? null : this.finishRow(p, slab, copied, () => this.maskTextSplit(p));
   }
 
   /** maskText for a row whose rewrite is 16 MiB or more (cells in `this.changed`): written by the splitting writer. */
@@ -660,7 +661,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
    * hit in a numeric or temporal column cannot be written as text: the cell
    * becomes NULL, never the value.
    */
-  private maskBinary(p: Packet): Buffer {
+  private maskBinary(p: Packet): Buffer | null {
     const rm = this.rm!;
     const c = this.bin;
     c.resetPacket(p, this.binCols);
@@ -693,7 +694,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
       copied = c.offset + len;
       changed.push(i, out ?? NULLED);
     }
-    return copied < 0 ? p.raw : this.finishRow(p, slab, copied, () => this.maskBinarySplit(p));
+    return copied < 0 ? null : this.finishRow(p, slab, copied, () => this.maskBinarySplit(p));
   }
 
   /** maskBinary for a row whose rewrite is 16 MiB or more (cells in `this.changed`): written by the splitting writer. */

@@ -86,6 +86,11 @@ export class RowMasker {
    * malformed row (the relay then fails closed).
    */
   row(m: FramedMessage): Buffer {
+    return this.rewrite(m) ?? m.raw;
+  }
+
+  /** The masked row, or null when nothing in it changed (forward the message as it came). */
+  rewrite(m: FramedMessage): Buffer | null {
     const c = this.cursor;
     const count = c.resetMessage(m);
     const src = m.source;
@@ -123,7 +128,7 @@ export class RowMasker {
       else if (typeOID === JSONB) slab.bytes(Buffer.concat([JSONB_VERSION, Buffer.from(JSON.stringify(masked), 'utf8')]));
       else slab.null(); // a detector hit inside a binary integer: the client expects an integer; never leak it
     }
-    if (copied < 0) return m.raw;
+    if (copied < 0) return null;
     slab.copy(src, copied, m.end);
     return slab.end();
   }

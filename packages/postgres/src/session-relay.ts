@@ -391,7 +391,8 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       case BackendCode.DataRow: {
         if (e?.t === 'execute' && !e.started) this.beginExecute(e, m.payload);
         this.rows++;
-        if (this.rowMasker) out.toClient(this.rowMasker.row(m));
+        const masked = this.rowMasker ? this.rowMasker.rewrite(m) : null;
+        if (masked) out.toClient(masked);
         else out.spanToClient(m.source, m.start, m.end);
         return;
       }

@@ -11,9 +11,12 @@ import type { FramedMessage } from './framer.js';
  * `next()` checks every length against the message and, after the last cell,
  * that nothing trails; violations throw ProtocolError.
  */
+/** A cursor's buffer before its first row (one for all: a cursor is made per result). */
+const NO_ROW = Buffer.alloc(0);
+
 export class DataRowCursor {
   /** The buffer `offset` refers to: the payload given to reset(), or the message's source. */
-  buffer: Buffer = Buffer.alloc(0);
+  buffer: Buffer = NO_ROW;
   private pos = 0;
   private end = 0;
   /** Number of cells in the row. */

@@ -45,6 +45,8 @@ interface Described {
   /** The bytes sent instead, with rule-masked columns retyped to text (null: unchanged). */
   retyped: Buffer | null;
   refs: ColumnRef[] | null;
+  /** The fields' own formats (a simple query's rows are in these). */
+  formats?: number[];
 }
 interface Portal {
   cmd: Command | null;
@@ -347,7 +349,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     if (d !== null && d.from === from && d.version === this.origins.version && d.payload.equals(payload)) return d;
     const fields = parseRowDescription(payload);
     const masker = this.session.masker;
-    const next: Described = { payload: Buffer.from(payload), from, version: this.origins.version, fields, retyped: null, refs: null };
+    const next: Described = { payload: Buffer.from(payload), from, version: this.origins.version, fields, retyped: null, refs: null, formats: undefined };
     this.desc = next;
     if (masker) next.retyped = retypeRuleColumns(fields, masker.forResult(this.refs(fields, from)).ruleColumns);
     return next;
@@ -424,8 +426,8 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
           replaced = d.retyped;
           this.pop();
         } else if (e?.t === 'query') {
-          const fields = parseRowDescription(m.payload);
-          replaced = this.startResult(fields, fields.map((f) => f.format), e.mask, e.from);
+          const d = this.described(m.payload, e.from);
+          replaced = this.startResult(d.fields, (d.formats ??= d.fields.map((f) => f.format)), e.mask, e.from);
         }
         if (replaced) out.toClient(replaced);
         else out.spanToClient(m.source, m.start, m.end);

@@ -1,4 +1,4 @@
-import { run, runRows } from './pg-hotpath.js';
+import { run, runRows, type Mode } from './pg-hotpath.js';
 
 /** Runs `once` `rounds` times, printing each round; returns the medians of the event-loop time and the CPU. */
 async function rounds<T extends { wall: number; cpu: number }>(n: number, once: () => Promise<T>, line: (x: T) => string): Promise<{ wall: number; cpu: number }> {
@@ -16,6 +16,7 @@ async function main(): Promise<void> {
   const iterations = Number(process.argv[2] ?? 200000);
   const n = Number(process.argv[3] ?? 3);
   const rows = Number(process.argv[4] || 0);
+  const mode = (process.argv[5] || 'prepared') as Mode;
   if (rows > 0) {
     const m = await rounds(
       n,
@@ -31,12 +32,12 @@ async function main(): Promise<void> {
   const m = await rounds(
     n,
     async () => {
-      const x = await run(iterations);
+      const x = await run(iterations, mode);
       return { wall: x.usPerTxn, cpu: x.cpuUsPerTxn, writes: x.writes };
     },
     (x) => `${x.wall.toFixed(2)} µs on the event loop, ${x.cpu.toFixed(2)} µs CPU (all threads) per transaction; ${x.writes.toFixed(2)} socket writes`,
   );
-  console.log(`median per pgbench -S -M prepared transaction: ${m.wall.toFixed(2)} µs on the event loop, ${m.cpu.toFixed(2)} µs CPU in all threads (JavaScript and the journal write; no sockets)`);
+  console.log(`median per pgbench -S -M ${mode} transaction: ${m.wall.toFixed(2)} µs on the event loop, ${m.cpu.toFixed(2)} µs CPU in all threads (JavaScript and the journal write; no sockets)`);
 }
 
 void main();

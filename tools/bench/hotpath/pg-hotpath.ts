@@ -85,18 +85,43 @@ async function setup() {
   return { client, server, relay, done };
 }
 
-/** Per-transaction cost of `pgbench -S -M prepared`. */
-export async function run(iterations: number): Promise<{ usPerTxn: number; cpuUsPerTxn: number; writes: number }> {
+export type Mode = 'prepared' | 'extended' | 'simple';
+
+/**
+ * Per-transaction cost of `pgbench -S -M <mode>`, with the messages libpq
+ * sends in that mode: prepared = Bind, Describe P, Execute, Sync of a
+ * statement parsed once; extended = the same with a Parse of the unnamed
+ * statement each time; simple = a Query with the key as a literal.
+ */
+export async function run(iterations: number, mode: Mode = 'prepared'): Promise<{ usPerTxn: number; cpuUsPerTxn: number; writes: number }> {
   const { client, server, relay, done } = await setup();
-  // The statement is prepared once, as pgbench does.
   const sql = 'SELECT abalance FROM pgbench_accounts WHERE aid = $1;';
-  client.emit('data', new FrontendWriter().parse('P0_1', sql).describe('S', 'P0_1').sync().take());
   const fields = [{ name: 'abalance', tableOID: 16390, columnAttr: 3, typeOID: 23, typeLen: 4, typeMod: -1, format: 0 }];
-  server.emit('data', new BackendWriter().parseComplete().parameterDescription([23]).rowDescription(fields).readyForQuery('I').take());
-  const answer = new BackendWriter().bindComplete().rowDescription(fields).dataRow(['0']).commandComplete('SELECT 1').readyForQuery('I').take();
-  const requests = Array.from({ length: 1000 }, (_, i) => new FrontendWriter().bind('', 'P0_1', [String(100000 + i * 7)]).describe('P', '').execute('', 0).sync().take());
-  const once = (i: number) => {
-    client.emit('data', requests[i % 1000]!);
+  if (mode === 'prepared') {
+    // The statement is prepared once, as pgbench does.
+    client.emit('data', new FrontendWriter().parse('P0_1', sql).describe('S', 'P0_1').sync().take());
+    server.emit('data', new BackendWriter().parseComplete().parameterDescription([23]).rowDescription(fields).readyForQuery('I').take());
+  }
+  const key = (i: number) => String(100000 + i * 7);
+  const request = (i: number): Buffer => {
+    if (mode === 'simple') return new FrontendWriter().query(`SELECT abalance FROM pgbench_accounts WHERE aid = ${key(i)};`).take();
+    const w = new FrontendWriter();
+    if (mode === 'extended') w.parse('', sql);
+    return w.bind('', mode === 'extended' ? '' : 'P0_1', [key(i)]).describe('P', '').execute('', 0).sync().take();
+  };
+  const answer = (mode === 'simple' ? new BackendWriter() : mode === 'extended' ? new BackendWriter().parseComplete().bindComplete() : new BackendWriter().bindComplete())
+    .rowDescription(fields)
+    .dataRow(['0'])
+    .commandComplete('SELECT 1')
+    .readyForQuery('I')
+    .take();
+  // pgbench draws the key at random from a million: in simple mode nearly every text is new.
+  // So every simple-mode transaction here has a text of its own; the other modes cycle through 1,000.
+  const n = mode === 'simple' ? iterations + 20001 : 1000;
+  const requests = Array.from({ length: n }, (_, i) => request(i));
+  let sent = 0;
+  const once = (_i: number) => {
+    client.emit('data', requests[sent++ % n]!);
     server.emit('data', answer);
   };
   once(0);

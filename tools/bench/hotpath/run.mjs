@@ -3,8 +3,9 @@
 // and runs it: the gateway's JavaScript cost per pgbench-like transaction.
 //
 //   node tools/bench/hotpath/run.mjs [--iterations 200000] [--rounds 3] [--mode prepared|extended|simple] [--cpu-prof]
+//   node tools/bench/hotpath/run.mjs --instructions [--mode …]   (instructions per transaction, under valgrind)
 //   node tools/bench/hotpath/run.mjs --rows 1000000   (a large masked result instead: cost per row)
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../../..');
 // esbuild comes with tsup (a root dev dependency).
 const { build } = createRequire(createRequire(join(ROOT, 'package.json')).resolve('tsup'))('esbuild');
-const { values: o } = parseArgs({ options: { iterations: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '3' }, 'cpu-prof': { type: 'boolean', default: false }, rows: { type: 'string' }, mode: { type: 'string', default: 'prepared' } } });
+const { values: o } = parseArgs({ options: { iterations: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '3' }, 'cpu-prof': { type: 'boolean', default: false }, rows: { type: 'string' }, mode: { type: 'string', default: 'prepared' }, instructions: { type: 'boolean', default: false } } });
 if (!['prepared', 'extended', 'simple'].includes(o.mode)) {
   console.error(`--mode must be prepared, extended or simple (got "${o.mode}")`);
   process.exit(2);
@@ -37,7 +38,36 @@ await build({
   logLevel: 'warning',
   nodePaths: [join(ROOT, 'node_modules'), join(ROOT, 'packages/store-sqlite/node_modules'), join(ROOT, 'packages/sql/node_modules'), join(ROOT, 'apps/sluice/node_modules')],
 });
+const env = { ...process.env, NODE_PATH: [join(ROOT, 'node_modules'), join(ROOT, 'packages/store-sqlite/node_modules'), join(ROOT, 'packages/sql/node_modules'), join(ROOT, 'apps/sluice/node_modules')].join(':') };
+
+if (o.instructions) {
+  // Instructions per transaction: the difference between a 30,000- and a
+  // 10,000-transaction run under callgrind (start-up and warm-up cancel out),
+  // with V8 compiling on the main thread so both runs do the same work.
+  // Unlike time, the count does not drift with the machine.
+  const count = (iterations) =>
+    new Promise((done, fail) => {
+      const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${join(dirname(out), `callgrind.${iterations}`)}`, process.execPath, '--single-threaded', out, String(iterations), '1', '', o.mode], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (c) => (err += c));
+      child.on('error', (e) => fail(new Error(`cannot run valgrind (${e.message}); install it (Debian: apt-get install valgrind)`)));
+      child.on('close', (code) => {
+        const m = /Collected : (\d+)/.exec(err);
+        if (code === 0 && m) done(Number(m[1]));
+        else fail(new Error(`valgrind exited ${code}:\n${err.slice(-2000)}`));
+      });
+    });
+  try {
+    const [a, b] = await Promise.all([count(10000), count(30000)]);
+    console.log(`instructions per pgbench -S -M ${o.mode} transaction: ${Math.round((b - a) / 20000)} (callgrind, 30,000 minus 10,000 transactions)`);
+    process.exit(0);
+  } catch (e) {
+    console.error(e.message);
+    process.exit(1);
+  }
+}
+
 const args = [...(o['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${dirname(out)}`] : []), out, o.iterations, o.rounds, o.rows ?? '', o.mode];
-const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: ROOT, env: { ...process.env, NODE_PATH: [join(ROOT, 'node_modules'), join(ROOT, 'packages/store-sqlite/node_modules'), join(ROOT, 'packages/sql/node_modules'), join(ROOT, 'apps/sluice/node_modules')].join(':') } });
+const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: ROOT, env });
 if (o['cpu-prof']) console.log(`profile in ${dirname(out)}`);
 process.exit(r.status ?? 1);

@@ -71,31 +71,27 @@ class OutBatch {
   push(b: Buffer | Uint8Array): void {
     const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
     const run = this.run;
-    if (run !== null && !this.runIsSpan && run.buffer === buf.buffer && run.byteOffset + this.runEnd === buf.byteOffset) {
-      this.runEnd += buf.length;
-    } else {
-      if (run !== null) this.bufs.push(this.endRun(run));
-      this.run = buf;
-      this.runIsSpan = false;
-      this.runStart = 0;
-      this.runEnd = buf.length;
-    }
-    this.bytes += buf.length;
-    if (this.depth === 0) this.flush();
+    if (run !== null && !this.runIsSpan && run.buffer === buf.buffer && run.byteOffset + this.runEnd === buf.byteOffset) this.runEnd += buf.length;
+    else this.startRun(buf, false, 0, buf.length);
+    this.added(buf.length);
   }
 
   pushSpan(source: Buffer, start: number, end: number): void {
-    const run = this.run;
-    if (run === source && this.runIsSpan && this.runEnd === start) {
-      this.runEnd = end;
-    } else {
-      if (run !== null) this.bufs.push(this.endRun(run));
-      this.run = source;
-      this.runIsSpan = true;
-      this.runStart = start;
-      this.runEnd = end;
-    }
-    this.bytes += end - start;
+    if (this.run === source && this.runIsSpan && this.runEnd === start) this.runEnd = end;
+    else this.startRun(source, true, start, end);
+    this.added(end - start);
+  }
+
+  private startRun(run: Buffer, isSpan: boolean, start: number, end: number): void {
+    if (this.run !== null) this.bufs.push(this.endRun(this.run));
+    this.run = run;
+    this.runIsSpan = isSpan;
+    this.runStart = start;
+    this.runEnd = end;
+  }
+
+  private added(n: number): void {
+    this.bytes += n;
     if (this.depth === 0) this.flush();
   }
 

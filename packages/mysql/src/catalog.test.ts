@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CatalogLineage } from '@sluice/core';
+import { CatalogLineage, type FunctionDefinition } from '@sluice/core';
 import { addViews } from './catalog.js';
 
 describe('mysql view lineage', () => {
@@ -25,17 +25,17 @@ describe('mysql view lineage', () => {
 });
 
 describe('mysql function lineage', () => {
-  /** A database whose customers table has the rule-named column ssn. */
-  const customersLineage = (): CatalogLineage => {
+  /** A database whose customers table has the rule-named column ssn, with these routines added. */
+  const customersLineage = async (defs: FunctionDefinition[]): Promise<CatalogLineage> => {
+    const { addFunctions } = await import('./catalog.js');
     const l = new CatalogLineage(new Set(['ssn']));
     l.addColumn('shop.customers', 'ssn');
+    addFunctions(l, defs);
     return l;
   };
 
   it('functions whose body reaches a covered value (directly, through another function, or unreadable) carry anything; others nothing', async () => {
-    const { addFunctions } = await import('./catalog.js');
-    const l = customersLineage();
-    addFunctions(l, [
+    const l = await customersLineage([
       { name: 'outer_fn', definition: 'RETURN inner_fn(i)' },
       { name: 'inner_fn', definition: 'RETURN (SELECT name FROM customers WHERE id = i)' },
       { name: 'hidden', definition: null },
@@ -47,9 +47,7 @@ describe('mysql function lineage', () => {
   });
 
   it('writers: routines whose body also stores values (a table write, CALL, a user variable); hidden bodies are masked but not writers; CALL with or without parentheses names one', async () => {
-    const { addFunctions } = await import('./catalog.js');
-    const l = customersLineage();
-    addFunctions(l, [
+    const l = await customersLineage([
       { name: 'stash', definition: 'INSERT INTO notes SELECT ssn FROM customers' },
       { name: 'keep', definition: 'BEGIN SET @last = (SELECT ssn FROM customers LIMIT 1); RETURN 1; END' },
       { name: 'via', definition: 'BEGIN CALL stash(); RETURN (SELECT count(*) FROM customers); END' },

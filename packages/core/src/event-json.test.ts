@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GENESIS, Recorder, SessionLog, eventHash } from './recorder.js';
-import { commandEvent, commandEventJson } from './session.js';
+import { commandEvent, commandEventJson, jsonString, resultJson } from './session.js';
 import type { Decision } from './policy.js';
 import type { Store, StoredEvent } from './store.js';
-import type { Command } from './types.js';
+import type { Command, ResultSummary } from './types.js';
 
 // Text with quotes, backslashes, control characters, lone surrogates and astral characters.
 const text = fc.string({ unit: fc.constantFrom('a', 'Z', ' ', '"', '\\', '\n', '\t', '\u0001', '\u2028', '\ud800', 'é', '😀', '$', '1') , maxLength: 12 });
@@ -64,5 +64,28 @@ describe('command event JSON', () => {
       expect(e.hash).toBe(eventHash({ ...e, dataJson: undefined }));
       prev = e.hash;
     }
+  });
+});
+
+describe('plain JSON writers', () => {
+  it('jsonString is exactly JSON.stringify for any string', () => {
+    fc.assert(
+      fc.property(fc.oneof(text, fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' })), (s) => {
+        expect(jsonString(s)).toBe(JSON.stringify(s));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('resultJson is exactly JSON.stringify of a copy of the summary, keys in order, undefined left out', () => {
+    const num = fc.option(fc.oneof(fc.integer(), fc.double(), fc.constantFrom(0, -0, 1.97, NaN, Infinity)), { nil: undefined });
+    const summary: fc.Arbitrary<ResultSummary> = fc.record({ rows: num, affected: num, masked: num, error: fc.option(text, { nil: undefined }), ms: num, bytesIn: num, bytesOut: num }, { requiredKeys: [] });
+    fc.assert(
+      fc.property(summary, (r) => {
+        expect(resultJson(r)).toBe(JSON.stringify({ ...r }));
+      }),
+      { numRuns: 1000 },
+    );
+    expect(resultJson({ rows: 1, affected: undefined, masked: 0, error: undefined, ms: 1.97 })).toBe('{"rows":1,"masked":0,"ms":1.97}');
   });
 });

@@ -261,10 +261,10 @@ export class SessionLog {
     }
   }
 
-  /** Append without waiting (it joins the next group); a failure still breaks the chain. */
-  appendLater(type: string, data: Record<string, unknown>): void {
+  /** Append without waiting (it joins the next group); a failure still breaks the chain. `dataJson` as for `next`. */
+  appendLater(type: string, data: Record<string, unknown>, dataJson?: string): void {
     if (this.broken) return;
-    this.recorder.enqueueLazy(this.next(type, data), (e) => {
+    this.recorder.enqueueLazy(this.next(type, data, dataJson), (e) => {
       this.broken ??= e;
     });
   }

@@ -226,7 +226,7 @@ export class MessageRelay<CM, SM> {
     }
     if (pendingClient.length) {
       this.queue = pendingClient.slice();
-      void this.drain();
+      this.drain();
     }
   }
 
@@ -243,45 +243,88 @@ export class MessageRelay<CM, SM> {
     if (msgs.length === 0) return;
     if (this.queue.length === 0) this.queue = msgs;
     else for (const m of msgs) this.queue.push(m);
-    if (!this.draining) void this.drain();
+    if (!this.draining) this.drain();
   }
 
-  private async drain(): Promise<void> {
+  /**
+   * Hands queued client messages to the plugin in order, synchronously while
+   * every verdict is immediate; the first pending one (policy, approval)
+   * continues in `drainAfter`, which owns the held batches from then on.
+   */
+  private drain(): void {
     this.draining = true;
     this.toServer.hold();
     this.toClient.hold();
+    let pending: Promise<void> | null = null;
     try {
-      while (this.queue.length && !this.done) {
-        const q = this.queue;
-        this.queue = [];
-        for (let i = 0; i < q.length; i++) {
-          const r = this.handlers.client(q[i]!, this.out);
-          if (r && typeof (r as Promise<void>).then === 'function') {
-            // Stop reading while the verdict is pending. What the client is
-            // owed goes now (notices must reach it); what the server is owed
-            // waits, so a batch still leaves in one write once allowed.
-            this.toClient.release();
-            this.client.pause();
-            this.awaiting = true;
-            try {
-              await r;
-            } finally {
-              this.awaiting = false;
-              if (!this.clientHeld) this.client.resume();
-              this.toClient.hold();
-            }
-            if (this.done) return;
+      pending = this.runQueue();
+    } catch (e) {
+      this.clientFailed(e as Error);
+    }
+    if (pending !== null) {
+      void this.drainAfter(pending);
+      return;
+    }
+    this.toServer.release();
+    this.toClient.release();
+    this.draining = false;
+  }
+
+  /**
+   * Runs queued messages until the queue is empty (null) or a handler returns
+   * a promise, which is returned with the messages after it back at the head
+   * of the queue.
+   */
+  private runQueue(): Promise<void> | null {
+    while (this.queue.length && !this.done) {
+      const q = this.queue;
+      this.queue = [];
+      for (let i = 0; i < q.length; i++) {
+        const r = this.handlers.client(q[i]!, this.out);
+        if (r && typeof (r as Promise<void>).then === 'function') {
+          if (i + 1 < q.length) {
+            const rest = q.slice(i + 1);
+            for (const m of this.queue) rest.push(m);
+            this.queue = rest;
           }
+          return r as Promise<void>;
         }
       }
+    }
+    return null;
+  }
+
+  private async drainAfter(first: Promise<void>): Promise<void> {
+    try {
+      for (let r: Promise<void> | null = first; r !== null; r = this.runQueue()) {
+        // Stop reading while the verdict is pending. What the client is
+        // owed goes now (notices must reach it); what the server is owed
+        // waits, so a batch still leaves in one write once allowed.
+        this.toClient.release();
+        this.client.pause();
+        this.awaiting = true;
+        try {
+          await r;
+        } finally {
+          this.awaiting = false;
+          if (!this.clientHeld) this.client.resume();
+          this.toClient.hold();
+        }
+        if (this.done) return;
+      }
     } catch (e) {
-      this.handlers.protocolError?.(e as Error, 'client', this.out);
-      this.close((e as Error).message || 'internal error');
+      this.clientFailed(e as Error);
     } finally {
       this.toServer.release();
       this.toClient.release();
       this.draining = false;
     }
+  }
+
+  /** A client handler threw or its verdict rejected: answer and close (fail closed). */
+  private clientFailed(e: Error): void {
+    this.handlers.protocolError?.(e, 'client', this.out);
+    this.close(e.message || 'internal error');
   }
 
   private onServerData(chunk: Buffer): void {

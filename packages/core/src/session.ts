@@ -69,10 +69,40 @@ export function commandEventJson(cmd: Command, d: Decision, data: Record<string,
     heads.set(cmd.text, h);
   }
   let out = h.json;
-  if (cmd.params !== undefined) out += `,"params":${JSON.stringify(cmd.params)}`;
-  out += `,"decision":${JSON.stringify(d.effect)}`;
-  if (d.policy !== undefined) out += `,"policy":${JSON.stringify(d.policy)}`;
+  if (cmd.params !== undefined) out += `,"params":${paramsJson(cmd.params)}`;
+  out += `,"decision":${jsonString(d.effect)}`;
+  if (d.policy !== undefined) out += `,"policy":${d.policy === null ? 'null' : jsonString(d.policy)}`;
   return `${out}}`;
+}
+
+/** Characters JSON.stringify writes as they are: no quote, backslash, control character or lone surrogate. */
+const JSON_PLAIN = /^[\x20\x21\x23-\x5b\x5d-\u007e\u0080-\ud7ff\ue000-\uffff]*$/;
+
+/** Exactly `JSON.stringify(s)`; plain text (the usual case) skips the serializer. */
+export function jsonString(s: string): string {
+  return JSON_PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
+function paramsJson(params: readonly (string | null)[]): string {
+  let out = '[';
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i];
+    if (i > 0) out += ',';
+    out += p === null || p === undefined ? 'null' : jsonString(p);
+  }
+  return `${out}]`;
+}
+
+/** Exactly `JSON.stringify({ ...r })` for a result summary (its own keys, in order; undefined left out). */
+export function resultJson(r: ResultSummary): string {
+  let out = '';
+  for (const k in r) {
+    const v = (r as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    out += out === '' ? '{' : ',';
+    out += `${jsonString(k)}:${typeof v === 'number' ? (Number.isFinite(v) ? String(v) : 'null') : typeof v === 'string' ? jsonString(v) : JSON.stringify(v)}`;
+  }
+  return out === '' ? '{}' : `${out}}`;
 }
 
 /**
@@ -208,7 +238,10 @@ export class CoreSession implements Session {
 
   result(r: ResultSummary): void {
     if (r.masked) this.deps.metrics.maskedCells(this.protocol, r.masked);
-    if (!this.closing) this.log.appendLater('result', { ...r });
+    if (!this.closing) {
+      const data = { ...r };
+      this.log.appendLater('result', data, resultJson(data));
+    }
   }
 
   output(data: Uint8Array, stream: 'stdout' | 'stderr'): void {

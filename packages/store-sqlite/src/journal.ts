@@ -1,6 +1,10 @@
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, writeSync, existsSync } from 'node:fs';
 import type { StoredEvent } from '@sluice/core';
 
+/** The encoding buffer's size; one grown past BUF_KEEP for a huge event is dropped after its write. */
+const BUF_START = 64 * 1024;
+const BUF_KEEP = 1024 * 1024;
+
 /**
  * The event journal: an append-only file of JSON lines written with one
  * write(2) per group of events. Once write returns, the events are in the
@@ -13,6 +17,7 @@ import type { StoredEvent } from '@sluice/core';
 export class EventJournal {
   private fd: number;
   private bytes: number;
+  private buf = Buffer.allocUnsafe(BUF_START);
 
   constructor(
     readonly path: string,
@@ -24,23 +29,36 @@ export class EventJournal {
 
   /**
    * Appends events as lines `session TAB seq TAB at TAB type TAB prev TAB hash
-   * TAB data-JSON` (JSON text never holds a raw tab or newline). Throws if
-   * the write fails (the caller refuses).
+   * TAB data-JSON` (JSON text never holds a raw tab or newline), encoded once
+   * into a reused buffer and written with one write(2). Throws if the write
+   * fails (the caller refuses).
    */
   append(events: readonly StoredEvent[]): void {
-    let text = '';
-    for (const e of events) text += journalLine(e);
-    // The string is written as is (no Buffer to allocate); a short write,
-    // which a regular file only gives when the disk is nearly full, goes on
-    // from the bytes already written.
-    const length = Buffer.byteLength(text, 'utf8');
-    let off = writeSync(this.fd, text, null, 'utf8');
-    if (off < length) {
-      const buf = Buffer.from(text, 'utf8');
-      while (off < length) off += writeSync(this.fd, buf, off, length - off);
+    let off = 0;
+    for (const e of events) {
+      checkFields(e);
+      off = this.put(`${e.session}\t${e.seq}\t${e.at}\t${e.type}\t${e.prev}\t${e.hash}\t`, off);
+      off = this.put(e.dataJson ?? JSON.stringify(e.data), off);
+      off = this.put('\n', off);
     }
+    // A short write, which a regular file only gives when the disk is nearly
+    // full, goes on from the bytes already written.
+    let done = 0;
+    while (done < off) done += writeSync(this.fd, this.buf, done, off - done);
     if (this.fsync) fdatasyncSync(this.fd);
-    this.bytes += length;
+    this.bytes += off;
+    if (this.buf.length > BUF_KEEP) this.buf = Buffer.allocUnsafe(BUF_START);
+  }
+
+  /** Encodes `s` as UTF-8 at `off` (growing the buffer first if it might not fit); returns the new end. */
+  private put(s: string, off: number): number {
+    const worst = off + s.length * 3;
+    if (worst > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(worst, this.buf.length * 2));
+      this.buf.copy(bigger, 0, 0, off);
+      this.buf = bigger;
+    }
+    return off + this.buf.write(s, off);
   }
 
   get size(): number {
@@ -83,8 +101,27 @@ export class EventJournal {
 
 const PLAIN = /^[^\t\n]*$/;
 
-/** One journal line. Fields other than data are ids, times and hex: a tab or newline in them is refused. */
+/** The last session id, type and time that passed the check (most events repeat them). */
+const passed = { session: '', type: '', at: '' };
+
+/** Fields other than data are ids, times and hex: a tab or newline in them is refused (it would split the line). */
+function checkFields(e: StoredEvent): void {
+  if (e.session !== passed.session) {
+    if (!PLAIN.test(e.session)) throw new Error('event field holds a tab or newline');
+    passed.session = e.session;
+  }
+  if (e.type !== passed.type) {
+    if (!PLAIN.test(e.type)) throw new Error('event field holds a tab or newline');
+    passed.type = e.type;
+  }
+  if (e.at !== passed.at) {
+    if (!PLAIN.test(e.at)) throw new Error('event field holds a tab or newline');
+    passed.at = e.at;
+  }
+}
+
+/** One journal line. */
 export function journalLine(e: StoredEvent): string {
-  if (!PLAIN.test(e.session) || !PLAIN.test(e.type) || !PLAIN.test(e.at)) throw new Error('event field holds a tab or newline');
+  checkFields(e);
   return `${e.session}\t${e.seq}\t${e.at}\t${e.type}\t${e.prev}\t${e.hash}\t${e.dataJson ?? JSON.stringify(e.data)}\n`;
 }

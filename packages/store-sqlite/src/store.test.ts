@@ -203,15 +203,35 @@ describe('events', () => {
     const wide = { text: 'é中🚀'.repeat(500) };
     store.appendEventsNow([event('s1', 1, { type: 'output', data: wide })]);
     store.appendEventsNow([event('s1', 2), event('s1', 3, { type: 'output', data: { text: 'plain' } })]);
+    // Larger than the journal's encoding buffer, in the middle of a group.
+    const huge = { text: 'é中🚀\t\n'.repeat(30000) };
+    store.appendEventsNow([event('s1', 4, { type: 'output', data: { text: 'before' } }), event('s1', 5, { type: 'output', data: huge }), event('s1', 6)]);
+    store.appendEventsNow([event('s1', 7, { type: 'output', data: { text: 'after' } })]);
     const got = await store.getEvents('s1');
     expect(got.map((e) => [e.seq, e.data])).toEqual([
       [1, wide],
       [2, event('s1', 2).data],
       [3, { text: 'plain' }],
+      [4, { text: 'before' }],
+      [5, huge],
+      [6, event('s1', 6).data],
+      [7, { text: 'after' }],
     ]);
     await store.close();
     const again = open(path);
-    expect((await again.getEvents('s1')).map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect((await again.getEvents('s1')).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('journal mode: an event whose session, type or time holds a tab or newline is refused, not written', async () => {
+    for (const over of [{ session: 's1\tx' }, { type: 'output\n' }, { at: '2025-01-01T00:00:00\t' }]) {
+      const path = join(tmp.make(), 'sluice.db');
+      const store = openSqliteStore({ path, journal: true });
+      await store.createSession(session('s1'));
+      store.appendEventsNow([event('s1', 1)]);
+      expect(() => store.appendEventsNow([event('s1', 2, over)])).toThrow(/tab or newline/);
+      expect(readFileSync(`${path}.journal`, 'utf8').split('\n').filter(Boolean)).toHaveLength(1);
+      await store.close().catch(() => undefined);
+    }
   });
 
   it('journal mode: a journal replayed at open skips the events the mover had already stored, and stores the rest once', async () => {

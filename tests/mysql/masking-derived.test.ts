@@ -40,6 +40,23 @@ describe.skipIf(!!skip)(`mysql: column rules reach computed columns${skip ? ` (s
     }
   });
 
+  it('statements whose column definitions are the same bytes are each masked by what they read (interleaved executions)', async () => {
+    const c = await env.connect(env.agent.secret);
+    try {
+      // Both answer one VARCHAR(50) column named v, computed: only the statement says where it came from.
+      const fromSsn = 'SELECT CAST(ssn AS CHAR(50)) AS v FROM customers WHERE id = ?';
+      const fromName = 'SELECT CAST(name AS CHAR(50)) AS v FROM customers WHERE id = ?';
+      for (let i = 0; i < 3; i++) {
+        const [a] = (await c.execute(fromSsn, [1])) as [any[], unknown];
+        const [b] = (await c.execute(fromName, [1])) as [any[], unknown];
+        expect(String(a[0].v)).not.toMatch(SSN);
+        expect(b[0].v).toBe('Jane Doe');
+      }
+    } finally {
+      await c.end();
+    }
+  });
+
   it('derived tables, CTEs, aggregates, scalar subqueries and UNION arms carrying a rule column are masked', async () => {
     const c = await env.connect(env.agent.secret);
     try {

@@ -93,16 +93,23 @@ function paramsJson(params: readonly (string | null)[]): string {
   return `${out}]`;
 }
 
-/** Exactly `JSON.stringify({ ...r })` for a result summary (its own keys, in order; undefined left out). */
-export function resultJson(r: ResultSummary): string {
-  let out = '';
-  for (const k in r) {
-    const v = (r as Record<string, unknown>)[k];
+/** A result event's fields, in the order they are written. */
+const RESULT_KEYS = ['rows', 'affected', 'masked', 'error', 'ms', 'bytesIn', 'bytesOut'] as const;
+
+/**
+ * A result event: the summary's defined fields (in RESULT_KEYS order) and
+ * exactly `JSON.stringify(data)`, written without the serializer.
+ */
+export function resultEvent(r: ResultSummary): { data: Record<string, unknown>; json: string } {
+  const data: Record<string, unknown> = {};
+  let json = '';
+  for (const k of RESULT_KEYS) {
+    const v = r[k];
     if (v === undefined) continue;
-    out += out === '' ? '{' : ',';
-    out += `${jsonString(k)}:${typeof v === 'number' ? (Number.isFinite(v) ? String(v) : 'null') : typeof v === 'string' ? jsonString(v) : JSON.stringify(v)}`;
+    data[k] = v;
+    json += `${json === '' ? '{' : ','}"${k}":${typeof v === 'number' ? (Number.isFinite(v) ? String(v) : 'null') : jsonString(v)}`;
   }
-  return out === '' ? '{}' : `${out}}`;
+  return { data, json: json === '' ? '{}' : `${json}}` };
 }
 
 /**
@@ -239,8 +246,8 @@ export class CoreSession implements Session {
   result(r: ResultSummary): void {
     if (r.masked) this.deps.metrics.maskedCells(this.protocol, r.masked);
     if (!this.closing) {
-      const data = { ...r };
-      this.log.appendLater('result', data, resultJson(data));
+      const e = resultEvent(r);
+      this.log.appendLater('result', e.data, e.json);
     }
   }
 

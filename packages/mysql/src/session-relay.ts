@@ -50,6 +50,17 @@ interface Sources {
   tables: Set<string>;
 }
 
+/** A result's column definitions as they came (payload copies), parsed, with the column refs last planned from them. */
+interface KnownColumns {
+  payloads: Buffer[];
+  cols: ColumnDefinition[];
+  binCols: BinaryColumn[];
+  refs: ColumnRef[] | null;
+  refsSrc: Sources | null;
+}
+
+const NO_COLUMNS: ReadonlySet<number> = new Set();
+
 function sourcesOf(cmd: Command, names: ReadonlySet<string> | undefined, lineage: CatalogLineage | null): Sources | null {
   const d = lineage ? lineage.derived(cmd) : names ? derivedFrom(cmd, names) : null;
   if (d === null) return null;
@@ -149,6 +160,12 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   private rows = 0;
   private rm: ResultMasker | null = null;
   private binCols: BinaryColumn[] = [];
+  /**
+   * The last result's column definitions (payload copies) with what was
+   * derived from them, reused while the same bytes come back (every
+   * execution of a prepared statement). `refs` hold for `refsSrc` only.
+   */
+  private lastCols: KnownColumns | null = null;
   private outCols: BinaryColumn[] = [];
   private readonly text = new TextRowCursor();
   private readonly bin = new BinaryRowCursor();
@@ -502,9 +519,8 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
         return;
       }
       case 'cols': {
-        this.cols.push(parseColumnDefinition(p.payload));
         this.colRaw.push(p);
-        if (this.cols.length === this.count) this.emitColumns(e, out);
+        if (this.colRaw.length === this.count) this.emitColumns(e, out);
         return;
       }
       case 'colsEof':
@@ -555,35 +571,58 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   /** All column definitions are in: plan the masking, retype rule columns, send them on. */
   private emitColumns(e: Extract<Expect, { t: 'query' }>, out: RelayOut): void {
     const mask = e.mask;
-    let rule: ReadonlySet<number> = new Set();
+    const known = this.columnsOf(this.colRaw);
+    this.cols = known.cols;
+    let rule: ReadonlySet<number> = NO_COLUMNS;
     if (mask) {
       const rm = this.planColumns(mask, e.src, this.cols);
       if (rm.active) this.rm = rm;
       rule = rm.ruleColumns;
     }
-    this.binCols = this.cols.map((c) => ({ type: c.type, flags: c.flags }));
+    this.binCols = known.binCols;
     this.outCols = this.sendColumns(rule, out);
     this.phase = this.deprecateEof ? 'rows' : 'colsEof';
   }
 
+  /** A result's column definitions, parsed, or the last result's when these are the same bytes. */
+  private columnsOf(raw: readonly Packet[]): KnownColumns {
+    const c = this.lastCols;
+    if (c !== null && c.payloads.length === raw.length && raw.every((p, i) => c.payloads[i]!.compare(p.source, p.payloadStart, p.end) === 0)) return c;
+    const cols = raw.map((p) => parseColumnDefinition(p.payload));
+    const next: KnownColumns = { payloads: raw.map((p) => Buffer.from(p.payload)), cols, binCols: cols.map((d) => ({ type: d.type, flags: d.flags })), refs: null, refsSrc: null };
+    this.lastCols = next;
+    return next;
+  }
+
   /** The masking of a result with these columns: each column's source, computed or through a view. */
   private planColumns(mask: Masker, src: Sources | null, cols: readonly ColumnDefinition[]): ResultMasker {
+    const c = this.lastCols;
+    if (c !== null && c.cols === cols) {
+      if (c.refs === null || c.refsSrc !== src) {
+        c.refs = this.columnRefs(src, cols);
+        c.refsSrc = src;
+      }
+      return mask.forResult(c.refs);
+    }
+    return mask.forResult(this.columnRefs(src, cols));
+  }
+
+  /** Each column's source: the table column it shows, or what a computed, derived or view column is made from. */
+  private columnRefs(src: Sources | null, cols: readonly ColumnDefinition[]): ColumnRef[] {
     const n = cols.length;
-    return mask.forResult(
-      cols.map((c, i): ColumnRef => {
-        const ref: ColumnRef = { name: c.name, table: c.orgTable || c.table || undefined, column: c.orgName || undefined };
-        // Computed, or a derived table's or CTE's column: masked by what the statement read into it.
-        if (src !== null && !(c.orgName && c.orgTable && src.tables.has(c.orgTable.toLowerCase()))) {
-          const from = derivedColumn(src.d, i, n);
-          if (from !== null) ref.from = from;
-        } else if (this.lineage !== null && c.orgName && c.orgTable) {
-          // A view's column: what its definition computes it from.
-          const from = this.lineage.expandColumn(c.schema ? `${c.schema}.${c.orgTable}` : c.orgTable, c.orgName);
-          if (from !== undefined) ref.from = from;
-        }
-        return ref;
-      }),
-    );
+    return cols.map((c, i): ColumnRef => {
+      const ref: ColumnRef = { name: c.name, table: c.orgTable || c.table || undefined, column: c.orgName || undefined };
+      // Computed, or a derived table's or CTE's column: masked by what the statement read into it.
+      if (src !== null && !(c.orgName && c.orgTable && src.tables.has(c.orgTable.toLowerCase()))) {
+        const from = derivedColumn(src.d, i, n);
+        if (from !== null) ref.from = from;
+      } else if (this.lineage !== null && c.orgName && c.orgTable) {
+        // A view's column: what its definition computes it from.
+        const from = this.lineage.expandColumn(c.schema ? `${c.schema}.${c.orgTable}` : c.orgTable, c.orgName);
+        if (from !== undefined) ref.from = from;
+      }
+      return ref;
+    });
   }
 
   /** Sends the gathered column definitions on, rule-masked ones retyped as text; returns the columns as the client sees them. */

@@ -716,7 +716,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
       const i = c.index;
       const isRule = rm.ruleColumns.has(i);
       if (!isRule) {
-        const n = c.stringLength;
+        const n = c.textLength;
         if (n >= 0 && n < minLength) continue;
       }
       const text = c.text();

@@ -345,6 +345,40 @@ describe('result sets', () => {
     expect(() => res.parseBinaryRow(m.payload, cols)).toThrow();
   });
 
+  it('a binary cell\'s textLength is never below the length of its text (exact for integers of every width and sign)', () => {
+    const ints: [number, boolean, fc.Arbitrary<bigint>][] = [
+      [ColumnType.Tiny, false, fc.bigInt(-128n, 127n)],
+      [ColumnType.Tiny, true, fc.bigInt(0n, 255n)],
+      [ColumnType.Short, false, fc.bigInt(-32768n, 32767n)],
+      [ColumnType.Short, true, fc.bigInt(0n, 65535n)],
+      [ColumnType.Year, true, fc.bigInt(0n, 65535n)],
+      [ColumnType.Int24, false, fc.bigInt(-8388608n, 8388607n)],
+      [ColumnType.Long, false, fc.bigInt(-(2n ** 31n), 2n ** 31n - 1n)],
+      [ColumnType.Long, true, fc.bigInt(0n, 2n ** 32n - 1n)],
+      [ColumnType.LongLong, false, fc.bigInt(-(2n ** 63n), 2n ** 63n - 1n)],
+      [ColumnType.LongLong, true, fc.bigInt(0n, 2n ** 64n - 1n)],
+    ];
+    const pick = fc.constantFrom(...ints.keys());
+    const cell = pick.chain((k) => ints[k]![2].map((v) => [k, v] as const));
+    fc.assert(
+      fc.property(fc.array(cell, { minLength: 1, maxLength: 6 }), fc.constantFrom('x', 'a@b.example', ''), (cells, str) => {
+        const cols = [...cells.map(([k]) => ({ type: ints[k]![0], flags: ints[k]![1] ? ColumnFlag.Unsigned : 0 })), { type: ColumnType.VarString, flags: 0 }];
+        const values = [...cells.map(([, v]) => String(v)), str];
+        const p = roundTrip((w) => res.writeBinaryRow(w, 1, cols, values));
+        const cur = new res.BinaryRowCursor();
+        cur.resetPacket(p, cols);
+        while (cur.next()) {
+          const text = cur.text()!;
+          expect(text).toBe(values[cur.index]);
+          const n = cur.textLength;
+          if (cur.index < cells.length && (cols[cur.index]!.type !== ColumnType.LongLong || Number.isSafeInteger(Number(cells[cur.index]![1])))) expect(n).toBe(text.length);
+          else if (n >= 0) expect(n).toBeGreaterThanOrEqual(text.length);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('COM_STMT_PREPARE_OK', () => {
     const ok = { statementId: 42, columnCount: 3, paramCount: 2, warnings: 1 };
     expect(res.parseStmtPrepareOk(roundTrip((w) => res.writeStmtPrepareOk(w, 1, ok)).payload)).toEqual({ ...ok, metadataFollows: true });

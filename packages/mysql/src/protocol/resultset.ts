@@ -373,6 +373,40 @@ export class BinaryRowCursor {
     return this.length - lenencPrefixSize(this.buffer[this.offset]);
   }
 
+  /**
+   * An upper bound on the length of the current cell's text (`text()`): the
+   * byte length for string-like cells, the exact decimal length for
+   * integers (read without decoding the cell); -1 for NULL and for other
+   * types. A masker may skip a cell whose bound is under its shortest match,
+   * so the bound must never be low.
+   */
+  get textLength(): number {
+    if (this.length < 0) return -1;
+    const c = this.columns[this.index];
+    const b = this.buffer;
+    const o = this.offset;
+    const unsigned = (c.flags & ColumnFlag.Unsigned) !== 0;
+    switch (c.type) {
+      case ColumnType.Tiny:
+        return decimalLength(unsigned ? b[o] : (b[o] << 24) >> 24);
+      case ColumnType.Short:
+        return decimalLength(unsigned ? b.readUInt16LE(o) : b.readInt16LE(o));
+      case ColumnType.Year:
+        return decimalLength(b.readUInt16LE(o));
+      case ColumnType.Long:
+      case ColumnType.Int24:
+        return decimalLength(unsigned ? b.readUInt32LE(o) : b.readInt32LE(o));
+      case ColumnType.LongLong: {
+        // Exact while the value is a safe integer; else unknown.
+        const lo = b.readUInt32LE(o);
+        const hi = unsigned ? b.readUInt32LE(o + 4) : b.readInt32LE(o + 4);
+        return hi >= -0x200000 && hi < 0x200000 ? decimalLength(hi * 0x100000000 + lo) : -1;
+      }
+      default:
+        return isLenencType(c.type) ? this.length - lenencPrefixSize(b[o]) : -1;
+    }
+  }
+
   next(): boolean {
     const i = this.index + 1;
     if (i >= this.columns.length) {
@@ -436,6 +470,18 @@ export function parseBinaryRow(payload: Buffer, columns: ReadonlyArray<BinaryCol
 
 /** A binary-row cell to write: null, an encoding to copy unchanged, or a value to encode by column type. */
 export type BinaryRowCell = null | { encoded: Uint8Array } | Exclude<BinaryInput, null>;
+
+/** The length of `String(v)` for a safe integer `v`. */
+function decimalLength(v: number): number {
+  let n = 1;
+  let a = v;
+  if (a < 0) {
+    n = 2;
+    a = -a;
+  }
+  for (let p = 10; a >= p && n < 22; p *= 10) n++;
+  return n;
+}
 
 /**
  * Writes a binary row. Cells given as `{ encoded }` are copied as they came

@@ -42,8 +42,8 @@ interface Described {
   from: Derived | null;
   version: number;
   fields: FieldDescription[];
-  /** The bytes sent instead, with rule-masked columns retyped to text (null: unchanged). */
-  retyped: Buffer | null;
+  /** The bytes sent for a Describe, with rule-masked columns retyped to text (null: unchanged; undefined: not yet planned). */
+  retyped?: Buffer | null;
   refs: ColumnRef[] | null;
   /** The fields' own formats (a simple query's rows are in these). */
   formats?: number[];
@@ -340,19 +340,25 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   }
 
   /**
-   * A RowDescription's fields and its retyped bytes (null: unchanged). The
-   * same bytes with the same origins and lineage give the same answer, so the
-   * last one is reused: parsed once, not on every execution.
+   * A RowDescription's fields. The same bytes with the same origins and
+   * lineage give the same answer, so the last one is reused: parsed once,
+   * not on every execution.
    */
   private described(payload: Buffer, from: Derived | null): Described {
     const d = this.desc;
     if (d !== null && d.from === from && d.version === this.origins.version && d.payload.equals(payload)) return d;
-    const fields = parseRowDescription(payload);
-    const masker = this.session.masker;
-    const next: Described = { payload: Buffer.from(payload), from, version: this.origins.version, fields, retyped: null, refs: null, formats: undefined };
+    const next: Described = { payload: Buffer.from(payload), from, version: this.origins.version, fields: parseRowDescription(payload), refs: null };
     this.desc = next;
-    if (masker) next.retyped = retypeRuleColumns(fields, masker.forResult(this.refs(fields, from)).ruleColumns);
     return next;
+  }
+
+  /** A described statement's or portal's RowDescription with rule-masked columns retyped to text (null: unchanged), planned once per description. */
+  private retyped(d: Described): Buffer | null {
+    if (d.retyped === undefined) {
+      const masker = this.session.masker;
+      d.retyped = masker ? retypeRuleColumns(d.fields, masker.forResult(this.refs(d.fields, d.from)).ruleColumns) : null;
+    }
+    return d.retyped;
   }
 
   /**
@@ -417,13 +423,13 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
           const st = this.stmts.get(e.stmt);
           const d = this.described(m.payload, st?.from ?? null);
           if (st) st.fields = d.fields;
-          replaced = d.retyped;
+          replaced = this.retyped(d);
           this.pop();
         } else if (e?.t === 'describeP') {
           const p = this.portals.get(e.portal);
           const d = this.described(m.payload, p?.from ?? null);
           if (p) p.fields = d.fields;
-          replaced = d.retyped;
+          replaced = this.retyped(d);
           this.pop();
         } else if (e?.t === 'query') {
           const d = this.described(m.payload, e.from);

@@ -364,16 +364,6 @@ export class BinaryRowCursor {
   }
 
   /**
-   * For a length-encoded (string-like) cell, the byte length of its value
-   * (its text has at most that many characters); -1 for NULL and for other
-   * types, whose text can be longer than their bytes.
-   */
-  get stringLength(): number {
-    if (this.length < 0 || !isLenencType(this.columns[this.index].type)) return -1;
-    return this.length - lenencPrefixSize(this.buffer[this.offset]);
-  }
-
-  /**
    * An upper bound on the length of the current cell's text (`text()`): the
    * byte length for string-like cells, the exact decimal length for
    * integers (read without decoding the cell); -1 for NULL and for other

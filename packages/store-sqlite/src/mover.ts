@@ -19,44 +19,66 @@ db.pragma('busy_timeout = 5000');
 db.pragma('synchronous = ' + workerData.sync);
 db.pragma('foreign_keys = ON');
 const journal = fs.openSync(workerData.journal, 'r');
-const insert = db.prepare('INSERT INTO event_blocks (session, first_seq, last_seq, events) VALUES (?, ?, ?, ?)');
+// The lines go in as the bytes read from the journal, cast to TEXT in SQLite
+// (the same UTF-8): no JavaScript string is made of them.
+const insert = db.prepare('INSERT INTO event_blocks (session, first_seq, last_seq, events) VALUES (?, ?, ?, CAST(? AS TEXT))');
+// Reused between batches: a fresh megabyte per batch costs page faults.
+let input = Buffer.allocUnsafe(1 << 20);
+let output = Buffer.allocUnsafe(1 << 20);
 // Lines are copied as they are: one block per session per run of consecutive
 // seqs (blocks.ts reads them back and checks that they are exactly that).
-const move = db.transaction((text) => {
+const move = db.transaction((n) => {
   const open = new Map();
   const blocks = [];
   let start = 0;
-  for (;;) {
-    const end = text.indexOf('\\n', start);
-    if (end < 0) break;
+  while (start < n) {
+    const end = input.indexOf(10, start);
+    if (end < 0 || end >= n) throw new Error('malformed journal line at byte ' + start);
     // session TAB seq TAB … (journal.ts)
-    const t1 = text.indexOf('\\t', start);
-    const t2 = text.indexOf('\\t', t1 + 1);
-    if (t1 < 0 || t2 < 0 || t2 > end) throw new Error('malformed journal line at byte ' + start);
-    const session = text.slice(start, t1);
-    const seq = Number(text.slice(t1 + 1, t2));
+    const t1 = input.indexOf(9, start);
+    if (t1 < 0 || t1 > end) throw new Error('malformed journal line at byte ' + start);
+    let seq = 0;
+    let t2 = t1 + 1;
+    for (let c = input[t2]; c >= 48 && c <= 57; c = input[++t2]) seq = seq * 10 + c - 48;
+    if (t2 === t1 + 1 || t2 > end || input[t2] !== 9) throw new Error('malformed journal line at byte ' + start);
+    const session = input.toString('utf8', start, t1);
     let b = open.get(session);
     if (b === undefined || seq !== b.last + 1) {
-      b = { session, first: seq, last: seq, lines: [] };
+      b = { session, first: seq, last: seq, spans: [], bytes: 0 };
       open.set(session, b);
       blocks.push(b);
     }
     b.last = seq;
-    b.lines.push(text.slice(start, end + 1));
+    const spans = b.spans;
+    // Consecutive lines of one session (a lone session) stay one span.
+    if (spans.length > 0 && spans[spans.length - 1] === start) spans[spans.length - 1] = end + 1;
+    else spans.push(start, end + 1);
+    b.bytes += end + 1 - start;
     start = end + 1;
   }
-  for (const b of blocks) insert.run(b.session, b.first, b.last, b.lines.length === 1 ? b.lines[0] : b.lines.join(''));
-});
-/** The journal's bytes [from, to): whole lines, written before the main thread asked. */
-function read(from, to) {
-  const buf = Buffer.allocUnsafe(to - from);
-  let off = 0;
-  while (off < buf.length) {
-    const n = fs.readSync(journal, buf, off, buf.length - off, from + off);
-    if (n === 0) throw new Error('the journal is shorter than expected (' + (from + off) + ' of ' + to + ' bytes)');
-    off += n;
+  for (const b of blocks) {
+    let lines;
+    if (b.spans.length === 2) lines = input.subarray(b.spans[0], b.spans[1]);
+    else {
+      if (output.length < b.bytes) output = Buffer.allocUnsafe(Math.max(b.bytes, output.length * 2));
+      let off = 0;
+      for (let i = 0; i < b.spans.length; i += 2) off += input.copy(output, off, b.spans[i], b.spans[i + 1]);
+      lines = output.subarray(0, off);
+    }
+    insert.run(b.session, b.first, b.last, lines);
   }
-  return buf.toString('utf8');
+});
+/** Reads the journal's bytes [from, to) into \`input\`: whole lines, written before the main thread asked. */
+function read(from, to) {
+  const n = to - from;
+  if (input.length < n) input = Buffer.allocUnsafe(Math.max(n, input.length * 2));
+  let off = 0;
+  while (off < n) {
+    const got = fs.readSync(journal, input, off, n - off, from + off);
+    if (got === 0) throw new Error('the journal is shorter than expected (' + (from + off) + ' of ' + to + ' bytes)');
+    off += got;
+  }
+  return n;
 }
 parentPort.on('message', (m) => {
   if (m.close) {
@@ -67,6 +89,9 @@ parentPort.on('message', (m) => {
   }
   try {
     if (m.to > m.from) move(read(m.from, m.to));
+    // A batch grown by a huge event does not keep its buffers.
+    if (input.length > 4 << 20) input = Buffer.allocUnsafe(1 << 20);
+    if (output.length > 4 << 20) output = Buffer.allocUnsafe(1 << 20);
     parentPort.postMessage({ id: m.id });
   } catch (e) {
     parentPort.postMessage({ id: m.id, error: String((e && e.message) || e) });

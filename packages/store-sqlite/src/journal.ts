@@ -1,4 +1,4 @@
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, writeSync, existsSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, writeSync, existsSync } from 'node:fs';
 import type { StoredEvent } from '@sluice/core';
 
 /** The encoding buffer's size; one grown past BUF_KEEP for a huge event is dropped after its write. */
@@ -13,9 +13,17 @@ const BUF_KEEP = 1024 * 1024;
  * forwarded" needs, at a fraction of a SQLite commit's cost. The store moves
  * journalled events into SQLite in larger batches shortly after, and replays
  * the journal at open, so nothing acknowledged is ever lost.
+ *
+ * Once everything in it is in SQLite the journal starts over at offset 0
+ * (`rewind`) without shrinking the file: writing into pages the file already
+ * has costs less than growing it (no block allocation, no zeroing of fresh
+ * pages). So every write ends with an empty line, which the next write
+ * overwrites: it marks where the current lines end and the older ones
+ * (already moved) begin.
  */
 export class EventJournal {
   private fd: number;
+  /** Where the current lines end (the next write's offset); the file may be longer. */
   private bytes: number;
   private buf = Buffer.allocUnsafe(BUF_START);
 
@@ -23,15 +31,17 @@ export class EventJournal {
     readonly path: string,
     private readonly fsync: boolean,
   ) {
-    this.fd = openSync(path, 'a', 0o600);
+    // Not O_APPEND: writes go to `bytes`, which rewind() moves back to 0.
+    this.fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
     this.bytes = fstatSync(this.fd).size;
   }
 
   /**
    * Appends events as lines `session TAB seq TAB at TAB type TAB prev TAB hash
    * TAB data-JSON` (JSON text never holds a raw tab or newline), encoded once
-   * into a reused buffer and written with one write(2). Throws if the write
-   * fails (the caller refuses).
+   * into a reused buffer and written with one write(2), followed by the
+   * empty line that marks the end. Throws if the write fails (the caller
+   * refuses).
    */
   append(events: readonly StoredEvent[]): void {
     let off = 0;
@@ -41,10 +51,12 @@ export class EventJournal {
       off = this.put(e.dataJson ?? JSON.stringify(e.data), off);
       off = this.put('\n', off);
     }
+    // The end mark rides along; the next append starts on it.
+    const total = this.put('\n', off);
     // A short write, which a regular file only gives when the disk is nearly
     // full, goes on from the bytes already written.
     let done = 0;
-    while (done < off) done += writeSync(this.fd, this.buf, done, off - done);
+    while (done < total) done += writeSync(this.fd, this.buf, done, total - done, this.bytes + done);
     if (this.fsync) fdatasyncSync(this.fd);
     this.bytes += off;
     if (this.buf.length > BUF_KEEP) this.buf = Buffer.allocUnsafe(BUF_START);
@@ -65,7 +77,12 @@ export class EventJournal {
     return this.bytes;
   }
 
-  /** Empties the journal: only once everything in it is committed to SQLite. */
+  /** Starts over at offset 0, keeping the file's pages: only once everything in it is committed to SQLite. */
+  rewind(): void {
+    this.bytes = 0;
+  }
+
+  /** Empties the file: only once everything in it is committed to SQLite. */
   truncate(): void {
     ftruncateSync(this.fd, 0);
     this.bytes = 0;
@@ -77,17 +94,21 @@ export class EventJournal {
   }
 
   /**
-   * Events left in a journal by a previous run, in order. A torn last line
-   * (power loss mid-write) ends the list; it was never acknowledged.
+   * Events left in a journal by a previous run, in order, up to the empty
+   * line that ends the current lines (what follows it was moved into SQLite
+   * before a rewind). A torn line (a write cut short by a kill or a power
+   * loss) ends the list too; it was never acknowledged. Lines after a torn
+   * write that still read as whole events are older ones, already in
+   * SQLite, which the replay skips.
    */
   static read(path: string): StoredEvent[] {
     if (!existsSync(path)) return [];
     const text = readFileSync(path, 'utf8');
     const out: StoredEvent[] = [];
     for (const line of text.split('\n')) {
-      if (!line) continue;
+      if (!line) break;
       const f = line.split('\t');
-      if (f.length < 7) break;
+      if (f.length < 7 || !/^[1-9][0-9]*$/.test(f[1]!)) break;
       try {
         const dataJson = f.slice(6).join('\t');
         out.push({ session: f[0]!, seq: Number(f[1]), at: f[2]!, type: f[3]!, prev: f[4]!, hash: f[5]!, data: JSON.parse(dataJson) as Record<string, unknown>, dataJson });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -253,6 +253,35 @@ describe('events', () => {
     expect((await again.getEvents('s1')).map((e) => e.seq)).toEqual([1, 2, 3]);
     expect((await again.getEvents('s2')).map((e) => e.seq)).toEqual([1, 2]);
     await again.close();
+  });
+
+  it('journal mode: once past 1 MiB and all moved, the journal starts over in place; later events, a reopen and a replay of the file all read back right', async () => {
+    const path = join(tmp.make(), 'sluice.db');
+    const store = openSqliteStore({ path, journal: true });
+    await store.createSession(session('s1'));
+    const text = 'x'.repeat(4000);
+    let seq = 0;
+    for (let i = 0; i < 300; i++) store.appendEventsNow([event('s1', ++seq, { type: 'output', data: { text } })]);
+    expect(await store.getEvents('s1')).toHaveLength(300); // all moved: the journal rewinds
+    const grown = statSync(`${path}.journal`).size;
+    expect(grown).toBeGreaterThan(1 << 20);
+    store.appendEventsNow([event('s1', ++seq, { type: 'output', data: { text: 'after the rewind' } })]);
+    store.appendEventsNow([event('s1', ++seq, { type: 'output', data: { text: 'and once more' } })]);
+    expect(statSync(`${path}.journal`).size).toBe(grown); // written over, not grown or emptied
+    // What a crash would leave: the two new lines, the end mark, then older lines.
+    const journal = readFileSync(`${path}.journal`);
+    expect(journal.toString('utf8').split('\n')[2]).toBe('');
+    const got = await store.getEvents('s1');
+    expect(got.map((e) => e.seq)).toEqual(Array.from({ length: 302 }, (_, i) => i + 1));
+    expect(got.slice(-2).map((e) => e.data)).toEqual([{ text: 'after the rewind' }, { text: 'and once more' }]);
+    await store.close();
+    writeFileSync(`${path}.journal`, journal);
+    const again = open(path);
+    expect((await again.getEvents('s1')).map((e) => e.seq)).toEqual(Array.from({ length: 302 }, (_, i) => i + 1));
+    await again.close();
+    const replayed = openSqliteStore({ path, journal: true });
+    expect((await replayed.getEvents('s1')).map((e) => e.seq)).toEqual(Array.from({ length: 302 }, (_, i) => i + 1));
+    await replayed.close();
   });
 
   it('blocks read back only as the consecutive events of their session: a line moved, added or dropped is a CorruptRowError', async () => {

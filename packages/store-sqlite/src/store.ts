@@ -38,8 +38,8 @@ export interface SqliteStoreOptions {
   journal?: boolean;
 }
 
-/** The journal is emptied once everything in it is in SQLite and it has grown past this. */
-const JOURNAL_TRUNCATE_AT = 1 << 20;
+/** The journal starts over once everything in it is in SQLite and it has grown past this. */
+const JOURNAL_REWIND_AT = 1 << 20;
 
 /** How long a connection waits for another process's write lock before failing. */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -410,8 +410,8 @@ export class SqliteStore implements Store {
       },
       () => {
         // Everything journalled is in SQLite: the journal can start over.
-        if (!this.failure && journal.size > JOURNAL_TRUNCATE_AT) {
-          journal.truncate();
+        if (!this.failure && journal.size > JOURNAL_REWIND_AT) {
+          journal.rewind();
           mover.rewind();
         }
       },

@@ -48,7 +48,30 @@ export function eventHash(e: Omit<StoredEvent, 'hash'>): string {
 /** The one hash formula (eventHash's), taking the session id already as JSON so a chain can write it once. */
 function chainHash(prev: string, sessionJson: string, seq: number, at: string, type: string, dataJson: string): string {
   // The middle part is exactly JSON.stringify([session, seq, at, type]).
-  return sha256hex(`${prev}[${sessionJson},${seq},${JSON.stringify(at)},${JSON.stringify(type)}]${dataJson}`);
+  return sha256hex(`${prev}[${sessionJson},${seq},${atJson(at)},${typeJson(type)}]${dataJson}`);
+}
+
+let lastAt = '';
+let lastAtJson = '""';
+/** JSON.stringify(at), remembered for the last time seen (events of one millisecond share it). */
+function atJson(at: string): string {
+  if (at !== lastAt) {
+    lastAtJson = JSON.stringify(at);
+    lastAt = at;
+  }
+  return lastAtJson;
+}
+
+const typeJsons = new Map<string, string>();
+/** JSON.stringify(type), remembered: a gateway writes a handful of types (bounded for verify's arbitrary input). */
+function typeJson(type: string): string {
+  let j = typeJsons.get(type);
+  if (j === undefined) {
+    j = JSON.stringify(type);
+    if (typeJsons.size >= 64) typeJsons.clear();
+    typeJsons.set(type, j);
+  }
+  return j;
 }
 
 export interface VerifyResult {

@@ -4,6 +4,7 @@ import type { StoredEvent } from '@sluice/core';
 /** The encoding buffer's size; one grown past BUF_KEEP for a huge event is dropped after its write. */
 const BUF_START = 64 * 1024;
 const BUF_KEEP = 1024 * 1024;
+const NL = 0x0a;
 
 /**
  * The event journal: an append-only file of JSON lines written with one
@@ -49,10 +50,11 @@ export class EventJournal {
       checkFields(e);
       off = this.put(`${e.session}\t${e.seq}\t${e.at}\t${e.type}\t${e.prev}\t${e.hash}\t`, off);
       off = this.put(e.dataJson ?? JSON.stringify(e.data), off);
-      off = this.put('\n', off);
+      this.buf[off++] = NL; // put leaves room for two bytes
     }
     // The end mark rides along; the next append starts on it.
-    const total = this.put('\n', off);
+    this.buf[off] = NL;
+    const total = off + 1;
     // A short write, which a regular file only gives when the disk is nearly
     // full, goes on from the bytes already written.
     let done = 0;
@@ -62,9 +64,12 @@ export class EventJournal {
     if (this.buf.length > BUF_KEEP) this.buf = Buffer.allocUnsafe(BUF_START);
   }
 
-  /** Encodes `s` as UTF-8 at `off` (growing the buffer first if it might not fit); returns the new end. */
+  /**
+   * Encodes `s` as UTF-8 at `off` (growing the buffer first if it might not
+   * fit, with room for two more bytes after it); returns the new end.
+   */
   private put(s: string, off: number): number {
-    const worst = off + s.length * 3;
+    const worst = off + s.length * 3 + 2;
     if (worst > this.buf.length) {
       const bigger = Buffer.allocUnsafe(Math.max(worst, this.buf.length * 2));
       this.buf.copy(bigger, 0, 0, off);

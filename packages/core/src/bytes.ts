@@ -147,17 +147,24 @@ export abstract class ByteReader {
     return this.buf.readInt8(this.pos++);
   }
 
-  /** Index of the NUL ending the string at the cursor; throws if there is none. */
+  /**
+   * Index of the NUL ending the string at the cursor; throws if there is
+   * none before the reader's end. Names are mostly short or empty: the first
+   * bytes are looked at here, a longer string is searched natively.
+   */
   private nul(): number {
-    const at = this.buf.indexOf(0, this.pos);
-    if (at < 0 || at >= this.end) this.fail(`string at offset ${this.pos} has no NUL terminator`);
+    const { buf, pos, end } = this;
+    const near = Math.min(end, pos + 16);
+    for (let i = pos; i < near; i++) if (buf[i] === 0) return i;
+    const at = near < end ? buf.indexOf(0, near) : -1;
+    if (at < 0 || at >= end) this.fail(`string at offset ${pos} has no NUL terminator`);
     return at;
   }
 
   /** A NUL-terminated string, decoded as UTF-8. */
   cstring(): string {
     const at = this.nul();
-    const s = this.buf.toString('utf8', this.pos, at);
+    const s = at === this.pos ? '' : this.buf.toString('utf8', this.pos, at);
     this.pos = at + 1;
     return s;
   }

@@ -155,7 +155,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       case FrontendCode.Parse:
         return this.onParse(m, out);
       case FrontendCode.Bind: {
-        const b = parseBind(m.payload);
+        const b = parseBind(m.source, m.payloadStart, m.end);
         const st = this.stmts.get(b.statement);
         const fmt = (i: number) => (b.paramFormats.length === 0 ? 0 : b.paramFormats.length === 1 ? b.paramFormats[0]! : (b.paramFormats[i] ?? 0));
         this.portals.set(b.portal, {
@@ -169,7 +169,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         return this.forward(m, out, { t: 'bind' });
       }
       case FrontendCode.Describe: {
-        const d = parseDescribe(m.payload);
+        const d = parseDescribe(m.source, m.payloadStart, m.end);
         return this.forward(m, out, d.target === 'S' ? { t: 'describeS', stmt: d.name } : { t: 'describeP', portal: d.name });
       }
       case FrontendCode.Execute:
@@ -178,7 +178,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         this.failedUntilSync = false;
         return this.forward(m, out, { t: 'sync' });
       case FrontendCode.Close: {
-        const c = parseClose(m.payload);
+        const c = parseClose(m.source, m.payloadStart, m.end);
         if (c.target === 'S') {
           this.stmts.delete(c.name);
           if (c.name) this.classifier.forget(c.name);
@@ -278,7 +278,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
 
   /** Enforce at Execute: every execution is authorized (and recorded with its parameters). */
   private onExecute(m: FramedMessage, out: RelayOut): void | Promise<void> {
-    const e = parseExecute(m.payload);
+    const e = parseExecute(m.source, m.payloadStart, m.end);
     const portal = this.portals.get(e.portal);
     if (this.failedUntilSync || !portal || !portal.cmd) {
       // The target discards it (error state) or refuses it (no such portal).
@@ -344,9 +344,11 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
    * lineage give the same answer, so the last one is reused: parsed once,
    * not on every execution.
    */
-  private described(payload: Buffer, from: Derived | null): Described {
+  private described(m: FramedMessage, from: Derived | null): Described {
     const d = this.desc;
-    if (d !== null && d.from === from && d.version === this.origins.version && d.payload.equals(payload)) return d;
+    const n = m.end - m.payloadStart;
+    if (d !== null && d.from === from && d.version === this.origins.version && d.payload.length === n && m.source.compare(d.payload, 0, n, m.payloadStart, m.end) === 0) return d;
+    const payload = m.payload;
     const next: Described = { payload: Buffer.from(payload), from, version: this.origins.version, fields: parseRowDescription(payload), refs: null };
     this.desc = next;
     return next;
@@ -366,12 +368,12 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
    * portal's (or its statement's) description and the Bind's formats. With
    * no description known, every cell is still run through the detectors.
    */
-  private beginExecute(e: Extract<Expect, { t: 'execute' }>, firstRow?: Buffer): void {
+  private beginExecute(e: Extract<Expect, { t: 'execute' }>, firstRow?: FramedMessage): void {
     e.started = true;
     const p = this.portals.get(e.portal);
     let fields = p?.fields ?? (p ? this.stmts.get(p.statement)?.fields : undefined);
     if (!fields) {
-      const n = firstRow && firstRow.length >= 2 ? firstRow.readUInt16BE(0) : 0;
+      const n = firstRow && firstRow.end - firstRow.payloadStart >= 2 ? firstRow.source.readUInt16BE(firstRow.payloadStart) : 0;
       fields = Array.from({ length: n }, () => ({ name: '?column?', tableOID: 0, columnAttr: 0, typeOID: 25, typeLen: -1, typeMod: -1, format: 0 }));
     }
     this.startResult(fields, resultFormats(p?.resultFormats ?? [], fields.length), e.mask, e.from);
@@ -397,7 +399,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     const e = this.current;
     switch (m.type) {
       case BackendCode.DataRow: {
-        if (e?.t === 'execute' && !e.started) this.beginExecute(e, m.payload);
+        if (e?.t === 'execute' && !e.started) this.beginExecute(e, m);
         this.rows++;
         const masked = this.rowMasker ? this.rowMasker.rewrite(m) : null;
         if (masked) out.toClient(masked);
@@ -412,7 +414,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
           return;
         }
         if (e?.t === 'execute' && !e.started) this.beginExecute(e);
-        if (e?.t === 'execute' || e?.t === 'query') this.endResult(parseCommandComplete(m.payload), e.start);
+        if (e?.t === 'execute' || e?.t === 'query') this.endResult(parseCommandComplete(m.source, m.payloadStart, m.end), e.start);
         if (e?.t === 'execute') this.pop();
         out.spanToClient(m.source, m.start, m.end);
         return;
@@ -421,18 +423,18 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         let replaced: Buffer | null = null;
         if (e?.t === 'describeS') {
           const st = this.stmts.get(e.stmt);
-          const d = this.described(m.payload, st?.from ?? null);
+          const d = this.described(m, st?.from ?? null);
           if (st) st.fields = d.fields;
           replaced = this.retyped(d);
           this.pop();
         } else if (e?.t === 'describeP') {
           const p = this.portals.get(e.portal);
-          const d = this.described(m.payload, p?.from ?? null);
+          const d = this.described(m, p?.from ?? null);
           if (p) p.fields = d.fields;
           replaced = this.retyped(d);
           this.pop();
         } else if (e?.t === 'query') {
-          const d = this.described(m.payload, e.from);
+          const d = this.described(m, e.from);
           replaced = this.startResult(d.fields, (d.formats ??= d.fields.map((f) => f.format)), e.mask, e.from);
         }
         if (replaced) out.toClient(replaced);
@@ -485,7 +487,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         return;
       }
       case BackendCode.ReadyForQuery: {
-        this.txStatus = parseReadyForQuery(m.payload);
+        this.txStatus = parseReadyForQuery(m.source, m.payloadStart, m.end);
         // A SET that did not change the value sends no ParameterStatus: re-assert what we know.
         this.classifier.standardConformingStrings = this.scs;
         // Anything still owed before this sync was discarded by the target.

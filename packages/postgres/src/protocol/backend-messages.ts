@@ -104,9 +104,9 @@ export function parseBackendKeyData(payload: Buffer): BackendKeyData {
 export type TransactionState = 'I' | 'T' | 'E';
 
 /** ReadyForQuery ('Z'): 'I' idle, 'T' in a transaction, 'E' in a failed transaction. */
-export function parseReadyForQuery(payload: Buffer): TransactionState {
-  if (payload.length !== 1) throw new ProtocolError(`ReadyForQuery: payload of ${payload.length} bytes`);
-  const s = payload[0];
+export function parseReadyForQuery(payload: Buffer, start = 0, end = payload.length): TransactionState {
+  if (end - start !== 1) throw new ProtocolError(`ReadyForQuery: payload of ${end - start} bytes`);
+  const s = payload[start]!;
   if (s === 0x49) return 'I';
   if (s === 0x54) return 'T';
   if (s === 0x45) return 'E';
@@ -178,8 +178,8 @@ export function parseParameterDescription(payload: Buffer): number[] {
 }
 
 /** CommandComplete ('C'): the command tag ('SELECT 3', 'INSERT 0 1' …). */
-export function parseCommandComplete(payload: Buffer): string {
-  const r = new BufferReader(payload, 'CommandComplete');
+export function parseCommandComplete(payload: Buffer, start = 0, end = payload.length): string {
+  const r = new BufferReader(payload, 'CommandComplete', start, end);
   const tag = r.cstring();
   r.done();
   return tag;

@@ -7,6 +7,9 @@ import { BufferReader } from './reader.js';
  * the length word) and throws ProtocolError when it is malformed: truncated,
  * a string without its NUL, a count larger than what follows, a negative
  * length other than -1 (NULL), or trailing bytes. Byte fields are views.
+ * Those the relay calls per message also take `[start, end)` of a larger
+ * buffer (a framed message's payload in the chunk it arrived in), so no
+ * view of the payload has to be made first.
  */
 
 export interface QueryMessage {
@@ -156,8 +159,8 @@ export function parseParse(payload: Buffer): ParseMessage {
 }
 
 /** Bind ('B'). */
-export function parseBind(payload: Buffer): BindMessage {
-  const r = new BufferReader(payload, 'Bind');
+export function parseBind(payload: Buffer, start = 0, end = payload.length): BindMessage {
+  const r = new BufferReader(payload, 'Bind', start, end);
   const portal = r.cstring();
   const statement = r.cstring();
   const paramFormats = formatCodes(r);
@@ -174,8 +177,8 @@ export function bindParamFormat(bind: BindMessage, i: number): number {
 }
 
 /** Describe ('D'). */
-export function parseDescribe(payload: Buffer): DescribeMessage {
-  const r = new BufferReader(payload, 'Describe');
+export function parseDescribe(payload: Buffer, start = 0, end = payload.length): DescribeMessage {
+  const r = new BufferReader(payload, 'Describe', start, end);
   const t = target(r, 'Describe');
   const name = r.cstring();
   r.done();
@@ -183,8 +186,8 @@ export function parseDescribe(payload: Buffer): DescribeMessage {
 }
 
 /** Execute ('E'). */
-export function parseExecute(payload: Buffer): ExecuteMessage {
-  const r = new BufferReader(payload, 'Execute');
+export function parseExecute(payload: Buffer, start = 0, end = payload.length): ExecuteMessage {
+  const r = new BufferReader(payload, 'Execute', start, end);
   const portal = r.cstring();
   const maxRows = r.int32();
   r.done();
@@ -192,8 +195,8 @@ export function parseExecute(payload: Buffer): ExecuteMessage {
 }
 
 /** Close ('C'). */
-export function parseClose(payload: Buffer): CloseMessage {
-  const r = new BufferReader(payload, 'Close');
+export function parseClose(payload: Buffer, start = 0, end = payload.length): CloseMessage {
+  const r = new BufferReader(payload, 'Close', start, end);
   const t = target(r, 'Close');
   const name = r.cstring();
   r.done();

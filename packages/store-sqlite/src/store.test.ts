@@ -284,6 +284,19 @@ describe('events', () => {
     await replayed.close();
   });
 
+  it('journal mode: a line the mover cannot read (edited before it was moved) stops the store: later appends are refused', async () => {
+    const path = join(tmp.make(), 'sluice.db');
+    const store = openSqliteStore({ path, journal: true });
+    await store.createSession(session('s1'));
+    store.appendEventsNow([event('s1', 1)]);
+    // Within the mover's delay: its seq is no longer a number.
+    const text = readFileSync(`${path}.journal`, 'utf8');
+    writeFileSync(`${path}.journal`, text.replace('s1\t1\t', 's1\tx\t'));
+    await store.getEvents('s1').catch(() => undefined);
+    expect(() => store.appendEventsNow([event('s1', 2)])).toThrow(/cannot move journalled events into the store: malformed journal line at byte 0/);
+    await store.close().catch(() => undefined);
+  });
+
   it('blocks read back only as the consecutive events of their session: a line moved, added or dropped is a CorruptRowError', async () => {
     const { store, path } = fresh();
     await store.createSession(session('s1'));

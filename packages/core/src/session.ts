@@ -93,9 +93,9 @@ function paramsJson(params: readonly (string | null)[]): string {
   return `${out}]`;
 }
 
-/** A number as JSON.stringify writes it (NaN and infinities become null). */
-function numJson(v: number): string {
-  return Number.isFinite(v) ? String(v) : 'null';
+/** `,"k":v` for a number, as JSON.stringify writes it (NaN and infinities become null). */
+function numField(k: string, v: number): string {
+  return `,"${k}":${Number.isFinite(v) ? String(v) : 'null'}`;
 }
 
 /**
@@ -109,34 +109,13 @@ export function resultEvent(r: ResultSummary): { data: Record<string, unknown>; 
   const { rows, affected, masked, error, ms, bytesIn, bytesOut } = r;
   const data: Record<string, unknown> = {};
   let json = '';
-  if (rows !== undefined) {
-    data.rows = rows;
-    json += `,"rows":${numJson(rows)}`;
-  }
-  if (affected !== undefined) {
-    data.affected = affected;
-    json += `,"affected":${numJson(affected)}`;
-  }
-  if (masked !== undefined) {
-    data.masked = masked;
-    json += `,"masked":${numJson(masked)}`;
-  }
-  if (error !== undefined) {
-    data.error = error;
-    json += `,"error":${jsonString(error)}`;
-  }
-  if (ms !== undefined) {
-    data.ms = ms;
-    json += `,"ms":${numJson(ms)}`;
-  }
-  if (bytesIn !== undefined) {
-    data.bytesIn = bytesIn;
-    json += `,"bytesIn":${numJson(bytesIn)}`;
-  }
-  if (bytesOut !== undefined) {
-    data.bytesOut = bytesOut;
-    json += `,"bytesOut":${numJson(bytesOut)}`;
-  }
+  if (rows !== undefined) json += numField('rows', (data.rows = rows));
+  if (affected !== undefined) json += numField('affected', (data.affected = affected));
+  if (masked !== undefined) json += numField('masked', (data.masked = masked));
+  if (error !== undefined) json += `,"error":${jsonString((data.error = error))}`;
+  if (ms !== undefined) json += numField('ms', (data.ms = ms));
+  if (bytesIn !== undefined) json += numField('bytesIn', (data.bytesIn = bytesIn));
+  if (bytesOut !== undefined) json += numField('bytesOut', (data.bytesOut = bytesOut));
   return { data, json: json === '' ? '{}' : `{${json.slice(1)}}` };
 }
 

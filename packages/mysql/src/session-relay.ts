@@ -421,7 +421,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
       this.cols.push(parseColumnDefinition(p.payload));
       this.colRaw.push(p);
       if (++this.count < this.prepStmt!.columnCount) return;
-      const rule = this.planColumns(this.session.masker, this.prepStmt!.src, this.cols).ruleColumns;
+      const rule = this.session.masker.forResult(this.columnRefs(this.prepStmt!.src, this.cols)).ruleColumns;
       this.sendColumns(rule, out);
       this.cols = [];
       if (!this.deprecateEof) this.phase = 'prepColsEof';
@@ -575,12 +575,12 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     this.cols = known.cols;
     let rule: ReadonlySet<number> = NO_COLUMNS;
     if (mask) {
-      const rm = this.planColumns(mask, e.src, this.cols);
+      const rm = mask.forResult(this.knownRefs(known, e.src));
       if (rm.active) this.rm = rm;
       rule = rm.ruleColumns;
     }
     this.binCols = known.binCols;
-    this.outCols = this.sendColumns(rule, out);
+    this.outCols = this.sendColumns(rule, out) ?? known.binCols;
     this.phase = this.deprecateEof ? 'rows' : 'colsEof';
   }
 
@@ -594,17 +594,13 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     return next;
   }
 
-  /** The masking of a result with these columns: each column's source, computed or through a view. */
-  private planColumns(mask: Masker, src: Sources | null, cols: readonly ColumnDefinition[]): ResultMasker {
-    const c = this.lastCols;
-    if (c !== null && c.cols === cols) {
-      if (c.refs === null || c.refsSrc !== src) {
-        c.refs = this.columnRefs(src, cols);
-        c.refsSrc = src;
-      }
-      return mask.forResult(c.refs);
+  /** A known result's column refs for these sources, planned once while the sources stay the same. */
+  private knownRefs(k: KnownColumns, src: Sources | null): ColumnRef[] {
+    if (k.refs === null || k.refsSrc !== src) {
+      k.refs = this.columnRefs(src, k.cols);
+      k.refsSrc = src;
     }
-    return mask.forResult(this.columnRefs(src, cols));
+    return k.refs;
   }
 
   /** Each column's source: the table column it shows, or what a computed, derived or view column is made from. */
@@ -625,13 +621,18 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     });
   }
 
-  /** Sends the gathered column definitions on, rule-masked ones retyped as text; returns the columns as the client sees them. */
-  private sendColumns(rule: ReadonlySet<number>, out: RelayOut): BinaryColumn[] {
-    const outCols: BinaryColumn[] = this.cols.map((c) => ({ type: c.type, flags: c.flags }));
+  /**
+   * Sends the gathered column definitions on, rule-masked ones retyped as
+   * text; returns the columns as the client sees them, or null when they
+   * went as they came.
+   */
+  private sendColumns(rule: ReadonlySet<number>, out: RelayOut): BinaryColumn[] | null {
+    let outCols: BinaryColumn[] | null = null;
     for (let i = 0; i < this.cols.length; i++) {
       const p = this.colRaw[i]!;
       if (rule.has(i)) {
         const m = maskedColumnDefinition(this.cols[i]!);
+        outCols ??= this.cols.map((c) => ({ type: c.type, flags: c.flags }));
         outCols[i] = { type: m.type, flags: m.flags };
         writeColumnDefinition(this.w, p.seq, m);
         out.toClient(this.w.take());

@@ -107,3 +107,43 @@ describe('MessageRelay output', () => {
     relay.close('test over');
   });
 });
+
+describe('MessageRelay end reason', () => {
+  /** The client sends `body`; the target closes as soon as it has it, before the client does anything more. */
+  async function targetClosesAfter(body: string): Promise<string> {
+    const [app, relayClient] = await socketPair();
+    const [relayServer, target] = await socketPair();
+    open.push(app, relayClient, relayServer, target);
+    let reason = '';
+    const closed = new Promise<void>((resolve) => {
+      const relay = new MessageRelay<Msg, Msg>(relayClient, relayServer, framer, framer, {
+        client(m, out) {
+          if (m.source.toString('latin1', m.start + 1, m.end) === 'bye') out.clientQuit();
+          out.spanToServer(m.source, m.start, m.end);
+        },
+        server(m, out) {
+          out.spanToClient(m.source, m.start, m.end);
+        },
+        closed(why) {
+          reason = why;
+          resolve();
+        },
+      });
+      relay.start();
+    });
+    const got = receive(target, body.length + 1);
+    app.write(msg(body));
+    await got;
+    target.end();
+    await closed;
+    return reason;
+  }
+
+  it("is the client's when the target closes in answer to the client's goodbye", async () => {
+    expect(await targetClosesAfter('bye')).toBe('client disconnected');
+  });
+
+  it("is the target's when it closes after anything else", async () => {
+    expect(await targetClosesAfter('hello')).toBe('target closed the connection');
+  });
+});

@@ -16,6 +16,12 @@ export interface RelayOut {
    */
   spanToClient(source: Buffer, start: number, end: number): void;
   spanToServer(source: Buffer, start: number, end: number): void;
+  /**
+   * The client said goodbye (PostgreSQL Terminate, MySQL COM_QUIT). The
+   * session then ends as the client's doing whichever socket closes first:
+   * the target closing in answer to the goodbye is not the target's doing.
+   */
+  clientQuit(): void;
 }
 
 export interface RelayHandlers<CM, SM> {
@@ -40,6 +46,10 @@ export interface RelayHandlers<CM, SM> {
  * the gateway buffer without bound.
  */
 const HOLD_AT = 256 * 1024;
+
+const CLIENT_GONE = 'client disconnected';
+const TARGET_CLOSED = 'target closed the connection';
+const TARGET_ERROR = 'target connection error';
 
 /**
  * Outgoing bytes for one socket, gathered while a read is processed and
@@ -150,6 +160,8 @@ export class MessageRelay<CM, SM> {
   private serverHeld = false;
   /** A client message's verdict is pending (reading from the client is paused). */
   private awaiting = false;
+  /** The client sent its goodbye: any close from now on is the client's. */
+  private quit = false;
   private readonly toClient: OutBatch;
   private readonly toServer: OutBatch;
   readonly out: RelayOut;
@@ -176,6 +188,9 @@ export class MessageRelay<CM, SM> {
       },
       spanToServer: (source, start, end) => {
         if (!this.done) this.toServer.pushSpan(source, start, end);
+      },
+      clientQuit: () => {
+        this.quit = true;
       },
     };
   }
@@ -205,17 +220,17 @@ export class MessageRelay<CM, SM> {
     this.client.on('data', (c: Buffer) => this.onClientData(c));
     this.server.on('data', (c: Buffer) => this.onServerData(c));
     const end = (why: string) => () => this.close(why);
-    this.client.on('end', end('client disconnected'));
-    this.client.on('close', end('client disconnected'));
+    this.client.on('end', end(CLIENT_GONE));
+    this.client.on('close', end(CLIENT_GONE));
     this.client.on('error', end('client connection error'));
-    this.server.on('end', end('target closed the connection'));
-    this.server.on('close', end('target closed the connection'));
-    this.server.on('error', end('target connection error'));
+    this.server.on('end', end(TARGET_CLOSED));
+    this.server.on('close', end(TARGET_CLOSED));
+    this.server.on('error', end(TARGET_ERROR));
     // A side may have gone while the plugin was still setting up (the client
     // left during authentication): its 'close' has fired already, so end now.
     const gone = (s: Duplex) => s.destroyed || s.readableEnded;
-    if (gone(this.client)) return this.close('client disconnected');
-    if (gone(this.server)) return this.close('target closed the connection');
+    if (gone(this.client)) return this.close(CLIENT_GONE);
+    if (gone(this.server)) return this.close(TARGET_CLOSED);
     if (pendingServer.length) {
       this.toClient.hold();
       try {
@@ -357,6 +372,7 @@ export class MessageRelay<CM, SM> {
   close(reason: string): void {
     if (this.done) return;
     this.done = true;
+    if (this.quit && (reason === TARGET_CLOSED || reason === TARGET_ERROR)) reason = CLIENT_GONE;
     this.queue = [];
     this.toClient.flush();
     this.toServer.flush();

@@ -223,6 +223,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
         this.classifier.forget();
         return this.forward(p, out, { t: 'simple' });
       case Com.Quit:
+        out.clientQuit();
         passToServer(out, p);
         return;
       case Com.FieldList:

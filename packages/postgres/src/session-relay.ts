@@ -189,7 +189,10 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       case FrontendCode.CopyData:
       case FrontendCode.CopyDone:
       case FrontendCode.CopyFail:
+        out.spanToServer(m.source, m.start, m.end);
+        return;
       case FrontendCode.Terminate:
+        out.clientQuit();
         out.spanToServer(m.source, m.start, m.end);
         return;
       case FrontendCode.FunctionCall:

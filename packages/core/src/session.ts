@@ -63,8 +63,11 @@ export function commandEventJson(cmd: Command, d: Decision, data: Record<string,
   if (cmd.parts !== undefined || cmd.error !== undefined || cmd.text.length > HEAD_TEXT_MAX) return JSON.stringify(data);
   let h = heads.get(cmd.text);
   if (!h || h.kind !== cmd.kind || !sameList(h.objects, cmd.objects) || !sameList(h.flags, cmd.flags)) {
-    const json = JSON.stringify({ kind: cmd.kind, text: cmd.text, objects: cmd.objects, flags: cmd.flags });
-    h = { kind: cmd.kind, text: cmd.text, objects: cmd.objects.slice(), flags: cmd.flags.slice(), json: json.slice(0, -1) };
+    // Written directly: a client that sends each value inside its text (a
+    // MySQL query() with the id spelled out) misses every time, and the
+    // generic serializer over an object of arrays cost it 4% of the loop.
+    const json = `{"kind":${jsonString(cmd.kind)},"text":${jsonString(cmd.text)},"objects":${listJson(cmd.objects)},"flags":${listJson(cmd.flags)}`;
+    h = { kind: cmd.kind, text: cmd.text, objects: cmd.objects.slice(), flags: cmd.flags.slice(), json };
     if (heads.size >= HEADS_MAX) heads.clear();
     heads.set(cmd.text, h);
   }
@@ -81,6 +84,14 @@ const JSON_PLAIN = /^[\x20\x21\x23-\x5b\x5d-\u007e\u0080-\ud7ff\ue000-\uffff]*$/
 /** Exactly `JSON.stringify(s)`; plain text (the usual case) skips the serializer. */
 export function jsonString(s: string): string {
   return JSON_PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
+/** Exactly `JSON.stringify(list)` for a list of strings. */
+function listJson(list: readonly string[]): string {
+  if (list.length === 0) return '[]';
+  let out = `[${jsonString(list[0]!)}`;
+  for (let i = 1; i < list.length; i++) out += `,${jsonString(list[i]!)}`;
+  return `${out}]`;
 }
 
 function paramsJson(params: readonly (string | null)[]): string {

@@ -37,15 +37,16 @@ describe('command event JSON', () => {
     );
   });
 
-  it('follows a command whose lists change after its first event (no stale head)', () => {
-    const cmd: Command = { protocol: 'postgres', kind: 'SELECT', text: 'select 1', objects: ['a'], flags: [] };
+  it('follows a prepared command whose lists change after its first event (no stale head)', () => {
+    // With params: an execution of a prepared statement, whose head is cached.
+    const cmd: Command = { protocol: 'postgres', kind: 'SELECT', text: 'select 1', objects: ['a'], flags: [], params: ['7'] };
     const d: Decision = { effect: 'allow', policy: null };
     expect(commandEventJson(cmd, d, commandEvent(cmd, d))).toBe(JSON.stringify(commandEvent(cmd, d)));
     cmd.objects.push('b');
     cmd.flags.push('unbounded');
     expect(commandEventJson(cmd, d, commandEvent(cmd, d))).toContain('"objects":["a","b"],"flags":["unbounded"]');
     // Another command sharing the same objects list.
-    const other: Command = { protocol: 'postgres', kind: 'DELETE', text: 'delete from a', objects: cmd.objects, flags: [] };
+    const other: Command = { protocol: 'postgres', kind: 'DELETE', text: 'delete from a', objects: cmd.objects, flags: [], params: [] };
     expect(commandEventJson(other, d, commandEvent(other, d))).toBe(JSON.stringify(commandEvent(other, d)));
   });
 

@@ -9,62 +9,16 @@
  *
  *   node tools/bench/hotpath/run.mjs [--iterations 200000] [--cpu-prof]
  */
-import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { Gateway, MessageRelay } from '@sluice/core';
-import { openSqliteStore } from '@sluice/store-sqlite';
-import { loadSqlParser } from '@sluice/sql';
+import { MessageRelay } from '@sluice/core';
 import { PgSessionRelay } from '../../../packages/postgres/src/session-relay.js';
 import { ColumnOrigins } from '../../../packages/postgres/src/catalog.js';
 import { BackendFramer, FrontendFramer, FrontendWriter, BackendWriter, type FramedMessage } from '../../../packages/postgres/src/protocol/index.js';
-import { createMetrics } from '../../../apps/sluice/src/metrics.js';
-
-/** A socket stand-in: 'data' is emitted by the bench; writes are counted and dropped. */
-class FakeSocket extends EventEmitter {
-  writes = 0;
-  bytes = 0;
-  destroyed = false;
-  readableEnded = false;
-  writableLength = 0;
-  write(b: Buffer): boolean {
-    this.writes++;
-    this.bytes += b.length;
-    return true;
-  }
-  cork(): void {}
-  uncork(): void {}
-  pause(): this {
-    return this;
-  }
-  resume(): this {
-    return this;
-  }
-  end(): void {}
-  destroy(): void {
-    this.destroyed = true;
-  }
-}
+import { FakeSocket, benchSession, measure } from './gateway.js';
 
 /** A real gateway session behind a MessageRelay and PgSessionRelay, with stand-in sockets. */
 async function setup() {
-  await loadSqlParser();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-hotpath-'));
-  const store = openSqliteStore({ path: join(dir, 'sluice.db'), journal: true });
-  const gw = new Gateway({
-    store,
-    policies: [{ name: 'bench-pii', mask: { detectors: ['credit_card', 'email'], columns: ['pgbench_accounts.filler'], strategy: 'redact' } } as never],
-    connections: [{ name: 'bench', type: 'postgres', target: 'postgres://x@127.0.0.1/x', access: ['bench'], secrets: {}, options: {} } as never],
-    authenticators: [],
-    hashKey: Buffer.alloc(32, 1),
-    tls: {} as never,
-    logger: { info() {}, warn() {}, error() {}, debug() {} } as never,
-    metrics: createMetrics().core,
-    dataDir: dir,
-  });
-  const session = await gw.openSession({ subject: 'bench', actors: [], groups: ['bench'], via: 'api-key' } as never, 'bench', { address: '127.0.0.1', port: 1 } as never, 'postgres');
+  const { gw, session, done } = await benchSession('postgres');
   const client = new FakeSocket();
   const server = new FakeSocket();
   const origins = new ColumnOrigins(new Set(['filler']));
@@ -77,11 +31,6 @@ async function setup() {
     protocolError: (e, side) => console.error('protocol error', side, e.message),
   }, { onBytes: (d, n) => gw.coreMetrics.bytesRelayed(d, n, 'postgres') });
   relay.start();
-  const done = async () => {
-    await session.close('done');
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  };
   return { client, server, relay, done };
 }
 
@@ -126,18 +75,9 @@ export async function run(iterations: number, mode: Mode = 'prepared'): Promise<
   };
   once(0);
   if (!client.writes || !server.writes) throw new Error(`nothing relayed (client ${client.writes}, server ${server.writes} writes; relay closed: ${relay.closed})`);
-  for (let i = 0; i < 20000; i++) once(i); // warm up
-  await new Promise((r) => setTimeout(r, 200));
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (let i = 0; i < iterations; i++) {
-    once(i);
-    if ((i & 1023) === 0) await new Promise((r) => setImmediate(r)); // let timers and the mover run
-  }
-  const wall = performance.now() - t0;
-  const cpu = process.cpuUsage(c0);
+  const m = await measure(once, iterations);
   await done();
-  return { usPerTxn: (wall * 1000) / iterations, cpuUsPerTxn: (cpu.user + cpu.system) / iterations, writes: (client.writes + server.writes) / (iterations + 20001) };
+  return { usPerTxn: m.usPerCall, cpuUsPerTxn: m.cpuUsPerCall, writes: (client.writes + server.writes) / (iterations + 20001) };
 }
 
 /**

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Bundles pg-hotpath.ts from the sources (esbuild, @sluice/* → packages/*/src)
-// and runs it: the gateway's JavaScript cost per pgbench-like transaction.
+// Bundles the hot-path benches (pg-hotpath.ts, my-hotpath.ts) from the sources (esbuild, @sluice/* → packages/*/src)
+// and runs them: the gateway's JavaScript cost per pgbench-like transaction or MySQL query.
 //
-//   node tools/bench/hotpath/run.mjs [--iterations 200000] [--rounds 3] [--mode prepared|extended|simple] [--cpu-prof]
+//   node tools/bench/hotpath/run.mjs [--iterations 200000] [--rounds 3] [--mode prepared|extended|simple|query|execute] [--cpu-prof]
+//   (query and execute: the MySQL bench's point select through mysql2's query() or execute())
 //   node tools/bench/hotpath/run.mjs --instructions [--mode …]   (instructions per transaction, under valgrind)
 //   node tools/bench/hotpath/run.mjs --rows 1000000   (a large masked result instead: cost per row)
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,12 +19,13 @@ const ROOT = resolve(HERE, '../../..');
 // esbuild comes with tsup (a root dev dependency).
 const { build } = createRequire(createRequire(join(ROOT, 'package.json')).resolve('tsup'))('esbuild');
 const { values: o } = parseArgs({ options: { iterations: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '3' }, 'cpu-prof': { type: 'boolean', default: false }, rows: { type: 'string' }, mode: { type: 'string', default: 'prepared' }, instructions: { type: 'boolean', default: false } } });
-if (!['prepared', 'extended', 'simple'].includes(o.mode)) {
-  console.error(`--mode must be prepared, extended or simple (got "${o.mode}")`);
+const MYSQL_MODES = ['query', 'execute'];
+if (![...['prepared', 'extended', 'simple'], ...MYSQL_MODES].includes(o.mode)) {
+  console.error(`--mode must be prepared, extended, simple (pgbench -S) or query, execute (MySQL) (got "${o.mode}")`);
   process.exit(2);
 }
 const out = join(mkdtempSync(join(tmpdir(), 'sluice-hotpath-build-')), 'hotpath.cjs');
-const alias = Object.fromEntries(['core', 'sql', 'store-sqlite', 'postgres'].map((p) => [`@sluice/${p}`, join(ROOT, `packages/${p}/src/index.ts`)]));
+const alias = Object.fromEntries(['core', 'sql', 'store-sqlite', 'postgres', 'mysql'].map((p) => [`@sluice/${p}`, join(ROOT, `packages/${p}/src/index.ts`)]));
 await build({
   entryPoints: [join(HERE, 'main.ts')],
   bundle: true,
@@ -47,19 +49,27 @@ if (o.instructions) {
   // Unlike time, the count does not drift with the machine.
   const count = (iterations) =>
     new Promise((done, fail) => {
-      const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${join(dirname(out), `callgrind.${iterations}`)}`, process.execPath, '--single-threaded', out, String(iterations), '1', '', o.mode], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const file = join(dirname(out), `callgrind.${iterations}`);
+      const child = spawn('valgrind', ['--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${file}`, process.execPath, '--single-threaded', out, String(iterations), '1', '', o.mode], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       child.stderr.on('data', (c) => (err += c));
       child.on('error', (e) => fail(new Error(`cannot run valgrind (${e.message}); install it (Debian: apt-get install valgrind)`)));
       child.on('close', (code) => {
-        const m = /Collected : (\d+)/.exec(err);
-        if (code === 0 && m) done(Number(m[1]));
+        const all = /Collected : (\d+)/.exec(err);
+        // Thread 1 is the event loop (every session's JavaScript, the journal write).
+        const main = existsSync(`${file}-01`) ? /^totals: (\d+)/m.exec(readFileSync(`${file}-01`, 'utf8')) : null;
+        if (code === 0 && all && main) done({ all: Number(all[1]), main: Number(main[1]) });
         else fail(new Error(`valgrind exited ${code}:\n${err.slice(-2000)}`));
       });
     });
   try {
-    const [a, b] = await Promise.all([count(10000), count(30000)]);
-    console.log(`instructions per pgbench -S -M ${o.mode} transaction: ${Math.round((b - a) / 20000)} (callgrind, 30,000 minus 10,000 transactions)`);
+    // One after the other: two callgrind runs side by side slow each other
+    // down, and the timer-driven work per transaction grows with that.
+    const a = await count(10000);
+    const b = await count(30000);
+    const what = MYSQL_MODES.includes(o.mode) ? `MySQL ${o.mode}() query` : `pgbench -S -M ${o.mode} transaction`;
+    const per = (k) => Math.round((b[k] - a[k]) / 20000);
+    console.log(`instructions per ${what}: ${per('main')} on the event loop, ${per('all')} in all threads (callgrind, 30,000 minus 10,000 transactions)`);
     process.exit(0);
   } catch (e) {
     console.error(e.message);

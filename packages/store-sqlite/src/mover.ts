@@ -18,7 +18,8 @@ const db = new Database(workerData.path, { timeout: 5000 });
 db.pragma('busy_timeout = 5000');
 db.pragma('synchronous = ' + workerData.sync);
 db.pragma('foreign_keys = ON');
-const journal = fs.openSync(workerData.journal, 'r');
+// The journal's two files (store.ts writes one while this drains the other).
+const journals = workerData.journals.map((p) => fs.openSync(p, 'r'));
 // The lines go in as the bytes read from the journal, cast to TEXT in SQLite
 // (the same UTF-8): no JavaScript string is made of them.
 const insert = db.prepare('INSERT INTO event_blocks (session, first_seq, last_seq, events) VALUES (?, ?, ?, CAST(? AS TEXT))');
@@ -68,13 +69,13 @@ const move = db.transaction((n) => {
     insert.run(b.session, b.first, b.last, lines);
   }
 });
-/** Reads the journal's bytes [from, to) into \`input\`: whole lines, written before the main thread asked. */
-function read(from, to) {
+/** Reads bytes [from, to) of journal file \`file\` into \`input\`: whole lines, written before the main thread asked. */
+function read(file, from, to) {
   const n = to - from;
   if (input.length < n) input = Buffer.allocUnsafe(Math.max(n, input.length * 2));
   let off = 0;
   while (off < n) {
-    const got = fs.readSync(journal, input, off, n - off, from + off);
+    const got = fs.readSync(journals[file], input, off, n - off, from + off);
     if (got === 0) throw new Error('the journal is shorter than expected (' + (from + off) + ' of ' + to + ' bytes)');
     off += got;
   }
@@ -83,12 +84,12 @@ function read(from, to) {
 parentPort.on('message', (m) => {
   if (m.close) {
     db.close();
-    fs.closeSync(journal);
+    for (const fd of journals) fs.closeSync(fd);
     parentPort.postMessage({ closed: true });
     return;
   }
   try {
-    if (m.to > m.from) move(read(m.from, m.to));
+    if (m.to > m.from) move(read(m.file, m.from, m.to));
     // A batch grown by a huge event does not keep its buffers.
     if (input.length > 4 << 20) input = Buffer.allocUnsafe(1 << 20);
     if (output.length > 4 << 20) output = Buffer.allocUnsafe(1 << 20);
@@ -108,19 +109,34 @@ parentPort.on('message', (m) => {
 const DELAY_MS = 100;
 const BATCH_BYTES = 1024 * 1024;
 
+/** Where one journal file stands: everything before `sent` is handed to the worker, before `acked` committed; `written` is its end. */
+interface FileState {
+  sent: number;
+  written: number;
+  acked: number;
+}
+
+/**
+ * Moves journalled events into SQLite. The journal is two files: the store
+ * appends to one while the worker may still be draining the other, and
+ * switches files only to one that is drained, so neither grows without bound
+ * under a load that never pauses.
+ */
 export class JournalMover {
   private readonly worker: Worker;
-  /** Journal offsets: everything before `sent` is handed to the worker; `written` is the journal's end. */
-  private sent = 0;
-  private written = 0;
+  private readonly files: [FileState, FileState] = [
+    { sent: 0, written: 0, acked: 0 },
+    { sent: 0, written: 0, acked: 0 },
+  ];
   private timer: NodeJS.Timeout | null = null;
   private nextId = 0;
-  private readonly waiting = new Map<number, () => void>();
+  /** Messages posted and not yet answered: what each one moves (the worker answers in order). */
+  private readonly waiting = new Map<number, { file: number; to: number; done: () => void }>();
   private closed = false;
 
   constructor(
     dbPath: string,
-    journalPath: string,
+    journalPaths: readonly [string, string],
     sync: 'NORMAL' | 'FULL',
     /** A batch could not be inserted: the store must refuse appends from now on. */
     private readonly onFailure: (message: string) => void,
@@ -128,46 +144,64 @@ export class JournalMover {
     private readonly onIdle: () => void,
   ) {
     const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path: dbPath, journal: journalPath, sync, sqlite } });
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path: dbPath, journals: journalPaths, sync, sqlite } });
     this.worker.unref();
     this.worker.on('message', (m: { id?: number; error?: string; closed?: boolean }) => {
       if (m.error) this.onFailure(m.error);
       if (m.id !== undefined) {
-        const done = this.waiting.get(m.id);
+        const w = this.waiting.get(m.id);
         this.waiting.delete(m.id);
-        done?.();
-        if (this.waiting.size === 0 && this.sent === this.written) this.onIdle();
+        // A failed batch is not committed: its file never counts as drained.
+        if (w && !m.error && w.to > this.files[w.file]!.acked) this.files[w.file]!.acked = w.to;
+        w?.done();
+        if (this.waiting.size === 0 && this.drained(0) && this.drained(1)) this.onIdle();
       }
     });
     this.worker.on('error', (e) => this.onFailure(e.message));
   }
 
-  /** The journal now ends at `end` (whole lines): move what is new. */
-  add(end: number): void {
-    this.written = end;
-    if (end - this.sent >= BATCH_BYTES) this.send();
+  /** Journal file `file` now ends at `end` (whole lines): move what is new. */
+  add(file: 0 | 1, end: number): void {
+    const f = this.files[file];
+    f.written = end;
+    if (end - f.sent >= BATCH_BYTES) this.send();
     else this.timer ??= setTimeout(() => this.send(), DELAY_MS);
   }
 
-  /** The journal was emptied (only while idle): offsets start over. */
-  rewind(): void {
-    this.sent = this.written = 0;
+  /** Whether everything written to `file` is committed to SQLite. */
+  drained(file: 0 | 1): boolean {
+    const f = this.files[file];
+    return f.acked === f.written && f.sent === f.written;
   }
 
-  /** Posts what is written and not yet sent; with `barrier`, even nothing (the worker answers in order). */
+  /** File `file` starts over at offset 0 (only once it is drained). */
+  rewind(file: 0 | 1): void {
+    const f = this.files[file];
+    f.sent = f.written = f.acked = 0;
+  }
+
+  /** Posts what is written and not yet sent, file by file; with `barrier`, even nothing (the worker answers in order). */
   private send(barrier = false): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.sent === this.written && !barrier) return Promise.resolve();
+    const posted: Promise<void>[] = [];
+    for (const file of [0, 1] as const) {
+      const f = this.files[file];
+      if (f.sent === f.written) continue;
+      posted.push(this.post(file, f.sent, f.written));
+      f.sent = f.written;
+    }
+    if (posted.length === 0 && barrier) posted.push(this.post(0, 0, 0));
+    return posted.length === 1 ? posted[0]! : Promise.all(posted).then(() => undefined);
+  }
+
+  private post(file: number, from: number, to: number): Promise<void> {
     const id = ++this.nextId;
-    const from = this.sent;
-    const to = this.written;
-    this.sent = to;
-    return new Promise<void>((resolve) => {
-      this.waiting.set(id, resolve);
-      this.worker.postMessage({ id, from, to });
+    return new Promise<void>((done) => {
+      this.waiting.set(id, { file, to, done });
+      this.worker.postMessage({ id, file, from, to });
     });
   }
 

@@ -255,32 +255,85 @@ describe('events', () => {
     await again.close();
   });
 
-  it('journal mode: once past 1 MiB and all moved, the journal starts over in place; later events, a reopen and a replay of the file all read back right', async () => {
+  it('journal mode: past 1 MiB, appends move to the other journal file once it is drained, and it starts over in place; a reopen and a replay of both files read everything back', async () => {
     const path = join(tmp.make(), 'sluice.db');
     const store = openSqliteStore({ path, journal: true });
     await store.createSession(session('s1'));
     const text = 'x'.repeat(4000);
     let seq = 0;
     for (let i = 0; i < 300; i++) store.appendEventsNow([event('s1', ++seq, { type: 'output', data: { text } })]);
-    expect(await store.getEvents('s1')).toHaveLength(300); // all moved: the journal rewinds
+    // Past 1 MiB the appends went on in the second file (empty, so drained).
+    expect(await store.getEvents('s1')).toHaveLength(300);
     const grown = statSync(`${path}.journal`).size;
     expect(grown).toBeGreaterThan(1 << 20);
-    store.appendEventsNow([event('s1', ++seq, { type: 'output', data: { text: 'after the rewind' } })]);
-    store.appendEventsNow([event('s1', ++seq, { type: 'output', data: { text: 'and once more' } })]);
+    expect(grown).toBeLessThan(300 * 4000);
+    expect(statSync(`${path}.journal2`).size).toBeGreaterThan(0);
+    // Past 1 MiB in the second file too: back to the first, from offset 0, in the pages it has.
+    for (let i = 0; i < 300; i++) store.appendEventsNow([event('s1', ++seq, { type: 'output', data: { text } })]);
+    store.appendEventsNow([event('s1', ++seq, { type: 'output', data: { text: 'last' } })]);
     expect(statSync(`${path}.journal`).size).toBe(grown); // written over, not grown or emptied
-    // What a crash would leave: the two new lines, the end mark, then older lines.
-    const journal = readFileSync(`${path}.journal`);
-    expect(journal.toString('utf8').split('\n')[2]).toBe('');
     const got = await store.getEvents('s1');
-    expect(got.map((e) => e.seq)).toEqual(Array.from({ length: 302 }, (_, i) => i + 1));
-    expect(got.slice(-2).map((e) => e.data)).toEqual([{ text: 'after the rewind' }, { text: 'and once more' }]);
+    expect(got.map((e) => e.seq)).toEqual(Array.from({ length: 601 }, (_, i) => i + 1));
+    expect(got.at(-1)!.data).toEqual({ text: 'last' });
+    // What a crash would leave: both files, each up to its end mark, older bytes after it.
+    const journals = [readFileSync(`${path}.journal`), readFileSync(`${path}.journal2`)];
     await store.close();
-    writeFileSync(`${path}.journal`, journal);
+    writeFileSync(`${path}.journal`, journals[0]!);
+    writeFileSync(`${path}.journal2`, journals[1]!);
     const again = open(path);
-    expect((await again.getEvents('s1')).map((e) => e.seq)).toEqual(Array.from({ length: 302 }, (_, i) => i + 1));
+    expect((await again.getEvents('s1')).map((e) => e.seq)).toEqual(Array.from({ length: 601 }, (_, i) => i + 1));
     await again.close();
     const replayed = openSqliteStore({ path, journal: true });
-    expect((await replayed.getEvents('s1')).map((e) => e.seq)).toEqual(Array.from({ length: 302 }, (_, i) => i + 1));
+    expect((await replayed.getEvents('s1')).map((e) => e.seq)).toEqual(Array.from({ length: 601 }, (_, i) => i + 1));
+    await replayed.close();
+  });
+
+  it('journal mode: under a load that never pauses neither journal file keeps growing, and a replay of both (events of one session in both files) loses nothing', async () => {
+    const path = join(tmp.make(), 'sluice.db');
+    const store = openSqliteStore({ path, journal: true });
+    await Promise.all(['s1', 's2'].map((s) => store.createSession(session(s))));
+    const text = 'y'.repeat(4000);
+    const seqs = { s1: 0, s2: 0 };
+    let largest = 0;
+    let copies: Buffer[] = [];
+    let stored = { s1: 0, s2: 0 };
+    // About 16 MiB, appended while the mover works: it is never idle between batches.
+    for (let i = 0; i < 4000; i++) {
+      const s = i % 3 === 0 ? 's2' : 's1';
+      store.appendEventsNow([event(s, ++seqs[s], { type: 'output', data: { text } })]);
+      if (i % 40 === 39) {
+        await new Promise((r) => setTimeout(r, 2));
+        largest = Math.max(largest, statSync(`${path}.journal`).size, statSync(`${path}.journal2`).size);
+      }
+      if (i === 3000) {
+        // A crash here leaves what SQLite holds now and the two files as they are (the mover runs on meanwhile, the switch cannot).
+        const db = new Database(path, { readonly: true });
+        const storedUpTo = db.prepare('SELECT coalesce(max(last_seq), 0) FROM event_blocks WHERE session = ?').pluck();
+        stored = { s1: storedUpTo.get('s1') as number, s2: storedUpTo.get('s2') as number };
+        db.close();
+        copies = [readFileSync(`${path}.journal`), readFileSync(`${path}.journal2`)];
+      }
+    }
+    expect(largest).toBeGreaterThan(1 << 20);
+    expect(largest).toBeLessThan(6 << 20);
+    expect((await store.getEvents('s1')).map((e) => e.seq)).toEqual(Array.from({ length: seqs.s1 }, (_, i) => i + 1));
+    expect((await store.getEvents('s2')).map((e) => e.seq)).toEqual(Array.from({ length: seqs.s2 }, (_, i) => i + 1));
+    await store.close();
+    // The crash at event 3000: the files as they were then, and only what SQLite held then.
+    writeFileSync(`${path}.journal`, copies[0]!);
+    writeFileSync(`${path}.journal2`, copies[1]!);
+    const upTo = { s1: 0, s2: 0 };
+    for (let i = 0; i <= 3000; i++) upTo[i % 3 === 0 ? 's2' : 's1']++;
+    expect(stored.s1).toBeLessThan(upTo.s1); // the replay has something to do
+    const raw = new Database(path);
+    for (const s of ['s1', 's2'] as const) raw.prepare(`DELETE FROM event_blocks WHERE session = ? AND first_seq > ?`).run(s, stored[s]);
+    raw.close();
+    const replayed = openSqliteStore({ path, journal: true });
+    for (const s of ['s1', 's2'] as const) {
+      const got = (await replayed.getEvents(s)).map((e) => e.seq);
+      expect(got).toEqual(Array.from({ length: got.length }, (_, i) => i + 1));
+      expect(got.length).toBe(upTo[s]);
+    }
     await replayed.close();
   });
 

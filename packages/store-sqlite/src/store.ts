@@ -30,7 +30,7 @@ export interface SqliteStoreOptions {
   readonly?: boolean;
   /**
    * Acknowledge events once they are in an append-only journal file
-   * (`<path>.journal`) and move them into SQLite in batches a few ms later:
+   * (`<path>.journal`, and `<path>.journal2` in turn) and move them into SQLite in batches a few ms later:
    * the gateway's mode (one write(2) per group instead of a SQLite commit).
    * The journal is replayed at open. Only the one process that appends events
    * (the gateway) should use it; CLI readers see events once moved (≤ a few ms).
@@ -38,8 +38,12 @@ export interface SqliteStoreOptions {
   journal?: boolean;
 }
 
-/** The journal starts over once everything in it is in SQLite and it has grown past this. */
-const JOURNAL_REWIND_AT = 1 << 20;
+/**
+ * Past this size the store switches journal files, as soon as the other one
+ * is drained (everything in it committed to SQLite); the other then starts
+ * over at offset 0, in the pages it already has.
+ */
+const JOURNAL_SWITCH_AT = 1 << 20;
 
 /** How long a connection waits for another process's write lock before failing. */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -243,7 +247,9 @@ export class SqliteStore implements Store {
   private readonly sessionQueries = new Map<string, Database.Statement<SessionRow>>();
 
   /** Takes ownership of an open connection; use openSqliteStore() instead. */
-  private journal: EventJournal | null = null;
+  /** Journal mode: the journal's two files (`<path>.journal`, `<path>.journal2`) and the one appended to. */
+  private journals: [EventJournal, EventJournal] | null = null;
+  private active: 0 | 1 = 0;
   /** Moves journalled events into SQLite on a worker thread. */
   private mover: JournalMover | null = null;
   private closing: Promise<void> | null = null;
@@ -394,29 +400,43 @@ export class SqliteStore implements Store {
 
   // ------------------------------------------------------------ events
 
-  /** @internal Journal mode: replay what a previous run left, then journal new events. */
+  /**
+   * @internal Journal mode: replay what a previous run left in either file,
+   * then journal new events. Appends go to one file while the mover drains
+   * the other; past JOURNAL_SWITCH_AT the store switches to the other once it
+   * is drained, so under a load that never pauses neither file keeps growing.
+   */
   enableJournal(path: string, fsync: boolean): void {
-    const left = EventJournal.read(path);
+    const paths = [path, `${path}2`] as const;
+    // Either file may hold events the mover had not stored; per session, in seq order.
+    const left = [...EventJournal.read(paths[0]), ...EventJournal.read(paths[1])];
+    left.sort((a, b) => (a.session < b.session ? -1 : a.session > b.session ? 1 : a.seq - b.seq));
     if (left.length) this.insertEvents(left, true);
-    const journal = new EventJournal(path, fsync);
-    journal.truncate();
-    this.journal = journal;
-    const mover = new JournalMover(
+    const journals: [EventJournal, EventJournal] = [new EventJournal(paths[0], fsync), new EventJournal(paths[1], fsync)];
+    for (const j of journals) j.truncate();
+    this.journals = journals;
+    this.active = 0;
+    this.mover = new JournalMover(
       this.path,
-      path,
+      paths,
       fsync ? 'FULL' : 'NORMAL',
       (message) => {
         this.failure ??= new Error(`cannot move journalled events into the store: ${message}`);
       },
-      () => {
-        // Everything journalled is in SQLite: the journal can start over.
-        if (!this.failure && journal.size > JOURNAL_REWIND_AT) {
-          journal.rewind();
-          mover.rewind();
-        }
-      },
+      () => this.switchJournal(),
     );
-    this.mover = mover;
+  }
+
+  /** Moves appends to the other journal file once the active one is past JOURNAL_SWITCH_AT and the other is drained. */
+  private switchJournal(): void {
+    const journals = this.journals;
+    const mover = this.mover;
+    if (!journals || !mover || this.failure || journals[this.active].size <= JOURNAL_SWITCH_AT) return;
+    const other = this.active === 0 ? 1 : 0;
+    if (!mover.drained(other)) return;
+    journals[other].rewind();
+    mover.rewind(other);
+    this.active = other;
   }
 
   /** Waits until journalled events are in SQLite, so reads see them. */
@@ -431,16 +451,18 @@ export class SqliteStore implements Store {
   /** Both paths (journal, or SQLite directly) write before returning: durable when this returns, throws on failure. */
   appendEventsNow(events: StoredEvent[]): void {
     if (this.failure) throw this.failure;
-    if (this.journal && this.mover) {
+    if (this.journals && this.mover) {
       if (!this.db.open) throw new Error('the store is closed');
+      const journal = this.journals[this.active];
       try {
-        this.journal.append(events);
+        journal.append(events);
       } catch (e) {
         // A write that failed part-way leaves a torn line: nothing after it could be read back.
         this.failure ??= new Error(`cannot write the event journal: ${(e as Error).message}`);
         throw this.failure;
       }
-      this.mover.add(this.journal.size);
+      this.mover.add(this.active, journal.size);
+      if (journal.size > JOURNAL_SWITCH_AT) this.switchJournal();
       return;
     }
     if (events.length > 0) this.insertEvents(events, false);
@@ -607,11 +629,11 @@ export class SqliteStore implements Store {
       this.mover = null;
       if (mover) await mover.close().catch(() => undefined);
       if (this.db.open) {
-        if (this.journal && !this.failure) this.journal.truncate();
+        if (this.journals && !this.failure) for (const j of this.journals) j.truncate();
         this.db.close();
       }
-      this.journal?.close();
-      this.journal = null;
+      if (this.journals) for (const j of this.journals) j.close();
+      this.journals = null;
     })();
     return this.closing;
   }

@@ -7,7 +7,8 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Gateway, type Session } from '@sluice/core';
+import type { Duplex } from 'node:stream';
+import { Gateway, MessageRelay, type Framer, type RelayOut, type Session } from '@sluice/core';
 import { openSqliteStore } from '@sluice/store-sqlite';
 import { loadSqlParser } from '@sluice/sql';
 import { createMetrics } from '../../../apps/sluice/src/metrics.js';
@@ -82,4 +83,24 @@ export async function measure(once: (i: number) => void, iterations: number): Pr
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(c0);
   return { usPerCall: (wall * 1000) / iterations, cpuUsPerCall: (cpu.user + cpu.system) / iterations };
+}
+
+/** A started MessageRelay between two socket stand-ins, handing messages to a plugin's session relay. */
+export function startRelay<M>(
+  gw: Gateway,
+  handlers: { client(m: M, out: RelayOut): void | Promise<void>; server(m: M, out: RelayOut): void },
+  clientFramer: Framer<M>,
+  serverFramer: Framer<M>,
+  protocol: string,
+): { client: FakeSocket; server: FakeSocket; relay: MessageRelay<M, M> } {
+  const client = new FakeSocket();
+  const server = new FakeSocket();
+  const relay = new MessageRelay<M, M>(client as unknown as Duplex, server as unknown as Duplex, clientFramer, serverFramer, {
+    client: (m, out) => handlers.client(m, out),
+    server: (m, out) => handlers.server(m, out),
+    closed: (why) => console.error('relay closed:', why),
+    protocolError: (e, side) => console.error('protocol error', side, e.message),
+  }, { onBytes: (d, n) => gw.coreMetrics.bytesRelayed(d, n, protocol) });
+  relay.start();
+  return { client, server, relay };
 }

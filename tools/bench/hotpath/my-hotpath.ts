@@ -7,8 +7,6 @@
  * target's one-row answers, through stand-in sockets. Run through
  * `node tools/bench/hotpath/run.mjs --mode query|execute`.
  */
-import type { Duplex } from 'node:stream';
-import { MessageRelay } from '@sluice/core';
 import { MySessionRelay } from '../../../packages/mysql/src/session-relay.js';
 import {
   BufferWriter,
@@ -28,7 +26,7 @@ import {
   writeTextRow,
   type Packet,
 } from '../../../packages/mysql/src/protocol/index.js';
-import { FakeSocket, benchSession, measure } from './gateway.js';
+import { benchSession, measure, startRelay } from './gateway.js';
 
 export type MyMode = 'query' | 'execute';
 
@@ -38,16 +36,8 @@ const CAPS = Capability.Protocol41 | Capability.SecureConnection | Capability.Mu
 /** Per-query cost of the MySQL bench's point select through query() or execute(). */
 export async function runMysql(iterations: number, mode: MyMode): Promise<{ usPerTxn: number; cpuUsPerTxn: number; writes: number }> {
   const { gw, session, done } = await benchSession('mysql');
-  const client = new FakeSocket();
-  const server = new FakeSocket();
   const handlers = new MySessionRelay(session, CAPS, 'sluice_bench_my', '10.11.6-MariaDB', 2, new AbortController().signal, () => undefined);
-  const relay = new MessageRelay<Packet, Packet>(client as unknown as Duplex, server as unknown as Duplex, new PacketFramer(), new PacketFramer(), {
-    client: (m, out) => handlers.client(m, out),
-    server: (m, out) => handlers.server(m, out),
-    closed: (why) => console.error('relay closed:', why),
-    protocolError: (e, side) => console.error('protocol error', side, e.message),
-  }, { onBytes: (d, n) => gw.coreMetrics.bytesRelayed(d, n, 'mysql') });
-  relay.start();
+  const { client, server, relay } = startRelay<Packet>(gw, handlers, new PacketFramer(), new PacketFramer(), 'mysql');
 
   const column = { schema: 'sluice_bench_my', table: 't', orgTable: 't', name: 'v', orgName: 'v', type: ColumnType.VarString, length: 256 };
   const resultSet = (row: (w: BufferWriter) => void): Buffer => {

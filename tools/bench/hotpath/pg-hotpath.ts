@@ -9,28 +9,18 @@
  *
  *   node tools/bench/hotpath/run.mjs [--iterations 200000] [--cpu-prof]
  */
-import type { Duplex } from 'node:stream';
-import { MessageRelay } from '@sluice/core';
 import { PgSessionRelay } from '../../../packages/postgres/src/session-relay.js';
 import { ColumnOrigins } from '../../../packages/postgres/src/catalog.js';
 import { BackendFramer, FrontendFramer, FrontendWriter, BackendWriter, type FramedMessage } from '../../../packages/postgres/src/protocol/index.js';
-import { FakeSocket, benchSession, measure } from './gateway.js';
+import { benchSession, measure, startRelay } from './gateway.js';
 
 /** A real gateway session behind a MessageRelay and PgSessionRelay, with stand-in sockets. */
 async function setup() {
   const { gw, session, done } = await benchSession('postgres');
-  const client = new FakeSocket();
-  const server = new FakeSocket();
   const origins = new ColumnOrigins(new Set(['filler']));
   origins.addColumn('16390:4', 'public.pgbench_accounts', 'filler');
   const handlers = new PgSessionRelay(session, origins, 'I', true, new AbortController().signal, () => undefined);
-  const relay = new MessageRelay<FramedMessage, FramedMessage>(client as unknown as Duplex, server as unknown as Duplex, new FrontendFramer({ startup: false }) as never, new BackendFramer(), {
-    client: (m, out) => handlers.client(m, out),
-    server: (m, out) => handlers.server(m, out),
-    closed: (why) => console.error('relay closed:', why),
-    protocolError: (e, side) => console.error('protocol error', side, e.message),
-  }, { onBytes: (d, n) => gw.coreMetrics.bytesRelayed(d, n, 'postgres') });
-  relay.start();
+  const { client, server, relay } = startRelay<FramedMessage>(gw, handlers, new FrontendFramer({ startup: false }) as never, new BackendFramer(), 'postgres');
   return { client, server, relay, done };
 }
 

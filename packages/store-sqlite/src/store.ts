@@ -30,8 +30,9 @@ export interface SqliteStoreOptions {
   readonly?: boolean;
   /**
    * Acknowledge events once they are in an append-only journal file
-   * (`<path>.journal`, and `<path>.journal2` in turn) and move them into SQLite in batches a few ms later:
-   * the gateway's mode (one write(2) per group instead of a SQLite commit).
+   * (`<path>.journal`, and `<path>.journal2` in turn) and move them into
+   * SQLite in batches a few ms later: the gateway's mode (one write(2) per
+   * group instead of a SQLite commit).
    * The journal is replayed at open. Only the one process that appends events
    * (the gateway) should use it; CLI readers see events once moved (≤ a few ms).
    */
@@ -246,7 +247,6 @@ export class SqliteStore implements Store {
   private readonly revokeDelegationStmt: Database.Statement;
   private readonly sessionQueries = new Map<string, Database.Statement<SessionRow>>();
 
-  /** Takes ownership of an open connection; use openSqliteStore() instead. */
   /** Journal mode: the journal's two files (`<path>.journal`, `<path>.journal2`) and the one appended to. */
   private journals: [EventJournal, EventJournal] | null = null;
   private active: 0 | 1 = 0;
@@ -256,6 +256,7 @@ export class SqliteStore implements Store {
   /** Set when moving journalled events into SQLite failed: appends are refused from then on. */
   private failure: Error | null = null;
 
+  /** Takes ownership of an open connection; use openSqliteStore() instead. */
   constructor(db: Database, schemaVersion: number) {
     this.db = db;
     this.path = db.name;

@@ -85,7 +85,7 @@ export function commandEventJson(cmd: Command, d: Decision, data: Record<string,
       if (heads.size >= HEADS_MAX) heads.clear();
       heads.set(cmd.text, h);
     }
-    out = `${h.json},"params":${paramsJson(cmd.params)}`;
+    out = `${h.json},"params":${listJson(cmd.params)}`;
   }
   out += `,"decision":${jsonString(d.effect)}`;
   if (d.policy !== undefined) out += `,"policy":${d.policy === null ? 'null' : jsonString(d.policy)}`;
@@ -100,20 +100,13 @@ export function jsonString(s: string): string {
   return JSON_PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
 }
 
-/** Exactly `JSON.stringify(list)` for a list of strings. */
-function listJson(list: readonly string[]): string {
-  if (list.length === 0) return '[]';
-  let out = `[${jsonString(list[0]!)}`;
-  for (let i = 1; i < list.length; i++) out += `,${jsonString(list[i]!)}`;
-  return `${out}]`;
-}
-
-function paramsJson(params: readonly (string | null)[]): string {
+/** Exactly `JSON.stringify(list)` for a list of strings and nulls (objects, flags, params; a hole, as JSON writes it, null). */
+function listJson(list: readonly (string | null)[]): string {
   let out = '[';
-  for (let i = 0; i < params.length; i++) {
-    const p = params[i];
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i];
     if (i > 0) out += ',';
-    out += p === null || p === undefined ? 'null' : jsonString(p);
+    out += v === null || v === undefined ? 'null' : jsonString(v);
   }
   return `${out}]`;
 }

@@ -171,7 +171,7 @@ export class JournalMover {
   /** Whether everything written to `file` is committed to SQLite. */
   drained(file: 0 | 1): boolean {
     const f = this.files[file];
-    return f.acked === f.written && f.sent === f.written;
+    return f.acked === f.written; // acked ≤ sent ≤ written
   }
 
   /** File `file` starts over at offset 0 (only once it is drained). */
@@ -186,15 +186,16 @@ export class JournalMover {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    const posted: Promise<void>[] = [];
+    // The worker answers in order: the last message posted settles after the others.
+    let last: Promise<void> | null = null;
     for (const file of [0, 1] as const) {
       const f = this.files[file];
       if (f.sent === f.written) continue;
-      posted.push(this.post(file, f.sent, f.written));
+      last = this.post(file, f.sent, f.written);
       f.sent = f.written;
     }
-    if (posted.length === 0 && barrier) posted.push(this.post(0, 0, 0));
-    return posted.length === 1 ? posted[0]! : Promise.all(posted).then(() => undefined);
+    if (last === null && barrier) last = this.post(0, 0, 0);
+    return last ?? Promise.resolve();
   }
 
   private post(file: number, from: number, to: number): Promise<void> {

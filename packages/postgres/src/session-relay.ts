@@ -72,10 +72,12 @@ type Expect =
   | { t: 'describeP'; portal: string }
   | { t: 'execute'; portal: string; mask: Masker | null; from: Derived | null; start: number; started?: boolean }
   | { t: 'query'; mask: Masker | null; from: Derived | null; start: number }
-  /** A refused Execute/Parse: the target answers our probe with an error we replace. */
-  | { t: 'refused'; error: Buffer }
-  /** Bytes we answer ourselves, in order with the target's responses. */
-  | { t: 'inject'; bytes: Buffer };
+  /**
+   * A refused message: the target answers our probe with an error we
+   * replace. `simple`: a refused Query (its probe is a Query, followed by
+   * its own 'query' entry for the ReadyForQuery that ends it).
+   */
+  | { t: 'refused'; error: Buffer; simple: boolean };
 
 /** Client encodings in which a multibyte character can hide a quote or backslash byte. */
 const UNSAFE_ENCODINGS = new Set(['SJIS', 'SHIFT_JIS_2004', 'BIG5', 'GBK', 'GB18030', 'UHC', 'JOHAB']);
@@ -115,7 +117,10 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   private txStatus: TransactionState;
   /** After a refusal in an extended batch: skip judging until Sync (the target discards it all). */
   private failedUntilSync = false;
+  /** An Execute of a portal that cannot exist: the stand-in for a refused Parse or Execute. */
   private readonly probe: Buffer;
+  /** A Query that cannot parse: the stand-in for a refused Query or FunctionCall. */
+  private readonly queryProbe: Buffer;
   // current result
   private rows = 0;
   private rowMasker: RowMasker | null = null;
@@ -143,7 +148,9 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     this.txStatus = initialTx;
     this.scs = standardConformingStrings;
     this.classifier = new PostgresClassifier({ standardConformingStrings });
-    this.probe = new FrontendWriter().execute(`sluice/refused/${randomBytes(12).toString('hex')}`, 0).take();
+    const tag = `sluice/refused/${randomBytes(12).toString('hex')}`;
+    this.probe = new FrontendWriter().execute(tag, 0).take();
+    this.queryProbe = new FrontendWriter().query(tag).take();
   }
 
   // ------------------------------------------------------------ client → target
@@ -199,7 +206,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         // The fast-path function call runs a function by OID, around the SQL
         // parser (lo_import …): never forwarded.
         this.session.refuse({ protocol: 'postgres', kind: 'FUNCTION CALL', text: `fast-path function call (oid ${m.payload.length >= 4 ? m.payload.readUInt32BE(0) : '?'})`, objects: [], flags: [] }, 'the function-call protocol is not allowed through Sluice');
-        this.answer(out, Buffer.concat([errorMessage('SLUICE_POLICY_DENIED', 'the function-call protocol is not allowed through Sluice'), this.w.readyForQuery(this.txStatus).take()]));
+        this.refuseQuery(errorMessage('SLUICE_POLICY_DENIED', 'the function-call protocol is not allowed through Sluice'), out);
         return;
       default:
         throw new Error(`unexpected message type 0x${m.type.toString(16)} from the client`);
@@ -211,10 +218,18 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     out.spanToServer(m.source, m.start, m.end);
   }
 
-  /** Our own answer, placed after every response still owed for earlier messages. */
-  private answer(out: RelayOut, bytes: Buffer): void {
-    if (this.head >= this.expect.length) out.toClient(bytes);
-    else this.expect.push({ t: 'inject', bytes });
+  /**
+   * Refuses a simple Query (or a FunctionCall, which the target treats
+   * alike): a Query that cannot parse goes in its place, so the target
+   * answers exactly where and as it would have answered the refused one —
+   * an error (replaced by ours) and ReadyForQuery with its real transaction
+   * state, or nothing at all when an earlier error of an extended batch has
+   * it discarding messages until Sync. Nothing of the refused message
+   * reaches the target.
+   */
+  private refuseQuery(error: Buffer, out: RelayOut): void {
+    this.expect.push({ t: 'refused', error, simple: true }, { t: 'query', mask: null, from: null, start: performance.now() });
+    out.toServer(this.queryProbe);
   }
 
   private waitNotice(out: RelayOut) {
@@ -247,7 +262,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
 
   private enforceQuery(v: Verdict, cmd: Command, m: FramedMessage, out: RelayOut): void {
     if (v.effect === 'deny') {
-      this.answer(out, Buffer.concat([this.refusal(v), this.w.readyForQuery(this.txStatus).take()]));
+      this.refuseQuery(this.refusal(v), out);
       return;
     }
     this.forward(m, out, { t: 'query', mask: v.mask, from: v.mask ? this.derived(cmd) : null, start: performance.now() });
@@ -300,7 +315,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
 
   private refuse(v: Extract<Verdict, { effect: 'deny' }>, out: RelayOut): void {
     this.failedUntilSync = true;
-    this.expect.push({ t: 'refused', error: this.refusal(v) });
+    this.expect.push({ t: 'refused', error: this.refusal(v), simple: false });
     out.toServer(this.probe);
   }
 
@@ -315,14 +330,6 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     if (this.head > 64 && this.head * 2 > this.expect.length) {
       this.expect = this.expect.slice(this.head);
       this.head = 0;
-    }
-  }
-
-  /** Emit our own answers that are now due. */
-  private flushInjected(out: RelayOut): void {
-    for (let e = this.current; e && e.t === 'inject'; e = this.current) {
-      out.toClient(e.bytes);
-      this.pop();
     }
   }
 
@@ -402,7 +409,9 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     const e = this.current;
     switch (m.type) {
       case BackendCode.DataRow: {
-        if (e?.t === 'execute' && !e.started) this.beginExecute(e, m);
+        if (e?.t === 'execute') {
+          if (!e.started) this.beginExecute(e, m);
+        } else if (e?.t !== 'query') this.unplaced('a row');
         this.rows++;
         const masked = this.rowMasker ? this.rowMasker.rewrite(m) : null;
         if (masked) out.toClient(masked);
@@ -439,7 +448,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         } else if (e?.t === 'query') {
           const d = this.described(m, e.from);
           replaced = this.startResult(d.fields, (d.formats ??= d.fields.map((f) => f.format)), e.mask, e.from);
-        }
+        } else this.unplaced('a row description');
         if (replaced) out.toClient(replaced);
         else out.spanToClient(m.source, m.start, m.end);
         return;
@@ -448,19 +457,16 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         // The portal's rows start now: plan their masking from the statement's description.
         if (e?.t === 'bind') this.pop();
         out.spanToClient(m.source, m.start, m.end);
-        this.flushInjected(out);
         return;
       }
       case BackendCode.ParseComplete:
       case BackendCode.CloseComplete:
         this.pop();
         out.spanToClient(m.source, m.start, m.end);
-        this.flushInjected(out);
         return;
       case BackendCode.NoData:
         if (e?.t === 'describeS' || e?.t === 'describeP') this.pop();
         out.spanToClient(m.source, m.start, m.end);
-        this.flushInjected(out);
         return;
       case BackendCode.EmptyQueryResponse:
       case BackendCode.PortalSuspended:
@@ -469,7 +475,6 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
           this.pop();
         }
         out.spanToClient(m.source, m.start, m.end);
-        this.flushInjected(out);
         return;
       case BackendCode.ErrorResponse:
         return this.onError(m, out);
@@ -494,16 +499,15 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         // A SET that did not change the value sends no ParameterStatus: re-assert what we know.
         this.classifier.standardConformingStrings = this.scs;
         // Anything still owed before this sync was discarded by the target.
-        while (this.current && this.current.t !== 'sync' && this.current.t !== 'query' && this.current.t !== 'inject') this.pop();
+        while (this.current && this.current.t !== 'sync' && this.current.t !== 'query') this.pop();
         if (this.current && (this.current.t === 'sync' || this.current.t === 'query')) this.pop();
         out.spanToClient(m.source, m.start, m.end);
-        this.flushInjected(out);
         return;
       }
       case BackendCode.CopyOutResponse: {
+        if (e?.t !== 'query' && e?.t !== 'execute') this.unplaced('COPY output');
         const c = parseCopyResponse(m.payload);
-        const mask = e?.t === 'query' || e?.t === 'execute' ? e.mask : null;
-        const from = e?.t === 'query' || e?.t === 'execute' ? e.from : null;
+        const { mask, from } = e;
         this.rows = 0;
         this.rowMasker = null;
         this.copyMask = mask;
@@ -562,18 +566,28 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     }
     this.copyOutRefused = null;
     this.copyMask = null;
+    // An error of a simple Query ends that Query (its ReadyForQuery follows);
+    // any other is an extended-protocol error, after which the target
+    // discards every message up to Sync, simple Queries included.
+    const simple = e?.t === 'query' || (e?.t === 'refused' && e.simple);
     if (e?.t === 'refused') {
       out.toClient(e.error);
       this.pop();
     } else {
       if (e?.t === 'execute' || e?.t === 'query') this.endResult(null, e.start, fields.M ?? 'error');
       out.toClient(raw);
-      if (e && e.t !== 'query' && e.t !== 'sync' && e.t !== 'inject') this.pop();
+      if (e && e.t !== 'query' && e.t !== 'sync') this.pop();
     }
-    // In the extended protocol the target now discards everything up to Sync.
-    if (this.current?.t !== 'query') {
-      while (this.current && this.current.t !== 'sync' && this.current.t !== 'inject') this.pop();
-    }
+    if (!simple) while (this.current && this.current.t !== 'sync') this.pop();
+  }
+
+  /**
+   * Rows or a row description the gateway cannot place (no Execute or Query
+   * is waiting for them): it has lost track of the conversation, so it
+   * cannot tell how to mask them. Fail closed: the session ends.
+   */
+  private unplaced(what: string): never {
+    throw new Error(`${what} from the target that no command is waiting for`);
   }
 
   closed(reason: string): void {

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { connect as netConnect, type Socket } from 'node:net';
 import { PG } from '../support/services.js';
-import { pgSkip, setupPg, type PgEnv } from './fixture.js';
+import { pendingApproval, pgSkip, setupPg, type PgEnv } from './fixture.js';
 
 const skip = await pgSkip();
 
@@ -516,13 +516,73 @@ describe.skipIf(!!skip)(`postgres: scripts give the same answers direct and thro
     expect(r.sluice).toEqual(['1', '2', 'CBEGIN\u0000', 'ZT', 'E42501', 'ZE', 'E25P02', 'ZE', 'E25P02', 'ZE', '1', '2', 'CROLLBACK\u0000', 'ZI', 'ZI']);
   });
 
+  it('a Parse that redefines a named statement and is refused by the target (42P05) leaves the old one in force', async () => {
+    const ops: Op[] = [
+      { op: 'parse', name: 's1', sql: 2 },
+      { op: 'sync' },
+      { op: 'parse', name: 's1', sql: 12 },
+      { op: 'sync' },
+      { op: 'bind', portal: '', stmt: 's1', params: [], resultFormat: [] },
+      { op: 'execute', portal: '', maxRows: 0 },
+      { op: 'sync' },
+    ];
+    const r = await both(ops, [0.5]);
+    expect(r.sluice).toEqual(r.direct);
+    expect(r.sluice).toContain('E42P05');
+    expect(r.sluice).toContain(`D${JSON.stringify(['[REDACTED]', '[REDACTED:email]'])}`);
+  });
+
+  it('a Close and a Parse the target discards after an error leave the old statement in force', async () => {
+    const ops: Op[] = [
+      { op: 'parse', name: 's1', sql: 2 },
+      { op: 'sync' },
+      { op: 'execute', portal: 'nope', maxRows: 0 },
+      { op: 'close', target: 'S', name: 's1' },
+      { op: 'parse', name: 's1', sql: 12 },
+      { op: 'sync' },
+      { op: 'bind', portal: '', stmt: 's1', params: [], resultFormat: [] },
+      { op: 'execute', portal: '', maxRows: 0 },
+      { op: 'sync' },
+    ];
+    const r = await both(ops, []);
+    expect(r.sluice).toEqual(r.direct);
+    expect(r.sluice).toContain(`D${JSON.stringify(['[REDACTED]', '[REDACTED:email]'])}`);
+  });
+
+  it('a statement needing approval cannot be run under the name of one redefined in vain', async () => {
+    const s = await Raw.open(env.gw.port, { user: 'alice', database: 'orders' }, env.agent.secret);
+    try {
+      const parse = (name: string, sql: string) => message('P', Buffer.concat([cstr(name), cstr(sql), int16(0)]));
+      s.sock.write(
+        Buffer.concat([
+          parse('s9', 'DELETE FROM diff_t'),
+          message('S'),
+          parse('s9', 'SELECT 1'),
+          message('S'),
+          message('B', Buffer.concat([cstr(''), cstr('s9'), int16(0), int16(0), int16(0)])),
+          message('E', Buffer.concat([cstr(''), int32(0)])),
+          message('S'),
+        ]),
+      );
+      const id = await pendingApproval(env);
+      const req = await env.gw.store.getApproval(id);
+      expect(req?.command.text).toBe('DELETE FROM diff_t');
+      await env.gw.gateway.broker.decide(id, env.approver.identity, false, null);
+      await s.until((m) => m.filter((x) => x.type === 'Z').length === 3, 'three ReadyForQuery');
+      expect(s.msgs.filter((x) => x.type === 'E').map((x) => errorFields(x.body).C)).toEqual(['42P05', '42501']);
+    } finally {
+      s.close();
+    }
+    expect((await env.admin.query('SELECT count(*)::int AS n FROM diff_t')).rows[0].n).toBe(2);
+  });
+
   it('random scripts, pipelined and cut at random points', async () => {
     await fc.assert(
       fc.asyncProperty(script, fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 4 }), async (ops, cuts) => {
         const r = await both(ops, cuts);
         expect(r.sluice, `script:\n  ${show(ops)}`).toEqual(r.direct);
       }),
-      { numRuns: 150 },
+      { numRuns: Number(process.env.SLUICE_DIFF_RUNS ?? 150) },
     );
   }, 120_000);
 });

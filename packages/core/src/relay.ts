@@ -22,6 +22,12 @@ export interface RelayOut {
    * the target closing in answer to the goodbye is not the target's doing.
    */
   clientQuit(): void;
+  /**
+   * Send what is gathered for the server now, instead of when the current
+   * read is done: for a handler about to wait for the server's answers to
+   * the messages before its own.
+   */
+  flushToServer(): void;
 }
 
 export interface RelayHandlers<CM, SM> {
@@ -191,6 +197,9 @@ export class MessageRelay<CM, SM> {
       },
       clientQuit: () => {
         this.quit = true;
+      },
+      flushToServer: () => {
+        if (!this.done) this.toServer.flush();
       },
     };
   }

@@ -35,6 +35,7 @@ function harness(session = stubSession()) {
     spanToClient: (b: Buffer, start: number, end: number) => void toClient.push(Buffer.from(b.subarray(start, end))),
     spanToServer: (b: Buffer, start: number, end: number) => void toServer.push(Buffer.from(b.subarray(start, end))),
     clientQuit: () => undefined,
+    flushToServer: () => undefined,
   };
   const relay = new MySessionRelay(session, Capability.Protocol41 | Capability.DeprecateEof, 'db1', '10.11.6-MariaDB', 2, new AbortController().signal, () => undefined);
   return { relay, out, toClient, toServer };

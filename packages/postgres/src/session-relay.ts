@@ -50,7 +50,8 @@ interface Described {
 }
 interface Portal {
   cmd: Command | null;
-  statement: string;
+  /** The statement it was bound from, as the gateway knew it then. */
+  stmt: Stmt | undefined;
   params: (string | null)[];
   resultFormats: number[];
   fields?: FieldDescription[];
@@ -64,13 +65,17 @@ interface Portal {
  * command under pipelining, and a refusal is answered in its place.
  */
 type Expect =
-  | { t: 'parse' }
+  /** A Parse: on ParseComplete the target holds `stmt` under `name`. */
+  | { t: 'parse'; name: string; stmt: Stmt }
   | { t: 'bind' }
-  | { t: 'close' }
-  | { t: 'sync' }
-  | { t: 'describeS'; stmt: string }
-  | { t: 'describeP'; portal: string }
-  | { t: 'execute'; portal: string; mask: Masker | null; from: Derived | null; start: number; started?: boolean }
+  /** A Close; `stmt`: the statement name, for a Close of a statement. */
+  | { t: 'close'; stmt?: string }
+  /** A Sync; `names`: statement names its batch parsed or closed (unsettled until its ReadyForQuery). */
+  | { t: 'sync'; names?: string[] }
+  | { t: 'describeS'; stmt: Stmt | undefined }
+  /** Portals as bound when the message was sent (a later Bind may reuse the name before the answer comes). */
+  | { t: 'describeP'; portal: Portal | undefined }
+  | { t: 'execute'; portal: Portal | undefined; mask: Masker | null; from: Derived | null; start: number; started?: boolean }
   | { t: 'query'; mask: Masker | null; from: Derived | null; start: number }
   /**
    * A refused message: the target answers our probe with an error we
@@ -110,7 +115,22 @@ function humanDuration(ms: number): string {
  */
 export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessage> {
   private readonly classifier: PostgresClassifier;
+  /**
+   * Prepared statements as the target holds them: set on its ParseComplete,
+   * removed on its CloseComplete, so a Parse or Close the target refused or
+   * discarded (after an error, up to Sync) never counts. A Bind is judged as
+   * the statement the target will run: one of its own batch (`batchStmts`:
+   * if that Parse fails, the target discards the Bind too), else this one,
+   * once no earlier batch that (re)defines the name is still unanswered
+   * (`unsettled`; the Bind waits for it).
+   */
   private readonly stmts = new Map<string, Stmt>();
+  /** Parse (a statement) and Close (null) of the client's current batch, by name, until its Sync. */
+  private batchStmts = new Map<string, Stmt | null>();
+  /** Names that batches sent and not yet answered parse or close, with how many such batches. */
+  private readonly unsettled = new Map<string, number>();
+  /** Client messages waiting for a name to settle. */
+  private settleWaiters: (() => boolean)[] = [];
   private readonly portals = new Map<string, Portal>();
   private expect: Expect[] = [];
   private head = 0;
@@ -148,6 +168,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     this.txStatus = initialTx;
     this.scs = standardConformingStrings;
     this.classifier = new PostgresClassifier({ standardConformingStrings });
+    abortSignal.addEventListener('abort', () => this.settled(), { once: true });
     const tag = `sluice/refused/${randomBytes(12).toString('hex')}`;
     this.probe = new FrontendWriter().execute(tag, 0).take();
     this.queryProbe = new FrontendWriter().query(tag).take();
@@ -163,33 +184,45 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         return this.onParse(m, out);
       case FrontendCode.Bind: {
         const b = parseBind(m.source, m.payloadStart, m.end);
-        const st = this.stmts.get(b.statement);
-        const fmt = (i: number) => (b.paramFormats.length === 0 ? 0 : b.paramFormats.length === 1 ? b.paramFormats[0]! : (b.paramFormats[i] ?? 0));
-        this.portals.set(b.portal, {
-          cmd: st?.cmd ?? null,
-          statement: b.statement,
-          params: b.params.map((p, i) => paramText(p, fmt(i))),
-          resultFormats: b.resultFormats,
-          fields: st?.fields,
-          from: st?.from ?? null,
-        });
-        return this.forward(m, out, { t: 'bind' });
+        const bind = (st: Stmt | undefined): void => {
+          const fmt = (i: number) => (b.paramFormats.length === 0 ? 0 : b.paramFormats.length === 1 ? b.paramFormats[0]! : (b.paramFormats[i] ?? 0));
+          this.portals.set(b.portal, {
+            cmd: st?.cmd ?? null,
+            stmt: st,
+            params: b.params.map((p, i) => paramText(p, fmt(i))),
+            resultFormats: b.resultFormats,
+            fields: st?.fields,
+            from: st?.from ?? null,
+          });
+          this.forward(m, out, { t: 'bind' });
+        };
+        return this.withStatement(b.statement, out, bind);
       }
       case FrontendCode.Describe: {
         const d = parseDescribe(m.source, m.payloadStart, m.end);
-        return this.forward(m, out, d.target === 'S' ? { t: 'describeS', stmt: d.name } : { t: 'describeP', portal: d.name });
+        if (d.target === 'S') return this.withStatement(d.name, out, (st) => this.forward(m, out, { t: 'describeS', stmt: st }));
+        return this.forward(m, out, { t: 'describeP', portal: this.portals.get(d.name) });
       }
       case FrontendCode.Execute:
         return this.onExecute(m, out);
-      case FrontendCode.Sync:
+      case FrontendCode.Sync: {
         this.failedUntilSync = false;
-        return this.forward(m, out, { t: 'sync' });
+        let names: string[] | undefined;
+        if (this.batchStmts.size > 0) {
+          names = [...this.batchStmts.keys()];
+          for (const n of names) this.unsettled.set(n, (this.unsettled.get(n) ?? 0) + 1);
+          this.batchStmts = new Map();
+        }
+        return this.forward(m, out, { t: 'sync', names });
+      }
       case FrontendCode.Close: {
         const c = parseClose(m.source, m.payloadStart, m.end);
         if (c.target === 'S') {
-          this.stmts.delete(c.name);
+          this.batchStmts.set(c.name, null);
           if (c.name) this.classifier.forget(c.name);
-        } else this.portals.delete(c.name);
+          return this.forward(m, out, { t: 'close', stmt: c.name });
+        }
+        this.portals.delete(c.name);
         return this.forward(m, out, { t: 'close' });
       }
       case FrontendCode.Flush:
@@ -288,10 +321,43 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   }
 
   private acceptParse(m: FramedMessage, name: string, cmd: Command, out: RelayOut): void {
-    this.stmts.set(name, { cmd, from: this.derived(cmd) });
+    const stmt: Stmt = { cmd, from: this.derived(cmd) };
+    this.batchStmts.set(name, stmt);
     // SQL EXECUTE can run a protocol-level named statement: judge it as what it was parsed from.
     if (name) this.classifier.remember(name, cmd);
-    this.forward(m, out, { t: 'parse' });
+    this.forward(m, out, { t: 'parse', name, stmt });
+  }
+
+  /**
+   * Runs `use` with the statement the target will hold under `name` when it
+   * reaches this message; while an earlier, unanswered batch (re)defines the
+   * name, waits for its answer (reading from the client pauses meanwhile).
+   */
+  private withStatement(name: string, out: RelayOut, use: (st: Stmt | undefined) => void): void | Promise<void> {
+    if (this.batchStmts.has(name)) return use(this.batchStmts.get(name) ?? undefined);
+    if (!this.unsettled.has(name)) return use(this.stmts.get(name));
+    // The batches it waits for may still be gathered for the target.
+    out.flushToServer();
+    return new Promise<void>((resolve, reject) => {
+      const check = (): boolean => {
+        if (this.abortSignal.aborted) reject(new Error('session closed'));
+        else if (!this.unsettled.has(name)) {
+          try {
+            use(this.stmts.get(name));
+            resolve();
+          } catch (e) {
+            reject(e as Error);
+          }
+        } else return false;
+        return true;
+      };
+      this.settleWaiters.push(check);
+    });
+  }
+
+  /** Lets the client messages through whose statement names have settled. */
+  private settled(): void {
+    if (this.settleWaiters.length > 0) this.settleWaiters = this.settleWaiters.filter((check) => !check());
   }
 
   /** Enforce at Execute: every execution is authorized (and recorded with its parameters). */
@@ -300,17 +366,17 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     const portal = this.portals.get(e.portal);
     if (this.failedUntilSync || !portal || !portal.cmd) {
       // The target discards it (error state) or refuses it (no such portal).
-      return this.forward(m, out, { t: 'execute', portal: e.portal, mask: this.session.masker, from: portal?.from ?? null, start: performance.now() });
+      return this.forward(m, out, { t: 'execute', portal, mask: this.session.masker, from: portal?.from ?? null, start: performance.now() });
     }
     const cmd = withParams(portal.cmd, portal.params);
     const now = this.session.authorizeNow(cmd);
-    if (now) return this.enforceExecute(now, e.portal, portal.from, m, out);
-    return this.session.authorize(cmd, this.waitNotice(out), this.abortSignal).then((v) => this.enforceExecute(v, e.portal, portal.from, m, out));
+    if (now) return this.enforceExecute(now, portal, m, out);
+    return this.session.authorize(cmd, this.waitNotice(out), this.abortSignal).then((v) => this.enforceExecute(v, portal, m, out));
   }
 
-  private enforceExecute(v: Verdict, portal: string, from: Derived | null, m: FramedMessage, out: RelayOut): void {
+  private enforceExecute(v: Verdict, portal: Portal, m: FramedMessage, out: RelayOut): void {
     if (v.effect === 'deny') return this.refuse(v, out);
-    this.forward(m, out, { t: 'execute', portal, mask: v.mask, from, start: performance.now() });
+    this.forward(m, out, { t: 'execute', portal, mask: v.mask, from: portal.from, start: performance.now() });
   }
 
   private refuse(v: Extract<Verdict, { effect: 'deny' }>, out: RelayOut): void {
@@ -326,6 +392,15 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   }
 
   private pop(): void {
+    const e = this.expect[this.head];
+    if (e?.t === 'sync' && e.names !== undefined) {
+      for (const n of e.names) {
+        const left = (this.unsettled.get(n) ?? 1) - 1;
+        if (left > 0) this.unsettled.set(n, left);
+        else this.unsettled.delete(n);
+      }
+      queueMicrotask(() => this.settled());
+    }
     this.head++;
     if (this.head > 64 && this.head * 2 > this.expect.length) {
       this.expect = this.expect.slice(this.head);
@@ -380,8 +455,8 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
    */
   private beginExecute(e: Extract<Expect, { t: 'execute' }>, firstRow?: FramedMessage): void {
     e.started = true;
-    const p = this.portals.get(e.portal);
-    let fields = p?.fields ?? (p ? this.stmts.get(p.statement)?.fields : undefined);
+    const p = e.portal;
+    let fields = p?.fields ?? p?.stmt?.fields;
     if (!fields) {
       const n = firstRow && firstRow.end - firstRow.payloadStart >= 2 ? firstRow.source.readUInt16BE(firstRow.payloadStart) : 0;
       fields = Array.from({ length: n }, () => ({ name: '?column?', tableOID: 0, columnAttr: 0, typeOID: 25, typeLen: -1, typeMod: -1, format: 0 }));
@@ -434,13 +509,13 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       case BackendCode.RowDescription: {
         let replaced: Buffer | null = null;
         if (e?.t === 'describeS') {
-          const st = this.stmts.get(e.stmt);
+          const st = e.stmt;
           const d = this.described(m, st?.from ?? null);
           if (st) st.fields = d.fields;
           replaced = this.retyped(d);
           this.pop();
         } else if (e?.t === 'describeP') {
-          const p = this.portals.get(e.portal);
+          const p = e.portal;
           const d = this.described(m, p?.from ?? null);
           if (p) p.fields = d.fields;
           replaced = this.retyped(d);
@@ -460,7 +535,12 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         return;
       }
       case BackendCode.ParseComplete:
+        if (e?.t === 'parse') this.stmts.set(e.name, e.stmt);
+        this.pop();
+        out.spanToClient(m.source, m.start, m.end);
+        return;
       case BackendCode.CloseComplete:
+        if (e?.t === 'close' && e.stmt !== undefined) this.stmts.delete(e.stmt);
         this.pop();
         out.spanToClient(m.source, m.start, m.end);
         return;

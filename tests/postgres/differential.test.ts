@@ -99,10 +99,13 @@ const QUERIES: { text: string; direct?: string }[] = [
   { text: 'SELECT 1; DROP TABLE diff_t', direct: `SELECT 1; ${BLOCKED}` },
   { text: 'BEGIN; SELECT email FROM diff_t WHERE id = 1; COMMIT' },
   { text: 'SELECT 1/0; SELECT 2' },
+  { text: "BEGIN; DECLARE c CURSOR FOR SELECT id, code, code || '-x' AS c2, pin, email FROM diff_t ORDER BY id" },
+  { text: "DEALLOCATE ALL; PREPARE s1 AS SELECT code || '-x' AS c2, email FROM diff_t ORDER BY id" },
+  { text: 'DISCARD ALL' },
 ];
 
 const names = fc.constantFrom('', 's1', 's2');
-const portals = fc.constantFrom('', 'p1');
+const portals = fc.constantFrom('', 'p1', 'c');
 const param: fc.Arbitrary<Param> = fc.oneof(
   fc.constantFrom('1', '2', '3', '999').map((v) => ({ t: 'text' as const, v })),
   fc.constant({ t: 'null' as const }),
@@ -180,12 +183,13 @@ function encode(ops: Op[], direct: boolean): Buffer {
 }
 
 /**
- * Sent after every script: a Sync ends any batch (and any error state), so
- * the Query always runs, and its row tells the reader the script is over. (A
+ * Sent after every script: a Sync ends any batch (and any error state), the
+ * ROLLBACK any transaction block a script left open (aborted or not), so the
+ * SELECT always runs, and its row tells the reader the script is over. (A
  * count of ReadyForQuery cannot: in an error state PostgreSQL discards even
  * a Query until the Sync.)
  */
-const END = Buffer.concat([message('S'), message('Q', cstr("SELECT 'sluice-diff-end' AS end_marker"))]);
+const END = Buffer.concat([message('S'), message('Q', cstr("ROLLBACK; SELECT 'sluice-diff-end' AS end_marker"))]);
 const END_ROW = `D${JSON.stringify(['sluice-diff-end'])}`;
 
 // ------------------------------------------------------------------ a raw client
@@ -435,10 +439,10 @@ describe.skipIf(!!skip)(`postgres: scripts give the same answers direct and thro
     } finally {
       s.close();
     }
-    // The end marker's own answer (RowDescription, row, CommandComplete, ReadyForQuery) is not the script's.
+    // The end marker's own answer (ROLLBACK's CommandComplete, RowDescription, row, CommandComplete, ReadyForQuery) is not the script's.
     return {
-      direct: direct.filter((m) => !IGNORED.has(m.type)).slice(0, -4).map(expected),
-      sluice: sluice.filter((m) => !IGNORED.has(m.type)).slice(0, -4).map(observed),
+      direct: direct.filter((m) => !IGNORED.has(m.type)).slice(0, -5).map(expected),
+      sluice: sluice.filter((m) => !IGNORED.has(m.type)).slice(0, -5).map(observed),
     };
   }
 
@@ -574,6 +578,39 @@ describe.skipIf(!!skip)(`postgres: scripts give the same answers direct and thro
       s.close();
     }
     expect((await env.admin.query('SELECT count(*)::int AS n FROM diff_t')).rows[0].n).toBe(2);
+  });
+
+  it('a cursor DECLAREd in SQL and read by a protocol Execute: rule-covered columns masked, computed ones too', async () => {
+    const ops: Op[] = [{ op: 'query', sql: 5 }, { op: 'execute', portal: 'c', maxRows: 1 }, { op: 'execute', portal: 'c', maxRows: 0 }, { op: 'sync' }];
+    const r = await both(ops, [0.7]);
+    expect(r.sluice).toEqual(r.direct);
+    expect(r.sluice).toContain(`D${JSON.stringify(['1', '[REDACTED]', '[REDACTED]', '[REDACTED]', '[REDACTED:email]'])}`);
+  });
+
+  it('a statement PREPAREd in SQL over a protocol one of the same name: bound by the protocol, judged and masked as what the target holds', async () => {
+    const ops: Op[] = [
+      { op: 'parse', name: 's1', sql: 12 },
+      { op: 'sync' },
+      { op: 'query', sql: 6 },
+      { op: 'bind', portal: '', stmt: 's1', params: [], resultFormat: [] },
+      { op: 'execute', portal: '', maxRows: 0 },
+      { op: 'sync' },
+    ];
+    const r = await both(ops, [0.4]);
+    expect(r.sluice).toEqual(r.direct);
+    expect(r.sluice).toContain(`D${JSON.stringify(['[REDACTED]', '[REDACTED:email]'])}`);
+  });
+
+  it('messages sent after the target reported an extended-protocol error, before the Sync, get no answer and do not put the gateway out of step', async () => {
+    const s = await Raw.open(env.gw.port, { user: 'alice', database: 'orders' }, env.agent.secret);
+    try {
+      s.sock.write(encode([{ op: 'execute', portal: 'nope', maxRows: 0 }], false));
+      await s.until((m) => m.some((x) => x.type === 'E'), 'the error');
+      const msgs = await s.run(encode([{ op: 'query', sql: 1 }, { op: 'sync' }], false), []);
+      expect(msgs.filter((m) => !IGNORED.has(m.type)).slice(0, -5).map(observed)).toEqual(['E34000', 'ZI', 'ZI']);
+    } finally {
+      s.close();
+    }
   });
 
   it('random scripts, pipelined and cut at random points', async () => {

@@ -50,6 +50,8 @@ interface Described {
 }
 interface Portal {
   cmd: Command | null;
+  /** Not from a statement the gateway parsed (a SQL cursor, a statement of SQL PREPARE): its columns are learnt from the target before it runs. */
+  foreign?: boolean;
   /** The statement it was bound from, as the gateway knew it then. */
   stmt: Stmt | undefined;
   params: (string | null)[];
@@ -67,22 +69,36 @@ interface Portal {
 type Expect =
   /** A Parse: on ParseComplete the target holds `stmt` under `name`. */
   | { t: 'parse'; name: string; stmt: Stmt }
-  | { t: 'bind' }
+  /** A Bind: on BindComplete the target holds `portal` under `name` (until the transaction ends). */
+  | { t: 'bind'; name: string; portal: Portal }
   /** A Close; `stmt`: the statement name, for a Close of a statement. */
-  | { t: 'close'; stmt?: string }
+  | { t: 'close'; stmt?: string; portal?: string }
   /** A Sync; `names`: statement names its batch parsed or closed (unsettled until its ReadyForQuery). */
   | { t: 'sync'; names?: string[] }
   | { t: 'describeS'; stmt: Stmt | undefined }
   /** Portals as bound when the message was sent (a later Bind may reuse the name before the answer comes). */
-  | { t: 'describeP'; portal: Portal | undefined }
-  | { t: 'execute'; portal: Portal | undefined; mask: Masker | null; from: Derived | null; start: number; started?: boolean }
-  | { t: 'query'; mask: Masker | null; from: Derived | null; start: number }
+  /** `hidden`: the gateway's own Describe (its answer is not the client's). */
+  | { t: 'describeP'; portal: Portal | undefined; hidden?: boolean }
+  /** `names`, here and for 'query': ANY_NAME when the statement may prepare or deallocate statements in SQL. */
+  | { t: 'execute'; portal: Portal | undefined; mask: Masker | null; from: Derived | null; start: number; started?: boolean; names?: string[] }
+  | { t: 'query'; mask: Masker | null; from: Derived | null; start: number; names?: string[] }
   /**
    * A refused message: the target answers our probe with an error we
    * replace. `simple`: a refused Query (its probe is a Query, followed by
    * its own 'query' entry for the ReadyForQuery that ends it).
    */
   | { t: 'refused'; error: Buffer; simple: boolean };
+
+/** Stands for every statement name (a real one cannot hold a NUL). */
+const ANY_NAME = '\u0000*';
+/** Before a portal's name in `unsettled` (statement names go as they are). */
+const PORTAL_KEY = '\u0001';
+/** SQL that may create or drop prepared statements behind the protocol's back (PREPARE, DEALLOCATE, DISCARD ALL). */
+const NAMESPACE_SQL = /\b(?:PREPARE|DEALLOCATE|DISCARD)\b/i;
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
 
 /** Client encodings in which a multibyte character can hide a quote or backslash byte. */
 const UNSAFE_ENCODINGS = new Set(['SJIS', 'SHIFT_JIS_2004', 'BIG5', 'GBK', 'GB18030', 'UHC', 'JOHAB']);
@@ -131,10 +147,15 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   private readonly unsettled = new Map<string, number>();
   /** Client messages waiting for a name to settle. */
   private settleWaiters: (() => boolean)[] = [];
+  /** Portals as the target holds them (BindComplete sets, CloseComplete and the end of a transaction remove); as `stmts`. */
   private readonly portals = new Map<string, Portal>();
+  /** Bind (a portal) and Close (null) of the client's current batch, by name, until its Sync. */
+  private batchPortals = new Map<string, Portal | null>();
   private expect: Expect[] = [];
   private head = 0;
   private txStatus: TransactionState;
+  /** After an extended-protocol error with no Sync sent behind it: the target discards what is sent until the next Sync. */
+  private targetDiscarding = false;
   /** After a refusal in an extended batch: skip judging until Sync (the target discards it all). */
   private failedUntilSync = false;
   /** An Execute of a portal that cannot exist: the stand-in for a refused Parse or Execute. */
@@ -153,6 +174,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   /** The last RowDescription seen and what was made of it (a prepared statement's comes back the same on every execution). */
   private desc: Described | null = null;
   private readonly w = new BackendWriter(256);
+  private readonly w2 = new FrontendWriter();
   private scs: boolean;
 
   constructor(
@@ -186,32 +208,38 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         const b = parseBind(m.source, m.payloadStart, m.end);
         const bind = (st: Stmt | undefined): void => {
           const fmt = (i: number) => (b.paramFormats.length === 0 ? 0 : b.paramFormats.length === 1 ? b.paramFormats[0]! : (b.paramFormats[i] ?? 0));
-          this.portals.set(b.portal, {
-            cmd: st?.cmd ?? null,
+          // A name the gateway did not parse may be a statement of SQL PREPARE: judged as `EXECUTE name` is.
+          const foreign = st === undefined && b.statement !== '' ? this.classify(`EXECUTE ${quoteIdent(b.statement)}`) : undefined;
+          const portal: Portal = {
+            cmd: st?.cmd ?? foreign ?? null,
+            foreign: foreign !== undefined,
             stmt: st,
             params: b.params.map((p, i) => paramText(p, fmt(i))),
             resultFormats: b.resultFormats,
             fields: st?.fields,
-            from: st?.from ?? null,
-          });
-          this.forward(m, out, { t: 'bind' });
+            from: st?.from ?? (foreign ? this.derived(foreign) : null),
+          };
+          this.batchPortals.set(b.portal, portal);
+          this.forward(m, out, { t: 'bind', name: b.portal, portal });
         };
         return this.withStatement(b.statement, out, bind);
       }
       case FrontendCode.Describe: {
         const d = parseDescribe(m.source, m.payloadStart, m.end);
         if (d.target === 'S') return this.withStatement(d.name, out, (st) => this.forward(m, out, { t: 'describeS', stmt: st }));
-        return this.forward(m, out, { t: 'describeP', portal: this.portals.get(d.name) });
+        return this.withPortal(d.name, out, (p) => this.forward(m, out, { t: 'describeP', portal: p }));
       }
       case FrontendCode.Execute:
         return this.onExecute(m, out);
       case FrontendCode.Sync: {
         this.failedUntilSync = false;
         let names: string[] | undefined;
-        if (this.batchStmts.size > 0) {
+        if (this.batchStmts.size > 0 || this.batchPortals.size > 0) {
           names = [...this.batchStmts.keys()];
+          for (const k of this.batchPortals.keys()) names.push(PORTAL_KEY + k);
           for (const n of names) this.unsettled.set(n, (this.unsettled.get(n) ?? 0) + 1);
           this.batchStmts = new Map();
+          this.batchPortals = new Map();
         }
         return this.forward(m, out, { t: 'sync', names });
       }
@@ -222,8 +250,8 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
           if (c.name) this.classifier.forget(c.name);
           return this.forward(m, out, { t: 'close', stmt: c.name });
         }
-        this.portals.delete(c.name);
-        return this.forward(m, out, { t: 'close' });
+        this.batchPortals.set(c.name, null);
+        return this.forward(m, out, { t: 'close', portal: c.name });
       }
       case FrontendCode.Flush:
       case FrontendCode.CopyData:
@@ -247,7 +275,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   }
 
   private forward(m: FramedMessage, out: RelayOut, e: Expect): void {
-    this.expect.push(e);
+    this.push(e);
     out.spanToServer(m.source, m.start, m.end);
   }
 
@@ -261,7 +289,8 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
    * reaches the target.
    */
   private refuseQuery(error: Buffer, out: RelayOut): void {
-    this.expect.push({ t: 'refused', error, simple: true }, { t: 'query', mask: null, from: null, start: performance.now() });
+    this.push({ t: 'refused', error, simple: true });
+    this.push({ t: 'query', mask: null, from: null, start: performance.now() });
     out.toServer(this.queryProbe);
   }
 
@@ -298,7 +327,20 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       this.refuseQuery(this.refusal(v), out);
       return;
     }
-    this.forward(m, out, { t: 'query', mask: v.mask, from: v.mask ? this.derived(cmd) : null, start: performance.now() });
+    this.forward(m, out, { t: 'query', mask: v.mask, from: v.mask ? this.derived(cmd) : null, start: performance.now(), names: this.namespaceNames(cmd.text) });
+  }
+
+  /**
+   * [ANY_NAME] for SQL that may prepare or drop statements by name: every
+   * name is unsettled until the target has run it, and the gateway then
+   * forgets the named statements it knew (a later Bind of one is judged as
+   * `EXECUTE name`, which the classifier still resolves, and its columns are
+   * asked of the target).
+   */
+  private namespaceNames(text: string): string[] | undefined {
+    if (!NAMESPACE_SQL.test(text)) return undefined;
+    this.unsettled.set(ANY_NAME, (this.unsettled.get(ANY_NAME) ?? 0) + 1);
+    return [ANY_NAME];
   }
 
   /** The columns the command's computed result columns may carry (null: none a rule covers). */
@@ -335,23 +377,33 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
    */
   private withStatement(name: string, out: RelayOut, use: (st: Stmt | undefined) => void): void | Promise<void> {
     if (this.batchStmts.has(name)) return use(this.batchStmts.get(name) ?? undefined);
-    if (!this.unsettled.has(name)) return use(this.stmts.get(name));
+    return this.whenSettled(() => !this.unsettled.has(name) && !this.unsettled.has(ANY_NAME), out, () => use(this.stmts.get(name)));
+  }
+
+  /** As withStatement, for a portal. */
+  private withPortal(name: string, out: RelayOut, use: (p: Portal | undefined) => void | Promise<void>): void | Promise<void> {
+    if (this.batchPortals.has(name)) return use(this.batchPortals.get(name) ?? undefined);
+    const key = PORTAL_KEY + name;
+    return this.whenSettled(() => !this.unsettled.has(key), out, () => use(this.portals.get(name)));
+  }
+
+  /** Runs `run` once `ready` holds: now, or after the target's answers make it so; settles when what `run` returns does. */
+  private whenSettled(ready: () => boolean, out: RelayOut, run: () => void | Promise<void>): void | Promise<void> {
+    if (ready()) return run();
     // The batches it waits for may still be gathered for the target.
     out.flushToServer();
     return new Promise<void>((resolve, reject) => {
-      const check = (): boolean => {
+      this.settleWaiters.push((): boolean => {
         if (this.abortSignal.aborted) reject(new Error('session closed'));
-        else if (!this.unsettled.has(name)) {
+        else if (ready()) {
           try {
-            use(this.stmts.get(name));
-            resolve();
+            Promise.resolve(run()).then(resolve, reject);
           } catch (e) {
             reject(e as Error);
           }
         } else return false;
         return true;
-      };
-      this.settleWaiters.push(check);
+      });
     });
   }
 
@@ -363,9 +415,19 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   /** Enforce at Execute: every execution is authorized (and recorded with its parameters). */
   private onExecute(m: FramedMessage, out: RelayOut): void | Promise<void> {
     const e = parseExecute(m.source, m.payloadStart, m.end);
-    const portal = this.portals.get(e.portal);
+    return this.withPortal(e.portal, out, (p) => this.executePortal(e.portal, p, m, out));
+  }
+
+  private executePortal(name: string, bound: Portal | undefined, m: FramedMessage, out: RelayOut): void | Promise<void> {
+    let portal = bound;
+    if (!portal && !this.failedUntilSync && name !== '') {
+      // Not bound through the gateway: perhaps a cursor DECLAREd in SQL (the protocol can
+      // Execute one by name), judged as fetching from it; else the target refuses it.
+      const cmd = this.classify(`FETCH ALL FROM ${quoteIdent(name)}`);
+      portal = { cmd, foreign: true, stmt: undefined, params: [], resultFormats: [], from: this.derived(cmd) };
+    }
     if (this.failedUntilSync || !portal || !portal.cmd) {
-      // The target discards it (error state) or refuses it (no such portal).
+      // The target discards it (error state) or refuses it (the unnamed statement does not exist).
       return this.forward(m, out, { t: 'execute', portal, mask: this.session.masker, from: portal?.from ?? null, start: performance.now() });
     }
     const cmd = withParams(portal.cmd, portal.params);
@@ -376,12 +438,19 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
 
   private enforceExecute(v: Verdict, portal: Portal, m: FramedMessage, out: RelayOut): void {
     if (v.effect === 'deny') return this.refuse(v, out);
-    this.forward(m, out, { t: 'execute', portal, mask: v.mask, from: portal.from, start: performance.now() });
+    if (portal.foreign && !portal.fields && v.mask) {
+      // Its columns are not known: ask the target first (the answer is not passed on; an
+      // error is, in the Execute's place, and the target then discards the Execute).
+      const name = parseExecute(m.source, m.payloadStart, m.end).portal;
+      this.push({ t: 'describeP', portal, hidden: true });
+      out.toServer(this.w2.describe('P', name).take());
+    }
+    this.forward(m, out, { t: 'execute', portal, mask: v.mask, from: portal.from, start: performance.now(), names: portal.cmd ? this.namespaceNames(portal.cmd.text) : undefined });
   }
 
   private refuse(v: Extract<Verdict, { effect: 'deny' }>, out: RelayOut): void {
     this.failedUntilSync = true;
-    this.expect.push({ t: 'refused', error: this.refusal(v), simple: false });
+    this.push({ t: 'refused', error: this.refusal(v), simple: false });
     out.toServer(this.probe);
   }
 
@@ -391,20 +460,40 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     return this.expect[this.head];
   }
 
+  /**
+   * The entry for a message just sent to the target. While the target
+   * discards messages after an extended-protocol error and the Sync that
+   * ends it has not been sent yet, no answer will come for it: no entry.
+   */
+  private push(e: Expect): void {
+    if (this.targetDiscarding) {
+      if (e.t !== 'sync') return this.answered(e);
+      this.targetDiscarding = false;
+    }
+    this.expect.push(e);
+  }
+
   private pop(): void {
     const e = this.expect[this.head];
-    if (e?.t === 'sync' && e.names !== undefined) {
-      for (const n of e.names) {
-        const left = (this.unsettled.get(n) ?? 1) - 1;
-        if (left > 0) this.unsettled.set(n, left);
-        else this.unsettled.delete(n);
-      }
-      queueMicrotask(() => this.settled());
-    }
+    if (e !== undefined) this.answered(e);
     this.head++;
     if (this.head > 64 && this.head * 2 > this.expect.length) {
       this.expect = this.expect.slice(this.head);
       this.head = 0;
+    }
+  }
+
+  /** The target is done with the message of `e` (answered or discarded): the names it held unsettled settle. */
+  private answered(e: Expect): void {
+    if ((e.t === 'sync' || e.t === 'query' || e.t === 'execute') && e.names !== undefined) {
+      for (const n of e.names) {
+        const left = (this.unsettled.get(n) ?? 1) - 1;
+        if (left > 0) this.unsettled.set(n, left);
+        else this.unsettled.delete(n);
+        // SQL may have prepared or dropped any named statement (the unnamed one it cannot touch).
+        if (n === ANY_NAME) for (const k of this.stmts.keys()) if (k !== '') this.stmts.delete(k);
+      }
+      queueMicrotask(() => this.settled());
     }
   }
 
@@ -517,9 +606,14 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         } else if (e?.t === 'describeP') {
           const p = e.portal;
           const d = this.described(m, p?.from ?? null);
-          if (p) p.fields = d.fields;
-          replaced = this.retyped(d);
+          if (p) {
+            p.fields = d.fields;
+            // A portal's description carries its result formats.
+            if (p.foreign) p.resultFormats = d.fields.map((f) => f.format);
+          }
           this.pop();
+          if (e.hidden) return;
+          replaced = this.retyped(d);
         } else if (e?.t === 'query') {
           const d = this.described(m, e.from);
           replaced = this.startResult(d.fields, (d.formats ??= d.fields.map((f) => f.format)), e.mask, e.from);
@@ -529,8 +623,10 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         return;
       }
       case BackendCode.BindComplete: {
-        // The portal's rows start now: plan their masking from the statement's description.
-        if (e?.t === 'bind') this.pop();
+        if (e?.t === 'bind') {
+          this.portals.set(e.name, e.portal);
+          this.pop();
+        }
         out.spanToClient(m.source, m.start, m.end);
         return;
       }
@@ -541,11 +637,13 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         return;
       case BackendCode.CloseComplete:
         if (e?.t === 'close' && e.stmt !== undefined) this.stmts.delete(e.stmt);
+        if (e?.t === 'close' && e.portal !== undefined) this.portals.delete(e.portal);
         this.pop();
         out.spanToClient(m.source, m.start, m.end);
         return;
       case BackendCode.NoData:
         if (e?.t === 'describeS' || e?.t === 'describeP') this.pop();
+        if (e?.t === 'describeP' && e.hidden) return;
         out.spanToClient(m.source, m.start, m.end);
         return;
       case BackendCode.EmptyQueryResponse:
@@ -576,6 +674,8 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       }
       case BackendCode.ReadyForQuery: {
         this.txStatus = parseReadyForQuery(m.source, m.payloadStart, m.end);
+        // Outside a transaction block no portal outlives the transaction that just ended.
+        if (this.txStatus === 'I') this.portals.clear();
         // A SET that did not change the value sends no ParameterStatus: re-assert what we know.
         this.classifier.standardConformingStrings = this.scs;
         // Anything still owed before this sync was discarded by the target.
@@ -658,7 +758,11 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       out.toClient(raw);
       if (e && e.t !== 'query' && e.t !== 'sync') this.pop();
     }
-    if (!simple) while (this.current && this.current.t !== 'sync') this.pop();
+    if (!simple && e !== undefined) {
+      while (this.current && this.current.t !== 'sync') this.pop();
+      // The Sync that ends the discarding is not sent yet: what is sent before it gets no answer.
+      if (!this.current) this.targetDiscarding = true;
+    }
   }
 
   /**

@@ -21,26 +21,16 @@ import fc from 'fast-check';
 import { connect as netConnect, type Socket } from 'node:net';
 import { PG } from '../support/services.js';
 import { pendingApproval, pgSkip, setupPg, type PgEnv } from './fixture.js';
+import { cstr, errorFields, int32, message } from '../support/pg-wire.js';
 
 const skip = await pgSkip();
 
 // ------------------------------------------------------------------ frontend bytes, by hand
 
-function int32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
-  return b;
-}
 function int16(n: number): Buffer {
   const b = Buffer.alloc(2);
   b.writeInt16BE(n);
   return b;
-}
-function cstr(s: string): Buffer {
-  return Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]);
-}
-function message(type: string, body: Buffer = Buffer.alloc(0)): Buffer {
-  return Buffer.concat([Buffer.from(type, 'latin1'), int32(body.length + 4), body]);
 }
 function startupPacket(params: Record<string, string>): Buffer {
   const body = Buffer.concat([int32(196608), ...Object.entries(params).flatMap(([k, v]) => [cstr(k), cstr(v)]), Buffer.from([0])]);
@@ -199,17 +189,6 @@ interface Msg {
   body: Buffer;
 }
 
-function errorFields(body: Buffer): Record<string, string> {
-  const f: Record<string, string> = {};
-  let i = 0;
-  while (i < body.length && body[i] !== 0) {
-    const end = body.indexOf(0, i + 1);
-    if (end < 0) break;
-    f[String.fromCharCode(body[i]!)] = body.toString('utf8', i + 1, end);
-    i = end + 1;
-  }
-  return f;
-}
 
 class Raw {
   private buf: Buffer = Buffer.alloc(0);

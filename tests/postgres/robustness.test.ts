@@ -15,6 +15,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { PostgresPluginOptions } from '@sluice/postgres';
 import type { TestGateway } from '../support/gateway.js';
 import { pgSkip, setupPg } from './fixture.js';
+import { cstr, errorFields, int32, message } from '../support/pg-wire.js';
 
 const skip = await pgSkip();
 
@@ -55,23 +56,12 @@ async function setupRobustPg(pluginOpts: PostgresPluginOptions): Promise<RobustE
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
 
-function int32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n >>> 0);
-  return b;
-}
-function cstr(s: string): Buffer {
-  return Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]);
-}
 function startupPacket(params: Record<string, string> = { user: 'alice', database: 'orders' }, version = 196608): Buffer {
   const body = Buffer.concat([int32(version), ...Object.entries(params).flatMap(([k, v]) => [cstr(k), cstr(v)]), Buffer.from([0])]);
   return Buffer.concat([int32(body.length + 4), body]);
 }
 function requestPacket(code: number): Buffer {
   return Buffer.concat([int32(8), int32(code)]);
-}
-function message(type: string, body: Buffer = Buffer.alloc(0)): Buffer {
-  return Buffer.concat([Buffer.from(type, 'latin1'), int32(body.length + 4), body]);
 }
 /** A message header with an arbitrary (possibly absurd) length word. */
 function header(type: string, length: number): Buffer {
@@ -97,18 +87,6 @@ interface BackendMsg {
   body: Buffer;
 }
 
-function errorFields(body: Buffer): Record<string, string> {
-  const f: Record<string, string> = {};
-  let i = 0;
-  while (i < body.length && body[i] !== 0) {
-    const code = String.fromCharCode(body[i]!);
-    const end = body.indexOf(0, i + 1);
-    if (end < 0) break;
-    f[code] = body.toString('utf8', i + 1, end);
-    i = end + 1;
-  }
-  return f;
-}
 
 /**
  * Parses backend messages from `buf` (from `from`). Throws if the stream is

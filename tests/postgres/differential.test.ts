@@ -76,6 +76,12 @@ const SQL: { text: string; direct?: string }[] = [
   { text: 'SELECT card, pin FROM diff_t WHERE id = $1' },
   { text: 'SELECT g, g * 2 AS h FROM generate_series(1, 3) g' },
   { text: 'SELECT id, code FROM diff_t WHERE id = $1 FOR UPDATE' },
+  { text: 'UPDATE diff_t SET note = note WHERE id = $1 RETURNING id, code, email' },
+  { text: 'WITH x AS (SELECT id, code, email FROM diff_t) SELECT * FROM x ORDER BY id' },
+  { text: 'SELECT * FROM diff_t WHERE id = $1' },
+  { text: 'SHOW search_path' },
+  { text: "SET application_name = 'sluice-diff'" },
+  { text: 'SELECT $1::text AS echo' },
 ];
 /**
  * Simple-protocol strings: several statements each, one of them perhaps
@@ -92,6 +98,10 @@ const QUERIES: { text: string; direct?: string }[] = [
   { text: "BEGIN; DECLARE c CURSOR FOR SELECT id, code, code || '-x' AS c2, pin, email FROM diff_t ORDER BY id" },
   { text: "DEALLOCATE ALL; PREPARE s1 AS SELECT code || '-x' AS c2, email FROM diff_t ORDER BY id" },
   { text: 'DISCARD ALL' },
+  { text: 'COPY (SELECT id, email FROM diff_t ORDER BY id) TO STDOUT' },
+  { text: 'SELECT id, email FROM diff_t WHERE id = 1; SELECT 1/0; SELECT 3' },
+  { text: '' },
+  { text: ';' },
 ];
 
 const names = fc.constantFrom('', 's1', 's2');
@@ -298,6 +308,12 @@ const MASKED = new Map<string, string>([
   ['4242424242424242', '[REDACTED:credit_card]'],
   ['write to ann@example.com', 'write to [REDACTED:email]'],
 ]);
+/** Values the detectors find inside any text. */
+const DETECTED: [string, string][] = [
+  ['ann@example.com', '[REDACTED:email]'],
+  ['bo@example.org', '[REDACTED:email]'],
+  ['4242424242424242', '[REDACTED:credit_card]'],
+];
 /** Column names whose RowDescription Sluice must retype to text. */
 const RULE_COLUMNS = new Set(['code', 'pin', 'c2']);
 const TEXT_OID = 25;
@@ -337,6 +353,12 @@ function expected(m: Msg): string {
   switch (m.type) {
     case 'D':
       return `D${JSON.stringify(cells(m.body).map((c) => (c === null ? null : (MASKED.get(c) ?? c))))}`;
+    case 'd': {
+      // COPY output: the detectors apply inside each line.
+      let line = m.body.toString('latin1');
+      for (const [value, masked] of DETECTED) line = line.split(value).join(masked);
+      return `d${line}`;
+    }
     case 'T':
       return `T${JSON.stringify(fields(m.body).map((f) => (RULE_COLUMNS.has(f.name) ? { name: f.name, type: TEXT_OID } : f)))}`;
     case 'E': {

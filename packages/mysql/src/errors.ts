@@ -43,4 +43,6 @@ export const MyErr = {
   unknownCommand: [1047, '08S01'],
   /** ER_ACCESS_DENIED_ERROR */
   authFailed: [1045, '28000'],
+  /** ER_UNKNOWN_STMT_HANDLER */
+  unknownStatement: [1243, 'HY000'],
 } as const;

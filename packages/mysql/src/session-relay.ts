@@ -138,7 +138,12 @@ function isLocalLoad(cmd: Command): boolean {
 export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   private readonly classifier: MysqlClassifier;
   private readonly stmts = new Map<number, Stmt>();
+  /** The id of the last statement prepared, as the target answered (-1: none, or that prepare failed). */
   private lastPrepared = -1;
+  /** Prepares sent and not yet answered: until they are, ids the gateway does not know may be theirs. */
+  private pendingPrepares = 0;
+  /** Commands waiting for those answers. */
+  private preparedWaiters: (() => boolean)[] = [];
   private expect: Expect[] = [];
   private head = 0;
   private readonly deprecateEof: boolean;
@@ -191,6 +196,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   ) {
     this.deprecateEof = (capabilities & Capability.DeprecateEof) !== 0;
     this.classifier = new MysqlClassifier({ ...mysqlServerOptions(serverVersion), noBackslashEscapes: (initialStatus & ServerStatus.NoBackslashEscapes) !== 0 });
+    abortSignal.addEventListener('abort', () => (this.preparedWaiters = this.preparedWaiters.filter((check) => !check())), { once: true });
   }
 
   /** Keep the classifier's reading of string literals in step with the server's sql_mode. */
@@ -245,9 +251,10 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
       }
       case Com.StmtSendLongData: {
         const d = parseComStmtSendLongData(payload);
-        this.stmts.get(d.statementId)?.longData.add(d.paramId);
-        passToServer(out, p);
-        return;
+        return this.whenPrepared(d.statementId, out, () => {
+          this.stmts.get(d.statementId)?.longData.add(d.paramId);
+          passToServer(out, p);
+        });
       }
       case Com.StmtFetch:
         return this.deny(out, MyErr.notSupported, 'Sluice does not support server-side cursors (COM_STMT_FETCH)', this.request('FETCH', 'COM_STMT_FETCH'));
@@ -266,6 +273,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   }
 
   private forward(p: Packet, out: RelayOut, e: Expect): void {
+    if (e.t === 'prepare') this.pendingPrepares++;
     this.expect.push(e);
     passToServer(out, p);
   }
@@ -351,10 +359,44 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
 
   /** Enforce at execute: every execution is authorized and recorded with its parameters. */
   private onExecute(p: Packet, out: RelayOut): void | Promise<void> {
+    return this.whenPrepared(stmtExecuteStatementId(p.payload), out, () => this.executeStatement(p, out));
+  }
+
+  /**
+   * Runs `run` once the gateway knows which statement `id` names: at once,
+   * unless a prepare is still unanswered and `id` is not known yet (or is
+   * 0xffffffff, MariaDB's "the statement just prepared"): the target assigns
+   * ids in its answers, so the command waits for them (reading from the
+   * client pauses meanwhile).
+   */
+  private whenPrepared(id: number, out: RelayOut, run: () => void | Promise<void>): void | Promise<void> {
+    const ready = () => this.pendingPrepares === 0 || (id !== 0xffffffff && this.stmts.has(id));
+    if (ready()) return run();
+    out.flushToServer();
+    return new Promise<void>((resolve, reject) => {
+      this.preparedWaiters.push(() => {
+        if (this.abortSignal.aborted) reject(new Error('session closed'));
+        else if (ready()) {
+          try {
+            Promise.resolve(run()).then(resolve, reject);
+          } catch (e) {
+            reject(e as Error);
+          }
+        } else return false;
+        return true;
+      });
+    });
+  }
+
+  private executeStatement(p: Packet, out: RelayOut): void | Promise<void> {
     let id = stmtExecuteStatementId(p.payload);
     if (id === 0xffffffff) id = this.lastPrepared;
     const st = this.stmts.get(id);
-    if (!st) return this.forward(p, out, { t: 'query', binary: true, mask: this.session.masker, src: null, start: performance.now() }); // the target refuses it
+    // No statement the gateway judged has this id: never forwarded (the target might still hold one it did not).
+    if (!st) {
+      const shown = id === -1 ? 'of the last prepare' : String(id);
+      return this.deny(out, MyErr.unknownStatement, `Unknown prepared statement handler (${shown}) given to mysqld_stmt_execute`, this.request('EXECUTE', `COM_STMT_EXECUTE ${shown}`));
+    }
     const e = parseComStmtExecute(p.payload, { paramCount: st.paramCount, capabilities: this.capabilities, previousTypes: st.types, longData: st.longData });
     if (e.flags & 0x07) return this.deny(out, MyErr.notSupported, 'Sluice does not support server-side cursors; execute without a cursor', { ...st.cmd, flags: [...st.cmd.flags, 'cursor'] });
     if (e.newParamsBound) st.types = e.params.map((x) => ({ type: x.type, unsigned: x.unsigned }));
@@ -378,6 +420,11 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   }
 
   private pop(out: RelayOut): void {
+    if (this.current?.t === 'prepare' && --this.pendingPrepares === 0 && this.preparedWaiters.length > 0) {
+      queueMicrotask(() => {
+        this.preparedWaiters = this.preparedWaiters.filter((check) => !check());
+      });
+    }
     this.head++;
     this.phase = 'first';
     this.seqShift = 0;
@@ -442,7 +489,11 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     };
     switch (this.phase) {
       case 'first': {
-        if (p.first === 0xff) return this.pop(out);
+        if (p.first === 0xff) {
+          // MariaDB's "the statement just prepared" then names none the gateway judged.
+          this.lastPrepared = -1;
+          return this.pop(out);
+        }
         const ok = parseStmtPrepareOk(p.payload, this.capabilities);
         const st: Stmt = { cmd: e.cmd, src: sourcesOf(e.cmd, this.session.masker?.columnNames, this.lineage), paramCount: ok.paramCount, columnCount: ok.columnCount, longData: new Set() };
         this.stmts.set(ok.statementId, st);

@@ -46,19 +46,27 @@ describe.skipIf(!!skip)(`mysql gateway: pipelined prepare and execute${skip ? ` 
     await env?.close();
   });
 
+  /** The DELETE waits for approval (judged as what the target would run); an approver denies it. */
+  async function heldThenDenied(): Promise<void> {
+    const id = await pendingApproval(env);
+    expect((await env.gw.store.getApproval(id))?.command.text).toBe('DELETE FROM orders');
+    await env.gw.gateway.broker.decide(id, env.approver.identity, false, null);
+  }
+
+  async function expectOrdersIntact(): Promise<void> {
+    const [rows] = await env.admin.query('SELECT count(*) AS n FROM orders');
+    expect(Number((rows as { n: number }[])[0]!.n)).toBe(20);
+  }
+
   it('an execute of "the statement just prepared" sent before the prepare is answered is judged as that statement', async () => {
     const { c } = await RawClient.login(env.gw.port, env.agent.secret);
     try {
       c.write(Buffer.concat([packet(prepare('DELETE FROM orders')), packet(execute(0xffffffff))]));
-      const id = await pendingApproval(env);
-      const req = await env.gw.store.getApproval(id);
-      expect(req?.command.text).toBe('DELETE FROM orders');
-      await env.gw.gateway.broker.decide(id, env.approver.identity, false, null);
+      await heldThenDenied();
     } finally {
       c.sock.destroy();
     }
-    const [rows] = await env.admin.query('SELECT count(*) AS n FROM orders');
-    expect(Number((rows as { n: number }[])[0]!.n)).toBe(20);
+    await expectOrdersIntact();
   });
 
   it('an execute of an id the target is about to assign is judged as the statement it will hold', async () => {
@@ -71,14 +79,11 @@ describe.skipIf(!!skip)(`mysql gateway: pipelined prepare and execute${skip ? ` 
       while ((await c.next(500).catch(() => null)) !== null);
       const next = ok.payload.readUInt32LE(1) + 1;
       c.write(Buffer.concat([packet(prepare('DELETE FROM orders')), packet(execute(next))]));
-      const id = await pendingApproval(env);
-      expect((await env.gw.store.getApproval(id))?.command.text).toBe('DELETE FROM orders');
-      await env.gw.gateway.broker.decide(id, env.approver.identity, false, null);
+      await heldThenDenied();
     } finally {
       c.sock.destroy();
     }
-    const [rows] = await env.admin.query('SELECT count(*) AS n FROM orders');
-    expect(Number((rows as { n: number }[])[0]!.n)).toBe(20);
+    await expectOrdersIntact();
   });
 
   it('an execute of an id nobody prepared is refused with 1243', async () => {

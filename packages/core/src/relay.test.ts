@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MessageRelay, type Framer } from './relay.js';
+import { AnswerGate, MessageRelay, type Framer, type RelayOut } from './relay.js';
 
 /** A message of the test protocol: one length byte, then that many bytes; a span of the chunk it came in. */
 interface Msg {
@@ -145,5 +145,49 @@ describe('MessageRelay end reason', () => {
 
   it("is the target's when it closes after anything else", async () => {
     expect(await targetClosesAfter('hello')).toBe('target closed the connection');
+  });
+});
+
+describe('AnswerGate', () => {
+  /** A RelayOut that only counts flushToServer calls (the gate uses nothing else). */
+  function fakeOut(): RelayOut & { flushes: number } {
+    const o = { flushes: 0 } as RelayOut & { flushes: number };
+    o.flushToServer = () => void o.flushes++;
+    return o;
+  }
+
+  it('runs the handler at once when ready, without flushing', () => {
+    const gate = new AnswerGate(new AbortController().signal);
+    const out = fakeOut();
+    let ran = 0;
+    expect(gate.when(() => true, out, () => void ran++)).toBeUndefined();
+    expect(ran).toBe(1);
+    expect(out.flushes).toBe(0);
+  });
+
+  it('waits until a recheck finds it ready, flushing first, and settles with the handler', async () => {
+    const gate = new AnswerGate(new AbortController().signal);
+    const out = fakeOut();
+    let ready = false;
+    const order: string[] = [];
+    const p = gate.when(() => ready, out, () => new Promise<void>((r) => setTimeout(() => (order.push('handler'), r()), 10)));
+    expect(p).toBeInstanceOf(Promise);
+    expect(out.flushes).toBe(1);
+    gate.recheck();
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual([]);
+    ready = true;
+    gate.recheck();
+    await p;
+    order.push('settled');
+    expect(order).toEqual(['handler', 'settled']);
+  });
+
+  it('rejects its waiters when the session closes', async () => {
+    const ac = new AbortController();
+    const gate = new AnswerGate(ac.signal);
+    const p = gate.when(() => false, fakeOut(), () => undefined);
+    ac.abort();
+    await expect(p).rejects.toThrow('session closed');
   });
 });

@@ -394,3 +394,55 @@ export class MessageRelay<CM, SM> {
     this.handlers.closed(reason);
   }
 }
+
+/**
+ * Client messages that cannot be judged before the target has answered
+ * earlier ones (a statement the target confirms, an id it assigns in its
+ * answer). `when` runs a handler at once when `ready()` holds; otherwise it
+ * sends what is gathered for the target (the answers waited for may depend
+ * on it) and returns a promise, which the relay treats as a pending verdict:
+ * reading from the client pauses, later messages keep their order. Call
+ * `recheck` after answers that may make waiters ready; the promise settles
+ * as the handler's result does. Once `signal` aborts (the session closed),
+ * every waiter rejects.
+ */
+export class AnswerGate {
+  private waiters: (() => boolean)[] = [];
+  private scheduled = false;
+
+  constructor(private readonly signal: AbortSignal) {
+    signal.addEventListener('abort', () => this.run(), { once: true });
+  }
+
+  when(ready: () => boolean, out: RelayOut, handler: () => void | Promise<void>): void | Promise<void> {
+    if (ready()) return handler();
+    out.flushToServer();
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push(() => {
+        if (this.signal.aborted) reject(new Error('session closed'));
+        else if (ready()) {
+          try {
+            Promise.resolve(handler()).then(resolve, reject);
+          } catch (e) {
+            reject(e as Error);
+          }
+        } else return false;
+        return true;
+      });
+    });
+  }
+
+  /** Looks at the waiters again once the answer being processed is done (a microtask later). */
+  recheck(): void {
+    if (this.waiters.length === 0 || this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.run();
+    });
+  }
+
+  private run(): void {
+    if (this.waiters.length > 0) this.waiters = this.waiters.filter((ready) => !ready());
+  }
+}

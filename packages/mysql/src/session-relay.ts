@@ -1,4 +1,4 @@
-import { derivedColumn, derivedFrom, maskMessage, withParams, type CatalogLineage, oversizedStatement, type ApprovalNotice, type ColumnRef, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type ResultMasker, type Session, type Verdict } from '@sluice/core';
+import { AnswerGate, derivedColumn, derivedFrom, maskMessage, withParams, type CatalogLineage, oversizedStatement, type ApprovalNotice, type ColumnRef, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type ResultMasker, type Session, type Verdict } from '@sluice/core';
 import {
   BinaryRowCursor,
   BufferWriter,
@@ -143,7 +143,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   /** Prepares sent and not yet answered: until they are, ids the gateway does not know may be theirs. */
   private pendingPrepares = 0;
   /** Commands waiting for those answers. */
-  private preparedWaiters: (() => boolean)[] = [];
+  private readonly gate: AnswerGate;
   private expect: Expect[] = [];
   private head = 0;
   private readonly deprecateEof: boolean;
@@ -196,7 +196,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   ) {
     this.deprecateEof = (capabilities & Capability.DeprecateEof) !== 0;
     this.classifier = new MysqlClassifier({ ...mysqlServerOptions(serverVersion), noBackslashEscapes: (initialStatus & ServerStatus.NoBackslashEscapes) !== 0 });
-    abortSignal.addEventListener('abort', () => (this.preparedWaiters = this.preparedWaiters.filter((check) => !check())), { once: true });
+    this.gate = new AnswerGate(abortSignal);
   }
 
   /** Keep the classifier's reading of string literals in step with the server's sql_mode. */
@@ -370,22 +370,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
    * client pauses meanwhile).
    */
   private whenPrepared(id: number, out: RelayOut, run: () => void | Promise<void>): void | Promise<void> {
-    const ready = () => this.pendingPrepares === 0 || (id !== 0xffffffff && this.stmts.has(id));
-    if (ready()) return run();
-    out.flushToServer();
-    return new Promise<void>((resolve, reject) => {
-      this.preparedWaiters.push(() => {
-        if (this.abortSignal.aborted) reject(new Error('session closed'));
-        else if (ready()) {
-          try {
-            Promise.resolve(run()).then(resolve, reject);
-          } catch (e) {
-            reject(e as Error);
-          }
-        } else return false;
-        return true;
-      });
-    });
+    return this.gate.when(() => this.pendingPrepares === 0 || (id !== 0xffffffff && this.stmts.has(id)), out, run);
   }
 
   private executeStatement(p: Packet, out: RelayOut): void | Promise<void> {
@@ -420,11 +405,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   }
 
   private pop(out: RelayOut): void {
-    if (this.current?.t === 'prepare' && --this.pendingPrepares === 0 && this.preparedWaiters.length > 0) {
-      queueMicrotask(() => {
-        this.preparedWaiters = this.preparedWaiters.filter((check) => !check());
-      });
-    }
+    if (this.current?.t === 'prepare' && --this.pendingPrepares === 0) this.gate.recheck();
     this.head++;
     this.phase = 'first';
     this.seqShift = 0;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { maskMessage, oversizedStatement, withParams, type ColumnRef, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type Session, type Verdict } from '@sluice/core';
+import { AnswerGate, maskMessage, oversizedStatement, withParams, type ColumnRef, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type Session, type Verdict } from '@sluice/core';
 import { PostgresClassifier } from '@sluice/sql';
 import {
   BackendCode,
@@ -146,7 +146,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   /** Names that batches sent and not yet answered parse or close, with how many such batches. */
   private readonly unsettled = new Map<string, number>();
   /** Client messages waiting for a name to settle. */
-  private settleWaiters: (() => boolean)[] = [];
+  private readonly gate: AnswerGate;
   /** Portals as the target holds them (BindComplete sets, CloseComplete and the end of a transaction remove); as `stmts`. */
   private readonly portals = new Map<string, Portal>();
   /** Bind (a portal) and Close (null) of the client's current batch, by name, until its Sync. */
@@ -190,7 +190,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     this.txStatus = initialTx;
     this.scs = standardConformingStrings;
     this.classifier = new PostgresClassifier({ standardConformingStrings });
-    abortSignal.addEventListener('abort', () => this.settled(), { once: true });
+    this.gate = new AnswerGate(abortSignal);
     const tag = `sluice/refused/${randomBytes(12).toString('hex')}`;
     this.probe = new FrontendWriter().execute(tag, 0).take();
     this.queryProbe = new FrontendWriter().query(tag).take();
@@ -377,39 +377,14 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
    */
   private withStatement(name: string, out: RelayOut, use: (st: Stmt | undefined) => void): void | Promise<void> {
     if (this.batchStmts.has(name)) return use(this.batchStmts.get(name) ?? undefined);
-    return this.whenSettled(() => !this.unsettled.has(name) && !this.unsettled.has(ANY_NAME), out, () => use(this.stmts.get(name)));
+    return this.gate.when(() => !this.unsettled.has(name) && !this.unsettled.has(ANY_NAME), out, () => use(this.stmts.get(name)));
   }
 
   /** As withStatement, for a portal. */
   private withPortal(name: string, out: RelayOut, use: (p: Portal | undefined) => void | Promise<void>): void | Promise<void> {
     if (this.batchPortals.has(name)) return use(this.batchPortals.get(name) ?? undefined);
     const key = PORTAL_KEY + name;
-    return this.whenSettled(() => !this.unsettled.has(key), out, () => use(this.portals.get(name)));
-  }
-
-  /** Runs `run` once `ready` holds: now, or after the target's answers make it so; settles when what `run` returns does. */
-  private whenSettled(ready: () => boolean, out: RelayOut, run: () => void | Promise<void>): void | Promise<void> {
-    if (ready()) return run();
-    // The batches it waits for may still be gathered for the target.
-    out.flushToServer();
-    return new Promise<void>((resolve, reject) => {
-      this.settleWaiters.push((): boolean => {
-        if (this.abortSignal.aborted) reject(new Error('session closed'));
-        else if (ready()) {
-          try {
-            Promise.resolve(run()).then(resolve, reject);
-          } catch (e) {
-            reject(e as Error);
-          }
-        } else return false;
-        return true;
-      });
-    });
-  }
-
-  /** Lets the client messages through whose statement names have settled. */
-  private settled(): void {
-    if (this.settleWaiters.length > 0) this.settleWaiters = this.settleWaiters.filter((check) => !check());
+    return this.gate.when(() => !this.unsettled.has(key), out, () => use(this.portals.get(name)));
   }
 
   /** Enforce at Execute: every execution is authorized (and recorded with its parameters). */
@@ -493,7 +468,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         // SQL may have prepared or dropped any named statement (the unnamed one it cannot touch).
         if (n === ANY_NAME) for (const k of this.stmts.keys()) if (k !== '') this.stmts.delete(k);
       }
-      queueMicrotask(() => this.settled());
+      this.gate.recheck();
     }
   }
 

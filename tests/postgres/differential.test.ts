@@ -614,6 +614,13 @@ describe.skipIf(!!skip)(`postgres: scripts give the same answers direct and thro
     }
   });
 
+  it('a refused Parse of the unnamed statement drops the one before it, as a failed Parse does in PostgreSQL', async () => {
+    const ops: Op[] = [{ op: 'parse', name: '', sql: 0 }, { op: 'parse', name: '', sql: 6 }, { op: 'sync' }, { op: 'describe', target: 'S', name: '' }, { op: 'sync' }];
+    const r = await both(ops, []);
+    expect(r.sluice).toEqual(r.direct);
+    expect(r.sluice).toEqual(['1', 'E42501', 'ZI', 'E26000', 'ZI', 'ZI']);
+  });
+
   it('random scripts, pipelined and cut at random points', async () => {
     await fc.assert(
       fc.asyncProperty(script, fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 4 }), async (ops, cuts) => {

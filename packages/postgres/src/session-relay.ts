@@ -72,7 +72,8 @@ type Expect =
   /** A Bind: on BindComplete the target holds `portal` under `name` (until the transaction ends). */
   | { t: 'bind'; name: string; portal: Portal }
   /** A Close; `stmt`: the statement name, for a Close of a statement. */
-  | { t: 'close'; stmt?: string; portal?: string }
+  /** `hidden`: the gateway's own Close (its CloseComplete is not the client's). */
+  | { t: 'close'; stmt?: string; portal?: string; hidden?: boolean }
   /** A Sync; `names`: statement names its batch parsed or closed (unsettled until its ReadyForQuery). */
   | { t: 'sync'; names?: string[] }
   | { t: 'describeS'; stmt: Stmt | undefined }
@@ -355,7 +356,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     const cmd = this.classify(p.sql);
     if (!this.failedUntilSync && this.session.preview(cmd) === 'block') {
       return this.session.authorize(cmd, undefined, this.abortSignal).then((v) => {
-        if (v.effect === 'deny') return this.refuse(v, out);
+        if (v.effect === 'deny') return this.refuse(v, out, p.name === '');
         this.acceptParse(m, p.name, cmd, out);
       });
     }
@@ -423,8 +424,20 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     this.forward(m, out, { t: 'execute', portal, mask: v.mask, from: portal.from, start: performance.now(), names: portal.cmd ? this.namespaceNames(portal.cmd.text) : undefined });
   }
 
-  private refuse(v: Extract<Verdict, { effect: 'deny' }>, out: RelayOut): void {
+  /**
+   * Refuses a Parse or Execute of an extended batch. `unnamedParse`: a Parse
+   * of the unnamed statement, which PostgreSQL drops before it parses the new
+   * one (even one that then fails): the gateway drops it too, with its own
+   * Close, unless the target is discarding (then the Parse would have been
+   * discarded as well).
+   */
+  private refuse(v: Extract<Verdict, { effect: 'deny' }>, out: RelayOut, unnamedParse = false): void {
     this.failedUntilSync = true;
+    if (unnamedParse) {
+      this.batchStmts.set('', null);
+      this.push({ t: 'close', stmt: '', hidden: true });
+      out.toServer(this.w2.close('S', '').take());
+    }
     this.push({ t: 'refused', error: this.refusal(v), simple: false });
     out.toServer(this.probe);
   }
@@ -614,6 +627,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         if (e?.t === 'close' && e.stmt !== undefined) this.stmts.delete(e.stmt);
         if (e?.t === 'close' && e.portal !== undefined) this.portals.delete(e.portal);
         this.pop();
+        if (e?.t === 'close' && e.hidden) return;
         out.spanToClient(m.source, m.start, m.end);
         return;
       case BackendCode.NoData:
@@ -730,6 +744,8 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       this.pop();
     } else {
       if (e?.t === 'execute' || e?.t === 'query') this.endResult(null, e.start, fields.M ?? 'error');
+      // A failed Parse of the unnamed statement has dropped the one before it.
+      if (e?.t === 'parse' && e.name === '') this.stmts.delete('');
       out.toClient(raw);
       if (e && e.t !== 'query' && e.t !== 'sync') this.pop();
     }

@@ -359,7 +359,8 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
 
   /** Enforce at execute: every execution is authorized and recorded with its parameters. */
   private onExecute(p: Packet, out: RelayOut): void | Promise<void> {
-    return this.whenPrepared(stmtExecuteStatementId(p.payload), out, () => this.executeStatement(p, out));
+    const id = stmtExecuteStatementId(p.payload);
+    return this.whenPrepared(id, out, () => this.executeStatement(id, p, out));
   }
 
   /**
@@ -373,9 +374,8 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     return this.gate.when(() => this.pendingPrepares === 0 || (id !== 0xffffffff && this.stmts.has(id)), out, run);
   }
 
-  private executeStatement(p: Packet, out: RelayOut): void | Promise<void> {
-    let id = stmtExecuteStatementId(p.payload);
-    if (id === 0xffffffff) id = this.lastPrepared;
+  private executeStatement(requested: number, p: Packet, out: RelayOut): void | Promise<void> {
+    const id = requested === 0xffffffff ? this.lastPrepared : requested;
     const st = this.stmts.get(id);
     // No statement the gateway judged has this id: never forwarded (the target might still hold one it did not).
     if (!st) {

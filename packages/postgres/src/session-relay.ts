@@ -74,15 +74,15 @@ type Expect =
   /** A Close; `stmt`: the statement name, for a Close of a statement. */
   /** `hidden`: the gateway's own Close (its CloseComplete is not the client's). */
   | { t: 'close'; stmt?: string; portal?: string; hidden?: boolean }
-  /** A Sync; `names`: statement names its batch parsed or closed (unsettled until its ReadyForQuery). */
-  | { t: 'sync'; names?: string[] }
+  /** A Sync; `stmts`, `portals`: names its batch parsed, bound or closed (unsettled until its ReadyForQuery). */
+  | { t: 'sync'; stmts?: string[]; portals?: string[] }
   | { t: 'describeS'; stmt: Stmt | undefined }
   /** Portals as bound when the message was sent (a later Bind may reuse the name before the answer comes). */
   /** `hidden`: the gateway's own Describe (its answer is not the client's). */
   | { t: 'describeP'; portal: Portal | undefined; hidden?: boolean }
-  /** `names`, here and for 'query': ANY_NAME when the statement may prepare or deallocate statements in SQL. */
-  | { t: 'execute'; portal: Portal | undefined; mask: Masker | null; from: Derived | null; start: number; started?: boolean; names?: string[] }
-  | { t: 'query'; mask: Masker | null; from: Derived | null; start: number; names?: string[] }
+  /** `stmts`, here and for 'query': [ANY_NAME] when the statement may prepare or deallocate statements in SQL. */
+  | { t: 'execute'; portal: Portal | undefined; mask: Masker | null; from: Derived | null; start: number; started?: boolean; stmts?: string[] }
+  | { t: 'query'; mask: Masker | null; from: Derived | null; start: number; stmts?: string[] }
   /**
    * A refused message: the target answers our probe with an error we
    * replace. `simple`: a refused Query (its probe is a Query, followed by
@@ -92,8 +92,16 @@ type Expect =
 
 /** Stands for every statement name (a real one cannot hold a NUL). */
 const ANY_NAME = '\u0000*';
-/** Before a portal's name in `unsettled` (statement names go as they are). */
-const PORTAL_KEY = '\u0001';
+
+/** Counts `names` in (+1) or out (-1) of `unsettled`. */
+function unsettle(unsettled: Map<string, number>, names: readonly string[] | undefined, by: 1 | -1): void {
+  if (names === undefined) return;
+  for (const n of names) {
+    const left = (unsettled.get(n) ?? 0) + by;
+    if (left > 0) unsettled.set(n, left);
+    else unsettled.delete(n);
+  }
+}
 /** SQL that may create or drop prepared statements behind the protocol's back (PREPARE, DEALLOCATE, DISCARD ALL). */
 const NAMESPACE_SQL = /\b(?:PREPARE|DEALLOCATE|DISCARD)\b/i;
 
@@ -139,19 +147,21 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
    * the statement the target will run: one of its own batch (`batchStmts`:
    * if that Parse fails, the target discards the Bind too), else this one,
    * once no earlier batch that (re)defines the name is still unanswered
-   * (`unsettled`; the Bind waits for it).
+   * (`unsettledStmts`; the Bind waits for it).
    */
   private readonly stmts = new Map<string, Stmt>();
   /** Parse (a statement) and Close (null) of the client's current batch, by name, until its Sync. */
-  private batchStmts = new Map<string, Stmt | null>();
-  /** Names that batches sent and not yet answered parse or close, with how many such batches. */
-  private readonly unsettled = new Map<string, number>();
+  private readonly batchStmts = new Map<string, Stmt | null>();
+  /** Statement names that batches sent and not yet answered parse or close, with how many such batches. */
+  private readonly unsettledStmts = new Map<string, number>();
+  /** The same for portal names (bound or closed). */
+  private readonly unsettledPortals = new Map<string, number>();
   /** Client messages waiting for a name to settle. */
   private readonly gate: AnswerGate;
   /** Portals as the target holds them (BindComplete sets, CloseComplete and the end of a transaction remove); as `stmts`. */
   private readonly portals = new Map<string, Portal>();
   /** Bind (a portal) and Close (null) of the client's current batch, by name, until its Sync. */
-  private batchPortals = new Map<string, Portal | null>();
+  private readonly batchPortals = new Map<string, Portal | null>();
   private expect: Expect[] = [];
   private head = 0;
   private txStatus: TransactionState;
@@ -234,15 +244,13 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         return this.onExecute(m, out);
       case FrontendCode.Sync: {
         this.failedUntilSync = false;
-        let names: string[] | undefined;
-        if (this.batchStmts.size > 0 || this.batchPortals.size > 0) {
-          names = [...this.batchStmts.keys()];
-          for (const k of this.batchPortals.keys()) names.push(PORTAL_KEY + k);
-          for (const n of names) this.unsettled.set(n, (this.unsettled.get(n) ?? 0) + 1);
-          this.batchStmts = new Map();
-          this.batchPortals = new Map();
-        }
-        return this.forward(m, out, { t: 'sync', names });
+        const stmts = this.batchStmts.size > 0 ? [...this.batchStmts.keys()] : undefined;
+        const portals = this.batchPortals.size > 0 ? [...this.batchPortals.keys()] : undefined;
+        unsettle(this.unsettledStmts, stmts, 1);
+        unsettle(this.unsettledPortals, portals, 1);
+        this.batchStmts.clear();
+        this.batchPortals.clear();
+        return this.forward(m, out, { t: 'sync', stmts, portals });
       }
       case FrontendCode.Close: {
         const c = parseClose(m.source, m.payloadStart, m.end);
@@ -328,7 +336,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       this.refuseQuery(this.refusal(v), out);
       return;
     }
-    this.forward(m, out, { t: 'query', mask: v.mask, from: v.mask ? this.derived(cmd) : null, start: performance.now(), names: this.namespaceNames(cmd.text) });
+    this.forward(m, out, { t: 'query', mask: v.mask, from: v.mask ? this.derived(cmd) : null, start: performance.now(), stmts: this.namespaceNames(cmd.text) });
   }
 
   /**
@@ -340,8 +348,9 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
    */
   private namespaceNames(text: string): string[] | undefined {
     if (!NAMESPACE_SQL.test(text)) return undefined;
-    this.unsettled.set(ANY_NAME, (this.unsettled.get(ANY_NAME) ?? 0) + 1);
-    return [ANY_NAME];
+    const all = [ANY_NAME];
+    unsettle(this.unsettledStmts, all, 1);
+    return all;
   }
 
   /** The columns the command's computed result columns may carry (null: none a rule covers). */
@@ -378,14 +387,13 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
    */
   private withStatement(name: string, out: RelayOut, use: (st: Stmt | undefined) => void): void | Promise<void> {
     if (this.batchStmts.has(name)) return use(this.batchStmts.get(name) ?? undefined);
-    return this.gate.when(() => !this.unsettled.has(name) && !this.unsettled.has(ANY_NAME), out, () => use(this.stmts.get(name)));
+    return this.gate.when(() => !this.unsettledStmts.has(name) && !this.unsettledStmts.has(ANY_NAME), out, () => use(this.stmts.get(name)));
   }
 
   /** As withStatement, for a portal. */
   private withPortal(name: string, out: RelayOut, use: (p: Portal | undefined) => void | Promise<void>): void | Promise<void> {
     if (this.batchPortals.has(name)) return use(this.batchPortals.get(name) ?? undefined);
-    const key = PORTAL_KEY + name;
-    return this.gate.when(() => !this.unsettled.has(key), out, () => use(this.portals.get(name)));
+    return this.gate.when(() => !this.unsettledPortals.has(name), out, () => use(this.portals.get(name)));
   }
 
   /** Enforce at Execute: every execution is authorized (and recorded with its parameters). */
@@ -408,20 +416,19 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     }
     const cmd = withParams(portal.cmd, portal.params);
     const now = this.session.authorizeNow(cmd);
-    if (now) return this.enforceExecute(now, portal, m, out);
-    return this.session.authorize(cmd, this.waitNotice(out), this.abortSignal).then((v) => this.enforceExecute(v, portal, m, out));
+    if (now) return this.enforceExecute(now, name, portal, m, out);
+    return this.session.authorize(cmd, this.waitNotice(out), this.abortSignal).then((v) => this.enforceExecute(v, name, portal, m, out));
   }
 
-  private enforceExecute(v: Verdict, portal: Portal, m: FramedMessage, out: RelayOut): void {
+  private enforceExecute(v: Verdict, name: string, portal: Portal, m: FramedMessage, out: RelayOut): void {
     if (v.effect === 'deny') return this.refuse(v, out);
     if (portal.foreign && !portal.fields && v.mask) {
       // Its columns are not known: ask the target first (the answer is not passed on; an
       // error is, in the Execute's place, and the target then discards the Execute).
-      const name = parseExecute(m.source, m.payloadStart, m.end).portal;
       this.push({ t: 'describeP', portal, hidden: true });
       out.toServer(this.w2.describe('P', name).take());
     }
-    this.forward(m, out, { t: 'execute', portal, mask: v.mask, from: portal.from, start: performance.now(), names: portal.cmd ? this.namespaceNames(portal.cmd.text) : undefined });
+    this.forward(m, out, { t: 'execute', portal, mask: v.mask, from: portal.from, start: performance.now(), stmts: portal.cmd ? this.namespaceNames(portal.cmd.text) : undefined });
   }
 
   /**
@@ -473,16 +480,14 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
 
   /** The target is done with the message of `e` (answered or discarded): the names it held unsettled settle. */
   private answered(e: Expect): void {
-    if ((e.t === 'sync' || e.t === 'query' || e.t === 'execute') && e.names !== undefined) {
-      for (const n of e.names) {
-        const left = (this.unsettled.get(n) ?? 1) - 1;
-        if (left > 0) this.unsettled.set(n, left);
-        else this.unsettled.delete(n);
-        // SQL may have prepared or dropped any named statement (the unnamed one it cannot touch).
-        if (n === ANY_NAME) for (const k of this.stmts.keys()) if (k !== '') this.stmts.delete(k);
-      }
-      this.gate.recheck();
-    }
+    if (e.t !== 'sync' && e.t !== 'query' && e.t !== 'execute') return;
+    const portals = e.t === 'sync' ? e.portals : undefined;
+    if (e.stmts === undefined && portals === undefined) return;
+    unsettle(this.unsettledStmts, e.stmts, -1);
+    unsettle(this.unsettledPortals, portals, -1);
+    // SQL may have prepared or dropped any named statement (the unnamed one it cannot touch).
+    if (e.stmts?.[0] === ANY_NAME) for (const k of this.stmts.keys()) if (k !== '') this.stmts.delete(k);
+    this.gate.recheck();
   }
 
   private startResult(fields: FieldDescription[], formats: readonly number[], mask: Masker | null, from: Derived | null): Buffer | null {

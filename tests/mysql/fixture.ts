@@ -46,8 +46,8 @@ export interface MyEnv {
   close(): Promise<void>;
 }
 
-/** A fresh database on the machine's MariaDB, seeded, behind a fresh gateway. */
-export async function setupMy(extraPolicies: Policy[] = [], pluginOpts: MysqlPluginOptions = {}): Promise<MyEnv> {
+/** A fresh database on the machine's MariaDB, seeded, behind a fresh gateway (`base`: the policies before `extraPolicies`). */
+export async function setupMy(extraPolicies: Policy[] = [], pluginOpts: MysqlPluginOptions = {}, base: Policy[] = policies): Promise<MyEnv> {
   const db = `sluice_t_${randomBytes(5).toString('hex')}`;
   const admin = await mysql.createConnection({ host: MY.host, port: MY.port, user: MY.user, password: MY.password, multipleStatements: true });
   await admin.query(`CREATE DATABASE ${db}`);
@@ -71,7 +71,7 @@ export async function setupMy(extraPolicies: Policy[] = [], pluginOpts: MysqlPlu
       { name: 'orders', type: 'mysql', target, access: ['agents', 'dba'], secrets: { password }, options: {} },
       { name: 'closed', type: 'mysql', target, access: ['nobody'], secrets: { password }, options: {} },
     ],
-    policies: [...policies, ...extraPolicies],
+    policies: [...base, ...extraPolicies],
   });
   const agent = await gw.key('billing-agent', ['agents'], 'alice@example.com');
   const approver = await gw.key('bob@example.com', ['dba']);

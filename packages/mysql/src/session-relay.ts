@@ -36,7 +36,7 @@ import {
   type ColumnDefinition,
   type ParamType,
 } from './protocol/index.js';
-import { MysqlClassifier, mysqlServerOptions } from '@sluice/sql';
+import { MysqlClassifier, mysqlServerOptions, type PreparedEffect } from '@sluice/sql';
 import { MyErr, errPacket } from './errors.js';
 
 
@@ -86,7 +86,16 @@ type Phase = 'first' | 'cols' | 'colsEof' | 'rows' | 'params' | 'paramsEof' | 'p
 
 /** What the next upstream response belongs to, one per forwarded command that has a response. */
 type Expect =
-  | { t: 'query'; binary: boolean; mask: Masker | null; src: Sources | null; start: number }
+  | {
+      t: 'query';
+      binary: boolean;
+      mask: Masker | null;
+      src: Sources | null;
+      start: number;
+      /** What the text's SQL PREPAREs and DEALLOCATEs change, once answered; `failed`: an ERR came. */
+      effects?: PreparedEffect[];
+      failed?: boolean;
+    }
   | { t: 'prepare'; cmd: Command }
   | { t: 'simple'; onOk?: () => void }
   | { t: 'fieldlist' }
@@ -142,6 +151,11 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   private lastPrepared = -1;
   /** Prepares sent and not yet answered: until they are, ids the gateway does not know may be theirs. */
   private pendingPrepares = 0;
+  /**
+   * Queries forwarded with SQL PREPARE / DEALLOCATE effects and not yet
+   * answered: until they are, the gateway does not know what a name holds.
+   */
+  private unsettled = 0;
   /** Commands waiting for those answers. */
   private readonly gate: AnswerGate;
   private expect: Expect[] = [];
@@ -308,10 +322,6 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     return [v, held];
   }
 
-  private classify(sql: string): Command {
-    return oversizedStatement('mysql', sql) ?? this.classifier.classify(sql);
-  }
-
   /** Refusals the plugin makes whatever the policies say. */
   private pluginRefusal(cmd: Command): readonly [readonly [number, string], string] | null {
     if (isLocalLoad(cmd)) return [[1148, '42000'], 'LOAD DATA LOCAL INFILE is not allowed through Sluice'];
@@ -324,28 +334,47 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     return null;
   }
 
+  /**
+   * A text is judged once every earlier one that PREPAREs or DEALLOCATEs is
+   * answered: what `EXECUTE name` runs is what the server holds by then.
+   */
   private onQuery(p: Packet, out: RelayOut): void | Promise<void> {
+    return this.gate.when(() => this.unsettled === 0, out, () => this.judgeQuery(p, out));
+  }
+
+  private judgeQuery(p: Packet, out: RelayOut): void | Promise<void> {
     const q = parseComQuery(p.payload, this.capabilities);
-    const cmd = this.classify(q.sql);
+    const over = oversizedStatement('mysql', q.sql);
+    const { cmd, effects } = over ? { cmd: over, effects: null } : this.classifier.judge(q.sql);
     // `USE orders` (the connection's own name) means its target database.
     const useOwn = !!this.database && !cmd.parts && useTarget(q.sql) === this.session.connection.name && /^\s*use\s+`?[^`\s;]+`?\s*;?\s*$/i.test(q.sql);
     const own = useOwn ? null : this.pluginRefusal(cmd);
     if (own) return this.deny(out, own[0], own[1], cmd);
     const now = this.session.authorizeNow(cmd);
-    if (now) return this.enforceQuery(now, undefined, cmd, p, useOwn, out);
-    return this.authorize(cmd).then(([v, held]) => this.enforceQuery(v, held, cmd, p, useOwn, out));
+    if (now) return this.enforceQuery(now, undefined, cmd, effects, p, useOwn, out);
+    return this.authorize(cmd).then(([v, held]) => this.enforceQuery(v, held, cmd, effects, p, useOwn, out));
   }
 
-  private enforceQuery(v: Verdict, held: ApprovalNotice | undefined, cmd: Command, p: Packet, useOwn: boolean, out: RelayOut): void {
+  /** A refused text never reaches the server: its effects are dropped. */
+  private enforceQuery(v: Verdict, held: ApprovalNotice | undefined, cmd: Command, effects: PreparedEffect[] | null, p: Packet, useOwn: boolean, out: RelayOut): void {
     if (v.effect === 'deny') return this.refuse(out, v, held);
     if (useOwn) return this.forward(this.initDb(), out, { t: 'simple' });
-    this.forward(p, out, { t: 'query', binary: false, mask: v.mask, src: v.mask ? sourcesOf(cmd, v.mask.columnNames, this.lineage) : null, start: performance.now() });
+    const e: Expect = { t: 'query', binary: false, mask: v.mask, src: v.mask ? sourcesOf(cmd, v.mask.columnNames, this.lineage) : null, start: performance.now() };
+    if (effects) {
+      e.effects = effects;
+      this.unsettled++;
+    }
+    this.forward(p, out, e);
   }
 
-  /** Judge at prepare: a statement policy blocks is refused (and recorded) here; the rest is enforced at execute. */
+  /**
+   * Judge at prepare: a statement policy blocks is refused (and recorded)
+   * here; the rest is enforced at execute. SQL PREPARE / DEALLOCATE change
+   * nothing from here: the prepared-statement protocol refuses them.
+   */
   private onPrepare(p: Packet, out: RelayOut): void | Promise<void> {
     const { sql } = parseComStmtPrepare(p.payload);
-    const cmd = this.classify(sql);
+    const cmd = oversizedStatement('mysql', sql) ?? this.classifier.judge(sql).cmd;
     const own = this.pluginRefusal(cmd);
     if (own) return this.deny(out, own[0], own[1], cmd);
     if (this.session.preview(cmd) === 'block') {
@@ -405,7 +434,12 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
   }
 
   private pop(out: RelayOut): void {
-    if (this.current?.t === 'prepare' && --this.pendingPrepares === 0) this.gate.recheck();
+    const done = this.current;
+    if (done?.t === 'prepare' && --this.pendingPrepares === 0) this.gate.recheck();
+    else if (done?.t === 'query' && done.effects) {
+      this.classifier.settle(done.effects, !done.failed);
+      if (--this.unsettled === 0) this.gate.recheck();
+    }
     this.head++;
     this.phase = 'first';
     this.seqShift = 0;
@@ -532,6 +566,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
           return this.endOfResult(e, out, ok.status);
         }
         if (first === 0xff) {
+          e.failed = true;
           this.session.result({ error: parseErr(p.payload).message, ms: this.ms(e) });
           out.toClient(this.maskedErr(p));
           return this.pop(out);
@@ -562,6 +597,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
         return;
       case 'rows': {
         if (first === 0xff) {
+          e.failed = true;
           this.session.result({ rows: this.rows, masked: this.rm?.masked ?? 0, error: parseErr(p.payload).message, ms: this.ms(e) });
           this.rm = null;
           out.toClient(this.maskedErr(p));

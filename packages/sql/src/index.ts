@@ -211,6 +211,7 @@ export {
   MYSQL_PROTOCOL,
   MysqlClassifier,
   type MysqlClassifyOptions,
+  type PreparedEffect,
   mysqlCacheStats,
   mysqlServerOptions,
 } from './mysql.js';

@@ -143,6 +143,34 @@ describe('MySQL: bypass attempts', () => {
     expect(my('EXECUTE q')).toMatchObject({ kind: 'EXECUTE', flags: ['dynamic-sql'] });
   });
 
+  it('judge changes nothing until settle says what the server ran', () => {
+    const s = new MysqlClassifier();
+    s.classify("PREPARE s FROM 'DELETE FROM t'");
+    // Judged but never run (refused, or the server stopped before it): EXECUTE is still the DELETE.
+    const j = s.judge("PREPARE s FROM 'SELECT 1'; EXECUTE s");
+    expect(kinds(j.cmd)).toEqual(['MULTI', 'PREPARE', 'SELECT', 'SELECT']); // later statements of the text see its own PREPARE
+    expect(j.effects).toHaveLength(1);
+    expect(s.classify('EXECUTE s')).toMatchObject({ kind: 'DELETE' });
+    expect(s.judge('DEALLOCATE PREPARE s').effects).toEqual([{ name: 's', cmd: null }]);
+    expect(s.classify('EXECUTE s')).toMatchObject({ kind: 'DELETE' });
+    expect(s.judge('SELECT 1').effects).toBeNull();
+    // Settled as failed: the server holds either statement (or none).
+    s.settle(j.effects!, false);
+    const either = s.classify('EXECUTE s');
+    expect(either).toMatchObject({ kind: 'EXECUTE', text: 'EXECUTE s', objects: ['t'], flags: ['unbounded'] });
+    expect(kinds(either)).toEqual(['EXECUTE', 'DELETE', 'SELECT']);
+    // A DEALLOCATE that may not have run keeps it; one that ran drops it.
+    const d = s.judge('DEALLOCATE PREPARE s');
+    s.settle(d.effects!, false);
+    expect(s.classify('EXECUTE s').kind).toBe('EXECUTE');
+    expect(s.classify('EXECUTE s').flags).toContain('unbounded');
+    s.settle(d.effects!, true);
+    expect(s.classify('EXECUTE s')).toMatchObject({ kind: 'EXECUTE', flags: ['dynamic-sql'] });
+    // Settled as run: replaced, in order.
+    s.settle(s.judge("PREPARE s FROM 'DELETE FROM t'; PREPARE s FROM 'SELECT 2'").effects!, true);
+    expect(s.classify('EXECUTE s')).toMatchObject({ kind: 'SELECT', flags: [] });
+  });
+
   it('EXECUTE IMMEDIATE (MariaDB)', () => {
     expect(my("EXECUTE IMMEDIATE 'DROP TABLE t'")).toMatchObject({ kind: 'EXECUTE', flags: ['dynamic-sql'], objects: ['t'] });
     expect(my('EXECUTE IMMEDIATE @q')).toMatchObject({ kind: 'EXECUTE', flags: ['dynamic-sql'] });

@@ -87,9 +87,58 @@ function lookup(text: string, o: ClassifyOpts): Entry {
 
 // ---------------------------------------------------------------- sessions
 
+/**
+ * A change one statement of a text makes to the session's prepared
+ * statements: `cmd` is what `PREPARE name` made, null for `DEALLOCATE PREPARE
+ * name`. Applied only once the server has answered the text (`settle`): the
+ * server may never run it (the gateway refused the text, an earlier
+ * statement failed, COM_STMT_PREPARE refuses PREPARE), and judging an
+ * EXECUTE by a PREPARE the server did not run lets the statement the server
+ * does hold run unjudged.
+ */
+export interface PreparedEffect {
+  name: string;
+  cmd: Command | null;
+}
+
 interface MState {
   prepared: Map<string, Command>;
+  /**
+   * The text being classified: its own PREPAREs and DEALLOCATEs so far
+   * (later statements of the same text see them), and the effects in order.
+   * Null: apply them to `prepared` at once.
+   */
+  staged: { names: Map<string, Command | null>; effects: PreparedEffect[] } | null;
   onSqlMode?: () => void;
+}
+
+/** The statement EXECUTE name runs, as the classification so far knows it. */
+function preparedOf(st: MState, name: string): Command | undefined {
+  if (st.staged?.names.has(name)) return st.staged.names.get(name) ?? undefined;
+  return st.prepared.get(name);
+}
+
+/** The session now holds `cmd` under `name`, or (`cmd` null) nothing: staged while a text is judged. */
+function setPrepared(st: MState, name: string, cmd: Command | null): void {
+  if (st.staged) {
+    st.staged.names.set(name, cmd);
+    st.staged.effects.push({ name, cmd });
+  } else if (cmd) st.prepared.set(name, cmd);
+  else st.prepared.delete(name);
+}
+
+/**
+ * Either `a` or `b`, not knowing which (a PREPARE in a text that failed: the
+ * server holds the old statement, the new one, or none): judged as both, so
+ * every rule that matches either applies.
+ */
+function either(a: Command, b: Command): Command {
+  const out: Command = { protocol: MYSQL_PROTOCOL, kind: 'EXECUTE', text: b.text, objects: [], flags: [], parts: [cloneCommand(a), cloneCommand(b)] };
+  for (const p of out.parts!) {
+    addAll(out.objects, p.objects);
+    addAll(out.flags, p.flags);
+  }
+  return out;
 }
 
 function refused(text: string, error: string): Command {
@@ -100,7 +149,7 @@ function instantiate(t: MTpl, text: string, st: MState | null): Command {
   const myText = t.text ?? text;
   let cmd: Command;
   if (t.exec !== undefined) {
-    const known = st?.prepared.get(t.exec);
+    const known = st ? preparedOf(st, t.exec) : undefined;
     if (known) {
       cmd = cloneCommand(known);
       cmd.text = myText;
@@ -131,9 +180,9 @@ function instantiate(t: MTpl, text: string, st: MState | null): Command {
         inner !== undefined
           ? withoutFlag(cmd.parts![0]!, 'multi-statement')
           : { protocol: MYSQL_PROTOCOL, kind: 'EXECUTE', text: myText, objects: [], flags: ['dynamic-sql'] };
-      st.prepared.set(t.prepare, remembered);
+      setPrepared(st, t.prepare, remembered);
     }
-    if (t.deallocate !== undefined) st.prepared.delete(t.deallocate);
+    if (t.deallocate !== undefined) setPrepared(st, t.deallocate, null);
     if (t.sqlMode) st.onSqlMode?.();
   }
   return cmd;
@@ -153,7 +202,7 @@ function classifyWith(text: string, o: ClassifyOpts, uncertain: boolean, st: MSt
  * state: `EXECUTE name` is dynamic SQL unless the same text PREPAREs it.
  */
 export function classifyMysql(text: string, opts?: MysqlClassifyOptions): Command {
-  return classifyWith(text, optsOf(opts), false, { prepared: new Map() });
+  return classifyWith(text, optsOf(opts), false, { prepared: new Map(), staged: null });
 }
 
 /**
@@ -175,6 +224,7 @@ export class MysqlClassifier {
     this.opts = optsOf(opts);
     this.state = {
       prepared: new Map(),
+      staged: null,
       onSqlMode: () => {
         this.uncertain = true;
       },
@@ -191,8 +241,51 @@ export class MysqlClassifier {
     this.uncertain = false;
   }
 
+  /**
+   * Classify a text the server is known to run as a whole: its PREPAREs and
+   * DEALLOCATEs change the session at once. A gateway judging what a client
+   * sends uses `judge` and `settle` instead.
+   */
   classify(text: string): Command {
     return classifyWith(text, this.opts, this.uncertain, this.state);
+  }
+
+  /**
+   * Classify a text the server has not run yet: the session is left as it
+   * is; `effects` (null when there are none) are what the text would change,
+   * to `settle` once the server has answered it — or to drop when it never
+   * reaches the server.
+   */
+  judge(text: string): { cmd: Command; effects: PreparedEffect[] | null } {
+    const staged = { names: new Map<string, Command | null>(), effects: [] as PreparedEffect[] };
+    this.state.staged = staged;
+    try {
+      const cmd = classifyWith(text, this.opts, this.uncertain, this.state);
+      return { cmd, effects: staged.effects.length ? staged.effects : null };
+    } finally {
+      this.state.staged = null;
+    }
+  }
+
+  /**
+   * The server answered a text `judge` gave `effects` for. `ran`: every
+   * statement succeeded, so each effect happened, in order. Otherwise it
+   * stopped at an error somewhere, so a name it PREPAREd may hold the old
+   * statement, the new one or none (a failed PREPARE drops the old one):
+   * EXECUTE is then judged as either; a DEALLOCATE may not have run, so the
+   * old statement is kept.
+   */
+  settle(effects: readonly PreparedEffect[], ran: boolean): void {
+    const prepared = this.state.prepared;
+    for (const e of effects) {
+      if (ran) {
+        if (e.cmd) prepared.set(e.name, e.cmd);
+        else prepared.delete(e.name);
+      } else if (e.cmd) {
+        const old = prepared.get(e.name);
+        prepared.set(e.name, old ? either(old, e.cmd) : e.cmd);
+      }
+    }
   }
 
   /** Register a prepared statement (re-preparing a name replaces it, as the server does). */

@@ -18,24 +18,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { connect as netConnect, type Socket } from 'node:net';
 import { PG } from '../support/services.js';
 import { pendingApproval, pgSkip, setupPg, type PgEnv } from './fixture.js';
-import { cstr, errorFields, int32, message } from '../support/pg-wire.js';
+import { cstr, errorFields, int16, int32, message, PgRaw, type Msg } from '../support/pg-wire.js';
 
 const skip = await pgSkip();
 
 // ------------------------------------------------------------------ frontend bytes, by hand
-
-function int16(n: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeInt16BE(n);
-  return b;
-}
-function startupPacket(params: Record<string, string>): Buffer {
-  const body = Buffer.concat([int32(196608), ...Object.entries(params).flatMap(([k, v]) => [cstr(k), cstr(v)]), Buffer.from([0])]);
-  return Buffer.concat([int32(body.length + 4), body]);
-}
 
 // ------------------------------------------------------------------ the script model
 
@@ -194,97 +183,18 @@ const END_ROW = `D${JSON.stringify(['sluice-diff-end'])}`;
 
 // ------------------------------------------------------------------ a raw client
 
-interface Msg {
-  type: string;
-  body: Buffer;
-}
-
-
-class Raw {
-  private buf: Buffer = Buffer.alloc(0);
-  private off = 0;
-  readonly msgs: Msg[] = [];
-  private wake: (() => void) | null = null;
-  closed = false;
-
-  private constructor(readonly sock: Socket) {
-    sock.on('data', (c: Buffer) => {
-      this.buf = this.off < this.buf.length ? Buffer.concat([this.buf.subarray(this.off), c]) : c;
-      this.off = 0;
-      while (this.buf.length - this.off >= 5) {
-        const len = this.buf.readInt32BE(this.off + 1);
-        if (this.off + 1 + len > this.buf.length) break;
-        this.msgs.push({ type: String.fromCharCode(this.buf[this.off]!), body: Buffer.from(this.buf.subarray(this.off + 5, this.off + 1 + len)) });
-        this.off += 1 + len;
-      }
-      this.wake?.();
-    });
-    sock.on('close', () => {
-      this.closed = true;
-      this.wake?.();
-    });
-    sock.on('error', () => undefined);
+/** Sends `script` and END on `raw`, cut at `cuts` (fractions of the length), then reads up to END's ReadyForQuery. */
+async function run(raw: PgRaw, script: Buffer, cuts: number[]): Promise<Msg[]> {
+  const bytes = Buffer.concat([script, END]);
+  const at = [...new Set(cuts.map((c) => Math.floor(c * bytes.length)))].filter((x) => x > 0 && x < bytes.length).sort((a, b) => a - b);
+  let from = 0;
+  for (const x of [...at, bytes.length]) {
+    raw.sock.write(bytes.subarray(from, x));
+    from = x;
+    await new Promise((r) => setImmediate(r));
   }
-
-  /** Connected and authenticated, up to the first ReadyForQuery; `msgs` then starts empty. */
-  static async open(port: number, params: Record<string, string>, password?: string): Promise<Raw> {
-    const sock = netConnect({ host: '127.0.0.1', port });
-    sock.setNoDelay(true);
-    await new Promise<void>((resolve, reject) => {
-      sock.once('connect', resolve);
-      sock.once('error', reject);
-    });
-    const r = new Raw(sock);
-    sock.write(startupPacket(params));
-    await r.until((m) => m.some((x) => x.type === 'R'), 'an authentication request');
-    if (r.msgs.find((x) => x.type === 'R')!.body.readInt32BE(0) === 3) sock.write(message('p', cstr(password ?? '')));
-    await r.until((m) => m.some((x) => x.type === 'Z' || x.type === 'E'), 'ReadyForQuery');
-    const err = r.msgs.find((x) => x.type === 'E');
-    if (err) throw new Error(`could not connect: ${JSON.stringify(errorFields(err.body))}`);
-    r.msgs.length = 0;
-    return r;
-  }
-
-  until(pred: (msgs: Msg[]) => boolean, what: string, ms = 5000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.wake = null;
-        reject(new Error(`timed out after ${ms} ms waiting for ${what}; got ${this.msgs.map((m) => m.type).join(' ')}`));
-      }, ms);
-      const check = () => {
-        if (pred(this.msgs)) {
-          clearTimeout(timer);
-          this.wake = null;
-          resolve();
-        } else if (this.closed) {
-          clearTimeout(timer);
-          this.wake = null;
-          reject(new Error(`the connection closed while waiting for ${what}; got ${this.msgs.map((m) => m.type).join(' ')}`));
-        }
-      };
-      this.wake = check;
-      check();
-    });
-  }
-
-  /** Sends `bytes` and END, cut at `cuts` (fractions of the length), then reads up to END's ReadyForQuery. */
-  async run(script: Buffer, cuts: number[]): Promise<Msg[]> {
-    const bytes = Buffer.concat([script, END]);
-    const at = [...new Set(cuts.map((c) => Math.floor(c * bytes.length)))].filter((x) => x > 0 && x < bytes.length).sort((a, b) => a - b);
-    let from = 0;
-    for (const x of [...at, bytes.length]) {
-      this.sock.write(bytes.subarray(from, x));
-      from = x;
-      await new Promise((r) => setImmediate(r));
-    }
-    await this.until((m) => m.length >= 2 && m[m.length - 1]!.type === 'Z' && m.some((x) => x.type === 'D' && `D${JSON.stringify(cells(x.body))}` === END_ROW), 'the end marker');
-    return this.msgs.slice();
-  }
-
-  close(): void {
-    this.sock.end(message('X'));
-    this.sock.destroy();
-  }
+  await raw.until((m) => m.length >= 2 && m[m.length - 1]!.type === 'Z' && m.some((x) => x.type === 'D' && `D${JSON.stringify(cells(x.body))}` === END_ROW), 'the end marker');
+  return raw.msgs.slice();
 }
 
 // ------------------------------------------------------------------ what may differ
@@ -426,17 +336,17 @@ describe.skipIf(!!skip)(`postgres: scripts give the same answers direct and thro
   });
 
   async function both(ops: Op[], cuts: number[]): Promise<{ direct: string[]; sluice: string[] }> {
-    const d = await Raw.open(PG.port, { user: PG.user, database: env.db });
+    const d = await PgRaw.open(PG.port, { user: PG.user, database: env.db });
     let direct: Msg[];
     try {
-      direct = await d.run(encode(ops, true), cuts);
+      direct = await run(d, encode(ops, true), cuts);
     } finally {
       d.close();
     }
-    const s = await Raw.open(env.gw.port, { user: 'alice', database: 'orders' }, env.agent.secret);
+    const s = await PgRaw.open(env.gw.port, { user: 'alice', database: 'orders' }, env.agent.secret);
     let sluice: Msg[];
     try {
-      sluice = await s.run(encode(ops, false), cuts);
+      sluice = await run(s, encode(ops, false), cuts);
     } finally {
       s.close();
     }
@@ -555,7 +465,7 @@ describe.skipIf(!!skip)(`postgres: scripts give the same answers direct and thro
   });
 
   it('a statement needing approval cannot be run under the name of one redefined in vain', async () => {
-    const s = await Raw.open(env.gw.port, { user: 'alice', database: 'orders' }, env.agent.secret);
+    const s = await PgRaw.open(env.gw.port, { user: 'alice', database: 'orders' }, env.agent.secret);
     try {
       const parse = (name: string, sql: string) => message('P', Buffer.concat([cstr(name), cstr(sql), int16(0)]));
       s.sock.write(
@@ -603,11 +513,11 @@ describe.skipIf(!!skip)(`postgres: scripts give the same answers direct and thro
   });
 
   it('messages sent after the target reported an extended-protocol error, before the Sync, get no answer and do not put the gateway out of step', async () => {
-    const s = await Raw.open(env.gw.port, { user: 'alice', database: 'orders' }, env.agent.secret);
+    const s = await PgRaw.open(env.gw.port, { user: 'alice', database: 'orders' }, env.agent.secret);
     try {
       s.sock.write(encode([{ op: 'execute', portal: 'nope', maxRows: 0 }], false));
       await s.until((m) => m.some((x) => x.type === 'E'), 'the error');
-      const msgs = await s.run(encode([{ op: 'query', sql: 1 }, { op: 'sync' }], false), []);
+      const msgs = await run(s, encode([{ op: 'query', sql: 1 }, { op: 'sync' }], false), []);
       expect(msgs.filter((m) => !IGNORED.has(m.type)).slice(0, -5).map(observed)).toEqual(['E34000', 'ZI', 'ZI']);
     } finally {
       s.close();

@@ -32,8 +32,8 @@ export async function pgSkip(): Promise<string | undefined> {
   return serviceSkipReason('PostgreSQL', PG.host, PG.port);
 }
 
-/** A fresh database on the machine's PostgreSQL, seeded, behind a fresh gateway. */
-export async function setupPg(extraPolicies: Policy[] = [], pluginOpts: PostgresPluginOptions = {}): Promise<PgEnv> {
+/** A fresh database on the machine's PostgreSQL, seeded, behind a fresh gateway (`base`: the policies before `extraPolicies`). */
+export async function setupPg(extraPolicies: Policy[] = [], pluginOpts: PostgresPluginOptions = {}, base: Policy[] = policies): Promise<PgEnv> {
   const db = `sluice_t_${randomBytes(5).toString('hex')}`;
   const root = new pg.Client({ host: PG.host, port: PG.port, user: PG.user, database: 'postgres' });
   await root.connect();
@@ -55,7 +55,7 @@ export async function setupPg(extraPolicies: Policy[] = [], pluginOpts: Postgres
       { name: 'orders', type: 'postgres', target: `postgres://${PG.user}@${PG.host}:${PG.port}/${db}?sslmode=disable`, access: ['agents', 'dba'], secrets: {}, options: {} },
       { name: 'closed', type: 'postgres', target: `postgres://${PG.user}@${PG.host}:${PG.port}/${db}?sslmode=disable`, access: ['nobody'], secrets: {}, options: {} },
     ],
-    policies: [...policies, ...extraPolicies],
+    policies: [...base, ...extraPolicies],
   });
   const agent = await gw.key('billing-agent', ['agents'], 'alice@example.com');
   const approver = await gw.key('bob@example.com', ['dba']);

@@ -339,6 +339,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
    * answered: what `EXECUTE name` runs is what the server holds by then.
    */
   private onQuery(p: Packet, out: RelayOut): void | Promise<void> {
+    if (this.unsettled === 0) return this.judgeQuery(p, out);
     return this.gate.when(() => this.unsettled === 0, out, () => this.judgeQuery(p, out));
   }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AnswerGate, maskMessage, oversizedStatement, withParams, type ColumnRef, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type Session, type Verdict } from '@sluice/core';
-import { PostgresClassifier } from '@sluice/sql';
+import { PostgresClassifier, type SqlEffect } from '@sluice/sql';
 import {
   BackendCode,
   BackendWriter,
@@ -35,6 +35,10 @@ interface Stmt {
   from: Derived | null;
   /** RowDescription of the statement (from a Describe 'S'), as the target sent it. */
   fields?: FieldDescription[];
+  /** What running it changes (SQL PREPARE, DEALLOCATE, DECLARE): settled as each Execute of it is answered. */
+  effects?: SqlEffect[];
+  /** Its text, when it may EXECUTE a prepared statement: judged again at every Execute, as what the name holds then. */
+  sql?: string;
 }
 /** A RowDescription as it came (`payload`, copied) and what was made of it, valid for these origins and this lineage. */
 interface Described {
@@ -58,6 +62,8 @@ interface Portal {
   resultFormats: number[];
   fields?: FieldDescription[];
   from: Derived | null;
+  /** Texts that may EXECUTE a statement prepared in SQL: judged (as all of them) at every Execute, as the names hold then. */
+  sql?: string[];
 }
 
 /**
@@ -81,14 +87,26 @@ type Expect =
   /** `hidden`: the gateway's own Describe (its answer is not the client's). */
   | { t: 'describeP'; portal: Portal | undefined; hidden?: boolean }
   /** `stmts`, here and for 'query': [ANY_NAME] when the statement may prepare or deallocate statements in SQL. */
-  | { t: 'execute'; portal: Portal | undefined; mask: Masker | null; from: Derived | null; start: number; started?: boolean; stmts?: string[] }
-  | { t: 'query'; mask: Masker | null; from: Derived | null; start: number; stmts?: string[] }
+  /** `effects`, here and for 'query': what the SQL changes once answered; `failed`: it did not run to the end. */
+  | { t: 'execute'; portal: Portal | undefined; mask: Masker | null; from: Derived | null; start: number; started?: boolean; stmts?: string[]; effects?: SqlEffect[]; failed?: boolean }
+  | { t: 'query'; mask: Masker | null; from: Derived | null; start: number; stmts?: string[]; effects?: SqlEffect[]; failed?: boolean }
   /**
    * A refused message: the target answers our probe with an error we
    * replace. `simple`: a refused Query (its probe is a Query, followed by
    * its own 'query' entry for the ReadyForQuery that ends it).
    */
   | { t: 'refused'; error: Buffer; simple: boolean };
+
+/** One of `cmds`, not knowing which: judged as all of them. */
+function anyOf(cmds: Command[]): Command {
+  if (cmds.length === 1) return cmds[0]!;
+  const out: Command = { protocol: 'postgres', kind: 'EXECUTE', text: cmds[0]!.text, objects: [], flags: [], parts: cmds };
+  for (const c of cmds) {
+    for (const o of c.objects) if (!out.objects.includes(o)) out.objects.push(o);
+    for (const f of c.flags) if (!out.flags.includes(f)) out.flags.push(f);
+  }
+  return out;
+}
 
 /** Stands for every statement name (a real one cannot hold a NUL). */
 const ANY_NAME = '\u0000*';
@@ -102,6 +120,8 @@ function unsettle(unsettled: Map<string, number>, names: readonly string[] | und
     else unsettled.delete(n);
   }
 }
+/** SQL that may run a statement prepared in SQL (judged as what the name holds when it runs). */
+const EXECUTE_SQL = /\bEXECUTE\b/i;
 /** SQL that may create or drop prepared statements behind the protocol's back (PREPARE, DEALLOCATE, DISCARD ALL). */
 const NAMESPACE_SQL = /\b(?:PREPARE|DEALLOCATE|DISCARD)\b/i;
 
@@ -150,12 +170,24 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
    * (`unsettledStmts`; the Bind waits for it).
    */
   private readonly stmts = new Map<string, Stmt>();
+  /**
+   * The texts of statements the target holds that may EXECUTE one prepared
+   * in SQL, by name: kept when `stmts` forgets a name after SQL that may
+   * (de)allocate statements, so a Bind of it still judges what it runs.
+   */
+  private readonly execSql = new Map<string, string>();
   /** Parse (a statement) and Close (null) of the client's current batch, by name, until its Sync. */
   private readonly batchStmts = new Map<string, Stmt | null>();
   /** Statement names that batches sent and not yet answered parse or close, with how many such batches. */
   private readonly unsettledStmts = new Map<string, number>();
   /** The same for portal names (bound or closed). */
   private readonly unsettledPortals = new Map<string, number>();
+  /**
+   * Queries and Executes sent with SQL effects (PREPARE, DEALLOCATE,
+   * DECLARE) and not yet answered: SQL is judged only once they are, as
+   * what EXECUTE or FETCH then finds.
+   */
+  private sqlUnsettled = 0;
   /** Client messages waiting for a name to settle. */
   private readonly gate: AnswerGate;
   /** Portals as the target holds them (BindComplete sets, CloseComplete and the end of a transaction remove); as `stmts`. */
@@ -220,7 +252,8 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         const bind = (st: Stmt | undefined): void => {
           const fmt = (i: number) => (b.paramFormats.length === 0 ? 0 : b.paramFormats.length === 1 ? b.paramFormats[0]! : (b.paramFormats[i] ?? 0));
           // A name the gateway did not parse may be a statement of SQL PREPARE: judged as `EXECUTE name` is.
-          const foreign = st === undefined && b.statement !== '' ? this.classify(`EXECUTE ${quoteIdent(b.statement)}`) : undefined;
+          const foreignSql = st === undefined && b.statement !== '' ? [`EXECUTE ${quoteIdent(b.statement)}`, ...(this.execSql.has(b.statement) ? [this.execSql.get(b.statement)!] : [])] : undefined;
+          const foreign = foreignSql ? anyOf(foreignSql.map((t) => this.classify(t))) : undefined;
           const portal: Portal = {
             cmd: st?.cmd ?? foreign ?? null,
             foreign: foreign !== undefined,
@@ -230,6 +263,8 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
             fields: st?.fields,
             from: st?.from ?? (foreign ? this.derived(foreign) : null),
           };
+          const sql = st?.sql !== undefined ? [st.sql] : foreignSql && foreignSql.length > 1 ? foreignSql : undefined;
+          if (sql) portal.sql = sql;
           this.batchPortals.set(b.portal, portal);
           this.forward(m, out, { t: 'bind', name: b.portal, portal });
         };
@@ -256,7 +291,6 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         const c = parseClose(m.source, m.payloadStart, m.end);
         if (c.target === 'S') {
           this.batchStmts.set(c.name, null);
-          if (c.name) this.classifier.forget(c.name);
           return this.forward(m, out, { t: 'close', stmt: c.name });
         }
         this.batchPortals.set(c.name, null);
@@ -318,25 +352,54 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
     return errorMessage(v.code, v.reason, 'ERROR', v.policy ? { hint: `Refused by the Sluice gateway (policy "${v.policy}").` } : {});
   }
 
-  /** SQL text → Command; an oversized statement becomes a parse error (refused). */
+  /**
+   * SQL text → Command, and what running it would change (applied once the
+   * target has answered it); an oversized statement becomes a parse error
+   * (refused).
+   */
+  private judge(sql: string): { cmd: Command; effects: SqlEffect[] | null } {
+    const over = oversizedStatement('postgres', sql, '; use COPY for bulk data');
+    return over ? { cmd: over, effects: null } : this.classifier.judge(sql);
+  }
+
   private classify(sql: string): Command {
-    return oversizedStatement('postgres', sql, '; use COPY for bulk data') ?? this.classifier.classify(sql);
+    return this.judge(sql).cmd;
+  }
+
+  /** Runs `judge` once no SQL sent earlier can still change what it finds (PREPARE, DEALLOCATE, DECLARE unanswered). */
+  private whenSqlSettled(out: RelayOut, judge: () => void | Promise<void>): void | Promise<void> {
+    return this.gate.when(() => this.sqlUnsettled === 0, out, judge);
   }
 
   private onQuery(m: FramedMessage, out: RelayOut): void | Promise<void> {
-    const q = parseQuery(m.payload);
-    const cmd = this.classify(q.sql);
-    const now = this.session.authorizeNow(cmd);
-    if (now) return this.enforceQuery(now, cmd, m, out);
-    return this.session.authorize(cmd, this.waitNotice(out), this.abortSignal).then((v) => this.enforceQuery(v, cmd, m, out));
+    if (this.sqlUnsettled === 0) return this.judgeQuery(m, out);
+    return this.whenSqlSettled(out, () => this.judgeQuery(m, out));
   }
 
-  private enforceQuery(v: Verdict, cmd: Command, m: FramedMessage, out: RelayOut): void {
+  private judgeQuery(m: FramedMessage, out: RelayOut): void | Promise<void> {
+    const q = parseQuery(m.payload);
+    const { cmd, effects } = this.judge(q.sql);
+    const now = this.session.authorizeNow(cmd);
+    if (now) return this.enforceQuery(now, cmd, effects, m, out);
+    return this.session.authorize(cmd, this.waitNotice(out), this.abortSignal).then((v) => this.enforceQuery(v, cmd, effects, m, out));
+  }
+
+  /** A refused Query never reaches the target: its effects are dropped. */
+  private enforceQuery(v: Verdict, cmd: Command, effects: SqlEffect[] | null, m: FramedMessage, out: RelayOut): void {
     if (v.effect === 'deny') {
       this.refuseQuery(this.refusal(v), out);
       return;
     }
-    this.forward(m, out, { t: 'query', mask: v.mask, from: v.mask ? this.derived(cmd) : null, start: performance.now(), stmts: this.namespaceNames(cmd.text) });
+    const e: Expect = { t: 'query', mask: v.mask, from: v.mask ? this.derived(cmd) : null, start: performance.now(), stmts: this.namespaceNames(cmd.text) };
+    this.withEffects(e, effects);
+    this.forward(m, out, e);
+  }
+
+  /** `e` carries `effects` (settled when it is answered or discarded). */
+  private withEffects(e: Extract<Expect, { t: 'query' | 'execute' }>, effects: SqlEffect[] | null | undefined): void {
+    if (!effects) return;
+    e.effects = effects;
+    this.sqlUnsettled++;
   }
 
   /**
@@ -361,19 +424,26 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
 
   /** Decide at Parse: a statement policy blocks is refused here (and recorded); the rest waits for Execute. */
   private onParse(m: FramedMessage, out: RelayOut): void | Promise<void> {
+    if (this.sqlUnsettled === 0) return this.judgeParse(m, out);
+    return this.whenSqlSettled(out, () => this.judgeParse(m, out));
+  }
+
+  private judgeParse(m: FramedMessage, out: RelayOut): void | Promise<void> {
     const p = parseParse(m.payload);
-    const cmd = this.classify(p.sql);
+    const { cmd, effects } = this.judge(p.sql);
     if (!this.failedUntilSync && this.session.preview(cmd) === 'block') {
       return this.session.authorize(cmd, undefined, this.abortSignal).then((v) => {
         if (v.effect === 'deny') return this.refuse(v, out, p.name === '');
-        this.acceptParse(m, p.name, cmd, out);
+        this.acceptParse(m, p.name, cmd, effects, p.sql, out);
       });
     }
-    this.acceptParse(m, p.name, cmd, out);
+    this.acceptParse(m, p.name, cmd, effects, p.sql, out);
   }
 
-  private acceptParse(m: FramedMessage, name: string, cmd: Command, out: RelayOut): void {
+  private acceptParse(m: FramedMessage, name: string, cmd: Command, effects: SqlEffect[] | null, sql: string, out: RelayOut): void {
     const stmt: Stmt = { cmd, from: this.derived(cmd) };
+    if (effects) stmt.effects = effects;
+    if (EXECUTE_SQL.test(sql)) stmt.sql = sql;
     this.batchStmts.set(name, stmt);
     // SQL EXECUTE can run a protocol-level named statement: judge it as what it was parsed from.
     if (name) this.classifier.remember(name, cmd);
@@ -399,7 +469,7 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   /** Enforce at Execute: every execution is authorized (and recorded with its parameters). */
   private onExecute(m: FramedMessage, out: RelayOut): void | Promise<void> {
     const e = parseExecute(m.source, m.payloadStart, m.end);
-    return this.withPortal(e.portal, out, (p) => this.executePortal(e.portal, p, m, out));
+    return this.withPortal(e.portal, out, (p) => (p?.sql !== undefined && this.sqlUnsettled > 0 ? this.whenSqlSettled(out, () => this.executePortal(e.portal, p, m, out)) : this.executePortal(e.portal, p, m, out)));
   }
 
   private executePortal(name: string, bound: Portal | undefined, m: FramedMessage, out: RelayOut): void | Promise<void> {
@@ -414,7 +484,12 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       // The target discards it (error state) or refuses it (the unnamed statement does not exist).
       return this.forward(m, out, { t: 'execute', portal, mask: this.session.masker, from: portal?.from ?? null, start: performance.now() });
     }
-    const cmd = withParams(portal.cmd, portal.params);
+    if (portal.sql !== undefined) {
+      // EXECUTE name runs what the name holds now, not what it held at Parse or Bind.
+      const now = anyOf(portal.sql.map((t) => this.classify(t)));
+      portal = { ...portal, cmd: now, from: this.derived(now) };
+    }
+    const cmd = withParams(portal.cmd!, portal.params);
     const now = this.session.authorizeNow(cmd);
     if (now) return this.enforceExecute(now, name, portal, m, out);
     return this.session.authorize(cmd, this.waitNotice(out), this.abortSignal).then((v) => this.enforceExecute(v, name, portal, m, out));
@@ -428,7 +503,9 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       this.push({ t: 'describeP', portal, hidden: true });
       out.toServer(this.w2.describe('P', name).take());
     }
-    this.forward(m, out, { t: 'execute', portal, mask: v.mask, from: portal.from, start: performance.now(), stmts: portal.cmd ? this.namespaceNames(portal.cmd.text) : undefined });
+    const e: Expect = { t: 'execute', portal, mask: v.mask, from: portal.from, start: performance.now(), stmts: portal.cmd ? this.namespaceNames(portal.cmd.text) : undefined };
+    this.withEffects(e, portal.stmt?.effects);
+    this.forward(m, out, e);
   }
 
   /**
@@ -462,10 +539,20 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
    */
   private push(e: Expect): void {
     if (this.targetDiscarding) {
-      if (e.t !== 'sync') return this.answered(e);
+      if (e.t !== 'sync') {
+        if (e.t === 'query' || e.t === 'execute') e.failed = true;
+        return this.answered(e);
+      }
       this.targetDiscarding = false;
     }
     this.expect.push(e);
+  }
+
+  /** The target discarded the message of the current entry (after an error, up to Sync): it never ran. */
+  private discard(): void {
+    const e = this.current;
+    if (e?.t === 'query' || e?.t === 'execute') e.failed = true;
+    this.pop();
   }
 
   private pop(): void {
@@ -481,6 +568,11 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
   /** The target is done with the message of `e` (answered or discarded): the names it held unsettled settle. */
   private answered(e: Expect): void {
     if (e.t !== 'sync' && e.t !== 'query' && e.t !== 'execute') return;
+    if (e.t !== 'sync' && e.effects) {
+      this.classifier.settle(e.effects, !e.failed);
+      e.effects = undefined;
+      if (--this.sqlUnsettled === 0) this.gate.recheck();
+    }
     const portals = e.t === 'sync' ? e.portals : undefined;
     if (e.stmts === undefined && portals === undefined) return;
     unsettle(this.unsettledStmts, e.stmts, -1);
@@ -624,12 +716,21 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         return;
       }
       case BackendCode.ParseComplete:
-        if (e?.t === 'parse') this.stmts.set(e.name, e.stmt);
+        if (e?.t === 'parse') {
+          this.stmts.set(e.name, e.stmt);
+          if (e.stmt.sql !== undefined) this.execSql.set(e.name, e.stmt.sql);
+          else this.execSql.delete(e.name);
+        }
         this.pop();
         out.spanToClient(m.source, m.start, m.end);
         return;
       case BackendCode.CloseComplete:
-        if (e?.t === 'close' && e.stmt !== undefined) this.stmts.delete(e.stmt);
+        if (e?.t === 'close' && e.stmt !== undefined) {
+          this.stmts.delete(e.stmt);
+          this.execSql.delete(e.stmt);
+          // SQL EXECUTE of the name now finds nothing (a Close the target discarded changes nothing).
+          if (e.stmt) this.classifier.forget(e.stmt);
+        }
         if (e?.t === 'close' && e.portal !== undefined) this.portals.delete(e.portal);
         this.pop();
         if (e?.t === 'close' && e.hidden) return;
@@ -672,8 +773,10 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         if (this.txStatus === 'I') this.portals.clear();
         // A SET that did not change the value sends no ParameterStatus: re-assert what we know.
         this.classifier.standardConformingStrings = this.scs;
+        // Outside a transaction block no cursor declared without HOLD outlives it either.
+        if (this.txStatus === 'I') this.classifier.forgetCursors();
         // Anything still owed before this sync was discarded by the target.
-        while (this.current && this.current.t !== 'sync' && this.current.t !== 'query') this.pop();
+        while (this.current && this.current.t !== 'sync' && this.current.t !== 'query') this.discard();
         if (this.current && (this.current.t === 'sync' || this.current.t === 'query')) this.pop();
         out.spanToClient(m.source, m.start, m.end);
         return;
@@ -748,14 +851,17 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
       out.toClient(e.error);
       this.pop();
     } else {
-      if (e?.t === 'execute' || e?.t === 'query') this.endResult(null, e.start, fields.M ?? 'error');
+      if (e?.t === 'execute' || e?.t === 'query') {
+        e.failed = true;
+        this.endResult(null, e.start, fields.M ?? 'error');
+      }
       // A failed Parse of the unnamed statement has dropped the one before it.
       if (e?.t === 'parse' && e.name === '') this.stmts.delete('');
       out.toClient(raw);
       if (e && e.t !== 'query' && e.t !== 'sync') this.pop();
     }
     if (!simple && e !== undefined) {
-      while (this.current && this.current.t !== 'sync') this.pop();
+      while (this.current && this.current.t !== 'sync') this.discard();
       // The Sync that ends the discarding is not sent yet: what is sent before it gets no answer.
       if (!this.current) this.targetDiscarding = true;
     }

@@ -431,6 +431,44 @@ describe('PREPARE and EXECUTE', () => {
       flags: ['unbounded'],
     });
   });
+  it('judge changes nothing until settle says what the server ran', () => {
+    const s = new PostgresClassifier();
+    s.classify('PREPARE p AS DELETE FROM t');
+    const j = s.judge('DEALLOCATE p; PREPARE p AS SELECT 1; EXECUTE p');
+    expect(kinds(j.cmd)).toEqual(['MULTI', 'DEALLOCATE', 'SELECT', 'SELECT']); // the text sees its own changes
+    expect(j.effects?.map((e) => e.t)).toEqual(['deallocate', 'prepare']);
+    expect(s.classify('EXECUTE p').kind).toBe('DELETE');
+    expect(s.judge('SELECT 1').effects).toBeNull();
+    // Failed: the DEALLOCATE may not have run, the PREPARE may have: either.
+    s.settle(j.effects!, false);
+    expect(kinds(s.classify('EXECUTE p'))).toEqual(['EXECUTE', 'DELETE', 'SELECT']);
+    // Ran: exactly what the text did.
+    s.settle(j.effects!, true);
+    expect(s.classify('EXECUTE p')).toMatchObject({ kind: 'SELECT', flags: [] });
+    s.settle(s.judge('DISCARD ALL').effects!, true);
+    expect(s.classify('EXECUTE p').flags).toEqual(['dynamic-sql']);
+  });
+  it('cursors: a DECLARE counts once settled as run; a CLOSE forgets at once', () => {
+    const s = new PostgresClassifier();
+    const fetchSources = () => s.classify('FETCH ALL FROM c').sources;
+    expect(fetchSources()).toEqual([{ column: '*' }]); // unknown: any column
+    const d = s.judge('DECLARE c CURSOR FOR SELECT ssn FROM people');
+    expect(fetchSources()).toEqual([{ column: '*' }]);
+    s.settle(d.effects!, true);
+    expect(fetchSources()).toEqual([{ column: 'ssn' }]);
+    // A DECLARE that failed, and a CLOSE whether or not it runs, leave the cursor unknown.
+    s.settle(s.judge('DECLARE c CURSOR FOR SELECT 1').effects!, false);
+    expect(fetchSources()).toEqual([{ column: '*' }]);
+    s.settle(d.effects!, true);
+    s.judge('CLOSE c');
+    expect(fetchSources()).toEqual([{ column: '*' }]);
+    // Settled in order: DECLARE then CLOSE in one text leaves none.
+    s.settle(s.judge('DECLARE c CURSOR FOR SELECT ssn FROM people; CLOSE c').effects!, true);
+    expect(fetchSources()).toEqual([{ column: '*' }]);
+    s.settle(d.effects!, true);
+    s.forgetCursors();
+    expect(fetchSources()).toEqual([{ column: '*' }]);
+  });
   it('EXECUTE of an unknown statement is dynamic; stateless classification knows none', () => {
     expect(new PostgresClassifier().classify('EXECUTE q')).toEqual({
       protocol: 'postgres',

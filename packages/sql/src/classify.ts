@@ -160,6 +160,7 @@ interface Ctx {
   scs?: boolean;
   cursor?: Tpl['cursor'];
   fetch?: string;
+  closeCursor?: string;
   /** A body (function, DO) holds code that cannot be read: it may copy any column. */
   opaque?: boolean;
 }
@@ -380,6 +381,7 @@ function assemble(c: Ctx): Tpl {
   if (c.scs) own.scs = true;
   if (c.cursor !== undefined) own.cursor = c.cursor;
   if (c.fetch !== undefined) own.fetch = c.fetch;
+  if (c.closeCursor !== undefined) own.closeCursor = c.closeCursor;
   if (c.nested.length === 0) return own;
   return { kind: c.kind, text: null, objects: [], flags: [], parts: [own, ...c.nested] };
 }
@@ -503,6 +505,7 @@ export function classifyStatement(
     case 'DiscardStmt':
       if (b.target === 'DISCARD_ALL') {
         c.deallocate = '';
+        c.closeCursor = '';
         c.scs = true;
       }
       break;
@@ -517,6 +520,9 @@ export function classifyStatement(
     case 'VacuumStmt':
       c.kind = b.is_vacuumcmd ? 'VACUUM' : 'ANALYZE';
       walk(b.rels, c);
+      break;
+    case 'ClosePortalStmt':
+      c.closeCursor = typeof b.portalname === 'string' ? b.portalname : '';
       break;
     case 'FetchStmt':
       c.kind = b.ismove ? 'MOVE' : 'FETCH';

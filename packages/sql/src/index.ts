@@ -18,9 +18,10 @@ import { loadModule } from 'libpg-query';
 import { GenerationalCache } from './cache.js';
 import { fullClassify, hasBackslashLiteral } from './classify.js';
 import { shapeOf } from './lexer.js';
-import { cloneCommand, instantiate, type PrepState, PROTOCOL, textFree, type Tpl } from './tpl.js';
+import { cloneCommand, instantiate, type PrepState, PROTOCOL, settleEffects, type SqlEffect, type Staged, textFree, type Tpl } from './tpl.js';
 
 export { shapeOf } from './lexer.js';
+export type { SqlEffect } from './tpl.js';
 
 let loaded = false;
 
@@ -175,8 +176,41 @@ export class PostgresClassifier {
     this.uncertain = false;
   }
 
+  /**
+   * Classify a text the server is known to run as a whole: its PREPAREs,
+   * DEALLOCATEs and DECLAREs change the session at once. A gateway judging
+   * what a client sends uses `judge` and `settle` instead.
+   */
   classify(text: string): Command {
     return classifyText(text, this.scs, this.uncertain, this.state);
+  }
+
+  /**
+   * Classify a text the server has not run yet: the session is left as it
+   * is (a CLOSE of a cursor aside: forgetting one only masks more);
+   * `effects` (null when none) are what the text would change, to `settle`
+   * once the server has answered it, or to drop when it never reaches the
+   * server.
+   */
+  judge(text: string): { cmd: Command; effects: SqlEffect[] | null } {
+    const staged: Staged = { prepared: new Map(), allDeallocated: false, cursors: new Map(), effects: [] };
+    this.state.staged = staged;
+    try {
+      const cmd = classifyText(text, this.scs, this.uncertain, this.state);
+      return { cmd, effects: staged.effects.length ? staged.effects : null };
+    } finally {
+      this.state.staged = null;
+    }
+  }
+
+  /** The server answered a text `judge` gave `effects` for; `ran`: without an error (see settleEffects). */
+  settle(effects: readonly SqlEffect[], ran: boolean): void {
+    settleEffects(this.state, effects, ran);
+  }
+
+  /** The transaction ended: cursors not declared WITH HOLD are gone, and which were is not tracked (FETCH then may carry any column). */
+  forgetCursors(): void {
+    this.state.cursors?.clear();
   }
 
   /**

@@ -43,6 +43,34 @@ export interface Tpl {
   cursor?: { name: string; sources?: ColumnSource[]; columns?: ColumnSource[][] };
   /** FETCH … FROM name: carries what the cursor was declared over (else any column). */
   fetch?: string;
+  /** CLOSE name; '' = CLOSE ALL / DISCARD ALL. */
+  closeCursor?: string;
+}
+
+type CursorInfo = Pick<Command, 'sources' | 'columns'>;
+
+/**
+ * A change one statement of a text makes to the session, applied once the
+ * server has answered the text (`settleEffects`): a PREPARE the server never
+ * ran (the gateway refused the text, an earlier statement failed, an Execute
+ * was discarded) must not change what EXECUTE is judged as, nor a DECLARE
+ * what FETCH is masked by.
+ */
+export type SqlEffect =
+  | { t: 'prepare'; name: string; cmd: Command }
+  /** '' = every name */
+  | { t: 'deallocate'; name: string }
+  | { t: 'declare'; name: string; info: CursorInfo }
+  /** CLOSE name ('' = all): applied at once as well (forgetting only masks more), and again in its place. */
+  | { t: 'close'; name: string };
+
+/** A text being classified: its own changes so far (later statements of it see them), and its effects in order. */
+export interface Staged {
+  prepared: Map<string, Command[] | null>;
+  /** DEALLOCATE ALL / DISCARD ALL so far: names not in `prepared` are gone. */
+  allDeallocated: boolean;
+  cursors: Map<string, CursorInfo>;
+  effects: SqlEffect[];
 }
 
 /** What a session remembers: prepared statements by name. */
@@ -52,6 +80,8 @@ export interface PrepState {
   cursors?: Map<string, Pick<Command, 'sources' | 'columns'>>;
   /** Called when a statement may change standard_conforming_strings. */
   onScsChange?: () => void;
+  /** Set while a text is judged: its effects wait for `settleEffects`. Absent: applied at once. */
+  staged?: Staged | null;
 }
 
 export const PROTOCOL = 'postgres';
@@ -84,8 +114,19 @@ export function withoutFlag(c: Command, flag: string): Command {
   return out;
 }
 
+/** The statements a name may hold, as the classification so far knows them. */
+function preparedOf(st: PrepState | null, name: string): Command[] | undefined {
+  if (!st) return undefined;
+  const staged = st.staged;
+  if (staged) {
+    if (staged.prepared.has(name)) return staged.prepared.get(name) ?? undefined;
+    if (staged.allDeallocated) return undefined;
+  }
+  return st.prepared.get(name);
+}
+
 function resolveExec(t: Tpl, text: string, st: PrepState | null): Command {
-  const cands = st?.prepared.get(t.exec!);
+  const cands = preparedOf(st, t.exec!);
   if (!cands || cands.length === 0) {
     const flags = t.flags.slice();
     addAll(flags, ['dynamic-sql']);
@@ -150,23 +191,46 @@ export function instantiate(t: Tpl, text: string, st: PrepState | null, extra: r
   }
   if (extra) addAll(cmd.flags, extra);
   if (st) {
+    const staged = st.staged;
     if (t.prepare !== undefined) {
       const remembered = withoutFlag(cmd, 'multi-statement');
-      const list = st.prepared.get(t.prepare);
-      if (list) list.push(remembered);
-      else st.prepared.set(t.prepare, [remembered]);
+      if (staged) {
+        // Later statements of the text run only if it succeeded: the name was free.
+        staged.prepared.set(t.prepare, [remembered]);
+        staged.effects.push({ t: 'prepare', name: t.prepare, cmd: remembered });
+      } else settleEffects(st, [{ t: 'prepare', name: t.prepare, cmd: remembered }], false);
     }
     if (t.deallocate !== undefined) {
-      if (t.deallocate === '') st.prepared.clear();
-      else st.prepared.delete(t.deallocate);
+      if (staged) {
+        if (t.deallocate === '') {
+          staged.prepared.clear();
+          staged.allDeallocated = true;
+        } else staged.prepared.set(t.deallocate, null);
+        staged.effects.push({ t: 'deallocate', name: t.deallocate });
+      } else settleEffects(st, [{ t: 'deallocate', name: t.deallocate }], true);
     }
     if (t.scs) st.onScsChange?.();
+    if (t.closeCursor !== undefined) {
+      // Forgetting a cursor costs only masking of more columns (FETCH from an unknown one
+      // may carry any): done at once, whether or not the CLOSE runs, and again when settled
+      // (after the DECLAREs before it in the text).
+      const close: SqlEffect = { t: 'close', name: t.closeCursor };
+      settleEffects(st, [close], true);
+      if (staged) {
+        if (t.closeCursor === '') staged.cursors.clear();
+        else staged.cursors.delete(t.closeCursor);
+        staged.effects.push(close);
+      }
+    }
     if (t.cursor !== undefined) {
-      st.cursors ??= new Map();
-      st.cursors.set(t.cursor.name, { sources: t.cursor.sources, columns: t.cursor.columns });
+      const info: CursorInfo = { sources: t.cursor.sources, columns: t.cursor.columns };
+      if (staged) {
+        staged.cursors.set(t.cursor.name, info);
+        staged.effects.push({ t: 'declare', name: t.cursor.name, info });
+      } else settleEffects(st, [{ t: 'declare', name: t.cursor.name, info }], true);
     }
     if (t.fetch !== undefined) {
-      const known = st.cursors?.get(t.fetch);
+      const known = staged?.cursors.get(t.fetch) ?? st.cursors?.get(t.fetch);
       if (known) {
         if (known.sources === undefined) delete cmd.sources;
         else cmd.sources = known.sources;
@@ -176,6 +240,41 @@ export function instantiate(t: Tpl, text: string, st: PrepState | null, extra: r
     }
   }
   return cmd;
+}
+
+/**
+ * The server answered a text whose judging gave `effects`. `ran`: every
+ * statement of it succeeded, so each effect happened, in order (a PREPARE
+ * that succeeded found its name free). Otherwise it stopped at an error
+ * somewhere, or never ran: a name it PREPAREd may hold the old statements or
+ * the new one, so EXECUTE is judged as any of them; a DEALLOCATE may not have
+ * run, so the old ones are kept; a cursor it DECLAREd is forgotten (FETCH
+ * from it may then carry any column).
+ */
+export function settleEffects(st: PrepState, effects: readonly SqlEffect[], ran: boolean): void {
+  for (const e of effects) {
+    switch (e.t) {
+      case 'prepare': {
+        const list = st.prepared.get(e.name);
+        if (ran || !list) st.prepared.set(e.name, [e.cmd]);
+        else list.push(e.cmd);
+        break;
+      }
+      case 'deallocate':
+        if (!ran) break;
+        if (e.name === '') st.prepared.clear();
+        else st.prepared.delete(e.name);
+        break;
+      case 'declare':
+        if (ran) (st.cursors ??= new Map()).set(e.name, e.info);
+        else st.cursors?.delete(e.name);
+        break;
+      case 'close':
+        if (e.name === '') st.cursors?.clear();
+        else st.cursors?.delete(e.name);
+        break;
+    }
+  }
 }
 
 /** Can this template be shared by every text of the same shape? (No literal texts baked in.) */

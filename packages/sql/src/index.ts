@@ -156,6 +156,7 @@ export class PostgresClassifier {
   private scs: boolean;
   private uncertain = false;
   private readonly state: PrepState;
+  private readonly staged: Staged = { prepared: new Map(), allDeallocated: false, cursors: new Map(), effects: [] };
 
   constructor(opts?: PgClassifyOptions) {
     this.scs = opts?.standardConformingStrings ?? true;
@@ -193,11 +194,25 @@ export class PostgresClassifier {
    * server.
    */
   judge(text: string): { cmd: Command; effects: SqlEffect[] | null } {
-    const staged: Staged = { prepared: new Map(), allDeallocated: false, cursors: new Map(), effects: [] };
+    // One scratch overlay, emptied only when a text used it: most texts change nothing.
+    const staged = this.staged;
+    if (staged.effects.length !== 0) {
+      // Left by a classification that threw.
+      staged.effects = [];
+      staged.prepared.clear();
+      staged.cursors.clear();
+      staged.allDeallocated = false;
+    }
     this.state.staged = staged;
     try {
       const cmd = classifyText(text, this.scs, this.uncertain, this.state);
-      return { cmd, effects: staged.effects.length ? staged.effects : null };
+      if (staged.effects.length === 0) return { cmd, effects: null };
+      const effects = staged.effects;
+      staged.effects = [];
+      staged.prepared.clear();
+      staged.cursors.clear();
+      staged.allDeallocated = false;
+      return { cmd, effects };
     } finally {
       this.state.staged = null;
     }

@@ -219,6 +219,7 @@ export class MysqlClassifier {
   private opts: ClassifyOpts;
   private uncertain = false;
   private readonly state: MState;
+  private readonly staged: NonNullable<MState['staged']> = { names: new Map(), effects: [] };
 
   constructor(opts?: MysqlClassifyOptions) {
     this.opts = optsOf(opts);
@@ -257,11 +258,21 @@ export class MysqlClassifier {
    * reaches the server.
    */
   judge(text: string): { cmd: Command; effects: PreparedEffect[] | null } {
-    const staged = { names: new Map<string, Command | null>(), effects: [] as PreparedEffect[] };
+    // One scratch overlay, emptied only when a text used it: most texts change nothing.
+    const staged = this.staged;
+    if (staged.effects.length !== 0) {
+      // Left by a classification that threw.
+      staged.effects = [];
+      staged.names.clear();
+    }
     this.state.staged = staged;
     try {
       const cmd = classifyWith(text, this.opts, this.uncertain, this.state);
-      return { cmd, effects: staged.effects.length ? staged.effects : null };
+      if (staged.effects.length === 0) return { cmd, effects: null };
+      const effects = staged.effects;
+      staged.effects = [];
+      staged.names.clear();
+      return { cmd, effects };
     } finally {
       this.state.staged = null;
     }

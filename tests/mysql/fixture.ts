@@ -34,7 +34,8 @@ export function clearPassword(password: string): Pick<MyOptions, 'password' | 'a
 export interface MyEnv {
   gw: TestGateway;
   db: string;
-  /** The target account's password (must never reach a client). */
+  /** The target account the gateway logs in as, and its password (which must never reach a client). */
+  targetUser: string;
   targetPassword: string;
   admin: MyConn;
   agent: { secret: string; identity: import('@sluice/core').Identity };
@@ -79,6 +80,7 @@ export async function setupMy(extraPolicies: Policy[] = [], pluginOpts: MysqlPlu
   return {
     gw,
     db,
+    targetUser: user,
     targetPassword: password,
     admin,
     agent,

@@ -219,7 +219,7 @@ interface Pkt {
 }
 
 class Raw {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   readonly pkts: Pkt[] = [];
   private wake: (() => void) | null = null;
   closed = false;

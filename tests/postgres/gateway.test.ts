@@ -6,10 +6,22 @@ const skip = await pgSkip();
 describe.skipIf(!!skip)(`postgres gateway with node-postgres${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let env: PgEnv;
   beforeAll(async () => {
-    env = await setupPg();
+    env = await setupPg([{ name: 'orders-read-only', block: { objects: ['public.orders'], sql: ['INSERT'] } }]);
   });
   afterAll(async () => {
     await env?.close();
+  });
+
+  it('a rule on public.orders covers a statement that names orders without its schema', async () => {
+    const c = await env.connect(env.agent.secret);
+    try {
+      for (const text of ['INSERT INTO orders VALUES (100, 1, 1)', 'INSERT INTO public.orders VALUES (100, 1, 1)', 'insert into "orders" values (100, 1, 1)']) {
+        await expect(c.query(text)).rejects.toMatchObject({ code: '42501', message: expect.stringContaining('orders-read-only') });
+      }
+    } finally {
+      await c.end();
+    }
+    expect((await env.admin.query('SELECT count(*)::int AS n FROM orders')).rows[0].n).toBe(20);
   });
 
   it('masks cards, emails and column-rule columns; other columns intact (simple protocol)', async () => {

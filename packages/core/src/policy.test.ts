@@ -19,6 +19,21 @@ describe('policy engine', () => {
   const forAgent = engine.forSession(agent, 'orders');
   const forHuman = engine.forSession(human, 'orders');
 
+  it('a schema-qualified object rule covers the table named without its schema (the search path may resolve it there)', () => {
+    const e = new PolicyEngine([
+      { name: 'payroll', block: { objects: ['payroll.salaries', 'billing.inv*'] } },
+      { name: 'sales', block: { objects: ['sales.*'] } },
+    ]).forSession(human, 'orders');
+    expect(e.decide(sql('DELETE', [], ['salaries']))).toMatchObject({ effect: 'block', policy: 'payroll' });
+    expect(e.decide(sql('SELECT', [], ['payroll.salaries']))).toMatchObject({ effect: 'block', policy: 'payroll' });
+    expect(e.decide(sql('SELECT', [], ['invoices'])).effect).toBe('block');
+    expect(e.decide(sql('SELECT', [], ['hr.salaries'])).effect).toBe('allow'); // another schema, named
+    // A whole-schema rule covers only what names that schema (a bare '*' would cover every table).
+    expect(e.decide(sql('SELECT', [], ['sales.leads'])).effect).toBe('block');
+    expect(e.decide(sql('SELECT', [], ['leads'])).effect).toBe('allow');
+    // Not for other protocols' objects.
+    expect(e.decide({ protocol: 'kubernetes', kind: 'get pods', text: 'get pods', objects: ['salaries'], flags: [] }).effect).toBe('allow');
+  });
   it('allows what no rule matches', () => {
     expect(forAgent.decide(sql('SELECT')).effect).toBe('allow');
   });

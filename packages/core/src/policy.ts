@@ -28,6 +28,12 @@ interface CompiledMatcher {
   unbounded: boolean;
   flags: string[] | null;
   objects: RegExp[] | null;
+  /**
+   * The table part of each schema-qualified `objects` glob ('public.orders'
+   * → 'orders'; not a bare '*'), for a SQL statement that names a table
+   * without its schema: the search path may well resolve it into that schema.
+   */
+  bareObjects: RegExp[] | null;
   match: RegExp | null;
 }
 
@@ -59,16 +65,32 @@ function compileMatcher(m: Matcher): CompiledMatcher {
     unbounded: m.unbounded === true,
     flags: m.flags && m.flags.length ? m.flags : null,
     objects: m.objects && m.objects.length ? m.objects.map((g) => globToRegExp(g)) : null,
+    bareObjects: bareGlobs(m.objects),
     match: m.match ? new RegExp(m.match, 'is') : null,
   };
 }
 
-function objectMatches(globs: RegExp[], obj: string): boolean {
-  // 'orders' in a rule matches 'orders' and 'public.orders'; quoted forms are compared unquoted.
+function bareGlobs(globs: string[] | undefined): RegExp[] | null {
+  const out: RegExp[] = [];
+  for (const g of globs ?? []) {
+    const dot = g.lastIndexOf('.');
+    const table = dot >= 0 ? g.slice(dot + 1) : '';
+    if (table !== '' && table !== '*') out.push(globToRegExp(table));
+  }
+  return out.length ? out : null;
+}
+
+/**
+ * 'orders' in a rule matches 'orders' and 'public.orders'; 'public.orders'
+ * matches 'public.orders' and, in SQL (`unqualified`), 'orders' (which the
+ * search path may resolve into any schema). Quoted forms are compared unquoted.
+ */
+function objectMatches(m: CompiledMatcher, obj: string, sql: boolean): boolean {
   const plain = obj.replace(/"/g, '');
   const dot = plain.lastIndexOf('.');
   const bare = dot >= 0 ? plain.slice(dot + 1) : plain;
-  for (const g of globs) if (g.test(plain) || g.test(bare)) return true;
+  for (const g of m.objects!) if (g.test(plain) || g.test(bare)) return true;
+  if (sql && dot < 0 && m.bareObjects) for (const g of m.bareObjects) if (g.test(plain)) return true;
   return false;
 }
 
@@ -93,7 +115,10 @@ function matchOne(m: CompiledMatcher, cmd: Command): boolean {
   }
   if (m.unbounded && !cmd.flags.includes('unbounded')) return false;
   if (m.flags && !m.flags.some((f) => cmd.flags.includes(f))) return false;
-  if (m.objects && !cmd.objects.some((o) => objectMatches(m.objects!, o))) return false;
+  if (m.objects) {
+    const sql = SQL_PROTOCOLS.has(cmd.protocol);
+    if (!cmd.objects.some((o) => objectMatches(m, o, sql))) return false;
+  }
   if (m.match && !m.match.test(cmd.text)) return false;
   return true;
 }

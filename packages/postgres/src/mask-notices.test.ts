@@ -25,6 +25,8 @@ describe('maskNotice', () => {
     expect(e('22P02', 'invalid input syntax for type integer: "x$a"b"')).toEqual({ S: 'ERROR', C: '22P02', M: 'invalid input syntax for type integer: "[REDACTED]"' });
     expect(e('23505', 'duplicate key value violates unique constraint "k"', 'Key (a, b)=(1, x) already exists.')!.D).toBe('Key (a, b)=([REDACTED]) already exists.');
     expect(e('23514', 'new row violates check constraint "c"', 'Failing row contains (1, secret, 3).')!.D).toBe('Failing row contains ([REDACTED]).');
+    expect(e('22008', 'date field value out of range: 2020-01-100')!.M).toBe('date field value out of range: [REDACTED]');
+    expect(e('22012', 'division by zero')).toBeNull();
     expect(e('42703', 'column "nope" does not exist')).toBeNull();
   });
 

@@ -5,12 +5,14 @@ import { BackendCode, BackendWriter, type NoticeFields } from './protocol/index.
 const TEXT_FIELDS = ['M', 'D', 'H', 'W', 'q'] as const;
 
 /**
- * Where PostgreSQL quotes a value: a data exception (SQLSTATE class 22) from
- * the first double quote to the last (the value may hold quotes); an
- * integrity violation (23) in `Key (…)=(…)` and `Failing row contains (…)`.
+ * Where PostgreSQL shows a value: a data exception (SQLSTATE class 22) from
+ * the first double quote to the last (the value may hold quotes), or, when
+ * nothing is quoted, after the last `: ` (`date field value out of range:
+ * 2020-01-100` shows the day it was given); an integrity violation (23) in
+ * `Key (…)=(…)` and `Failing row contains (…)`.
  */
 const QUOTED: Record<string, RegExp[]> = {
-  '22': [/(")([\s\S]*)(")/],
+  '22': [/(")([\s\S]*)(")/, /(: )([^"]+)()$/],
   '23': [/(\)=\()([\s\S]*)(\))/, /^(Failing row contains \()([\s\S]*)(\))/],
 };
 

@@ -457,12 +457,14 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
    */
   private withStatement(name: string, out: RelayOut, use: (st: Stmt | undefined) => void): void | Promise<void> {
     if (this.batchStmts.has(name)) return use(this.batchStmts.get(name) ?? undefined);
+    if (this.unsettledStmts.size === 0) return use(this.stmts.get(name));
     return this.gate.when(() => !this.unsettledStmts.has(name) && !this.unsettledStmts.has(ANY_NAME), out, () => use(this.stmts.get(name)));
   }
 
   /** As withStatement, for a portal. */
   private withPortal(name: string, out: RelayOut, use: (p: Portal | undefined) => void | Promise<void>): void | Promise<void> {
     if (this.batchPortals.has(name)) return use(this.batchPortals.get(name) ?? undefined);
+    if (this.unsettledPortals.size === 0) return use(this.portals.get(name));
     return this.gate.when(() => !this.unsettledPortals.has(name), out, () => use(this.portals.get(name)));
   }
 

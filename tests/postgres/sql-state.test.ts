@@ -103,6 +103,23 @@ describe.skipIf(!!skip)(`postgres gateway: SQL state follows the target${skip ? 
     }
   });
 
+  it('a cursor declared in the text that ends its transaction is forgotten with it', async () => {
+    const r = await open();
+    try {
+      await r.exchange(query('BEGIN'));
+      await r.exchange(query('DECLARE c CURSOR FOR SELECT 1 AS x, 2 AS b; COMMIT'));
+      await r.exchange(query('BEGIN'));
+      const bound = await r.exchange(Buffer.concat([parse('', COVERED), bind('c', ''), sync]));
+      expect(bound.map((m) => m.type)).toEqual(['1', '2', 'Z']);
+      expect(rows(await r.exchange(query('FETCH ALL FROM c')))).toEqual([
+        ['[REDACTED]', '[REDACTED]'],
+        ['[REDACTED]', '[REDACTED]'],
+      ]);
+    } finally {
+      r.close();
+    }
+  });
+
   it('an extended-protocol EXECUTE of a prepared statement is judged as what the name holds when it runs', async () => {
     const r = await open();
     try {

@@ -775,11 +775,12 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
         if (this.txStatus === 'I') this.portals.clear();
         // A SET that did not change the value sends no ParameterStatus: re-assert what we know.
         this.classifier.standardConformingStrings = this.scs;
-        // Outside a transaction block no cursor declared without HOLD outlives it either.
-        if (this.txStatus === 'I') this.classifier.forgetCursors();
         // Anything still owed before this sync was discarded by the target.
         while (this.current && this.current.t !== 'sync' && this.current.t !== 'query') this.discard();
         if (this.current && (this.current.t === 'sync' || this.current.t === 'query')) this.pop();
+        // Outside a transaction block no cursor declared without HOLD outlives it either (and
+        // which were declared WITH HOLD is not tracked): forgotten after what just settled.
+        if (this.txStatus === 'I') this.classifier.forgetCursors();
         out.spanToClient(m.source, m.start, m.end);
         return;
       }

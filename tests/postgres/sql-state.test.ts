@@ -120,6 +120,21 @@ describe.skipIf(!!skip)(`postgres gateway: SQL state follows the target${skip ? 
     }
   });
 
+  it('a cursor rolled back with its savepoint is forgotten', async () => {
+    const r = await open();
+    try {
+      await r.exchange(query('BEGIN; SAVEPOINT a; DECLARE c CURSOR FOR SELECT 1 AS x, 2 AS b; ROLLBACK TO a'));
+      const bound = await r.exchange(Buffer.concat([parse('', COVERED), bind('c', ''), sync]));
+      expect(bound.map((m) => m.type)).toEqual(['1', '2', 'Z']);
+      expect(rows(await r.exchange(query('FETCH ALL FROM c')))).toEqual([
+        ['[REDACTED]', '[REDACTED]'],
+        ['[REDACTED]', '[REDACTED]'],
+      ]);
+    } finally {
+      r.close();
+    }
+  });
+
   it('an extended-protocol EXECUTE of a prepared statement is judged as what the name holds when it runs', async () => {
     const r = await open();
     try {

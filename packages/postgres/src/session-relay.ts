@@ -266,6 +266,8 @@ export class PgSessionRelay implements RelayHandlers<FramedMessage, FramedMessag
           const sql = st?.sql !== undefined ? [st.sql] : foreignSql && foreignSql.length > 1 ? foreignSql : undefined;
           if (sql) portal.sql = sql;
           this.batchPortals.set(b.portal, portal);
+          // FETCH by this name now reads the protocol's portal, not a cursor DECLAREd before.
+          if (b.portal !== '') this.classifier.forgetCursor(b.portal);
           this.forward(m, out, { t: 'bind', name: b.portal, portal });
         };
         return this.withStatement(b.statement, out, bind);

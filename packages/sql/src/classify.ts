@@ -516,6 +516,8 @@ export function classifyStatement(
       break;
     case 'TransactionStmt':
       c.kind = TRANSACTION_KINDS[b.kind] ?? 'TRANSACTION';
+      // A rollback (to a savepoint, too) closes the cursors declared since: forget them all.
+      if (b.kind === 'TRANS_STMT_ROLLBACK' || b.kind === 'TRANS_STMT_ROLLBACK_TO' || b.kind === 'TRANS_STMT_PREPARE') c.closeCursor = '';
       break;
     case 'VacuumStmt':
       c.kind = b.is_vacuumcmd ? 'VACUUM' : 'ANALYZE';

@@ -228,6 +228,11 @@ export class PostgresClassifier {
     this.state.cursors?.clear();
   }
 
+  /** `name` now names something else (a portal the protocol binds): FETCH from it may carry any column. */
+  forgetCursor(name: string): void {
+    this.state.cursors?.delete(name);
+  }
+
   /**
    * Register a prepared statement created outside SQL PREPARE (an extended
    * protocol Parse with a name), so `EXECUTE name` resolves to it. If the

@@ -25,6 +25,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { MY, mySkip, policies, setupMy, type MyEnv } from './fixture.js';
+import { Waiter, writeInCuts } from '../support/waiter.js';
 
 const skip = await mySkip();
 
@@ -221,8 +222,7 @@ interface Pkt {
 class Raw {
   private buf: Buffer = Buffer.alloc(0);
   readonly pkts: Pkt[] = [];
-  private wake: (() => void) | null = null;
-  closed = false;
+  private readonly waiter = new Waiter();
   caps = 0;
 
   private constructor(readonly sock: Socket) {
@@ -234,11 +234,11 @@ class Raw {
         this.pkts.push({ seq: this.buf[3]!, payload: Buffer.from(this.buf.subarray(4, 4 + len)) });
         this.buf = this.buf.subarray(4 + len);
       }
-      this.wake?.();
+      this.waiter.poke();
     });
     sock.on('close', () => {
-      this.closed = true;
-      this.wake?.();
+      this.waiter.closed = true;
+      this.waiter.poke();
     });
     sock.on('error', () => undefined);
   }
@@ -288,25 +288,7 @@ class Raw {
   }
 
   until(pred: (pkts: Pkt[]) => boolean, what: string, ms = 5000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.wake = null;
-        reject(new Error(`timed out after ${ms} ms waiting for ${what}; got ${this.pkts.length} packets`));
-      }, ms);
-      const check = () => {
-        if (pred(this.pkts)) {
-          clearTimeout(timer);
-          this.wake = null;
-          resolve();
-        } else if (this.closed) {
-          clearTimeout(timer);
-          this.wake = null;
-          reject(new Error(`the connection closed while waiting for ${what}; got ${this.pkts.length} packets`));
-        }
-      };
-      this.wake = check;
-      check();
-    });
+    return this.waiter.until(() => pred(this.pkts), what, () => `${this.pkts.length} packets`, ms);
   }
 
   close(): void {
@@ -564,13 +546,7 @@ async function runScript(raw: Raw, ops: Op[], direct: boolean, cuts: number[], d
         }
       }),
     );
-    const at = [...new Set(cuts.map((c) => Math.floor(c * bytes.length)))].filter((x) => x > 0 && x < bytes.length).sort((a, b) => a - b);
-    let from = 0;
-    for (const x of [...at, bytes.length]) {
-      raw.sock.write(bytes.subarray(from, x));
-      from = x;
-      await new Promise((r) => setImmediate(r));
-    }
+    await writeInCuts(raw.sock, bytes, cuts);
     for (const o of seg) {
       let got: { lines: string[]; next: number } | null = null;
       await raw.until((p) => (got = answer(o.op, p, read, deprecateEof)) !== null, `the answer to ${show([o])}`);

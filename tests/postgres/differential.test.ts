@@ -21,6 +21,7 @@ import fc from 'fast-check';
 import { PG } from '../support/services.js';
 import { pendingApproval, pgSkip, setupPg, type PgEnv } from './fixture.js';
 import { cstr, errorFields, int16, int32, message, PgRaw, type Msg } from '../support/pg-wire.js';
+import { writeInCuts } from '../support/waiter.js';
 
 const skip = await pgSkip();
 
@@ -197,14 +198,7 @@ const END_ROW = `D${JSON.stringify(['sluice-diff-end'])}`;
 
 /** Sends `script` and END on `raw`, cut at `cuts` (fractions of the length), then reads up to END's ReadyForQuery. */
 async function run(raw: PgRaw, script: Buffer, cuts: number[]): Promise<Msg[]> {
-  const bytes = Buffer.concat([script, END]);
-  const at = [...new Set(cuts.map((c) => Math.floor(c * bytes.length)))].filter((x) => x > 0 && x < bytes.length).sort((a, b) => a - b);
-  let from = 0;
-  for (const x of [...at, bytes.length]) {
-    raw.sock.write(bytes.subarray(from, x));
-    from = x;
-    await new Promise((r) => setImmediate(r));
-  }
+  await writeInCuts(raw.sock, Buffer.concat([script, END]), cuts);
   await raw.until((m) => m.length >= 2 && m[m.length - 1]!.type === 'Z' && m.some((x) => x.type === 'D' && `D${JSON.stringify(cells(x.body))}` === END_ROW), 'the end marker');
   return raw.msgs.slice();
 }

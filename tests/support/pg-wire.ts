@@ -4,6 +4,7 @@
  * own codec, which is what they judge.
  */
 import { connect as netConnect, type Socket } from 'node:net';
+import { Waiter } from './waiter.js';
 
 /** A 32-bit big-endian word; negative values (a NULL's length, -1) and absurd ones are written as their bits. */
 export function int32(n: number): Buffer {
@@ -57,8 +58,7 @@ export class PgRaw {
   private buf: Buffer = Buffer.alloc(0);
   private off = 0;
   readonly msgs: Msg[] = [];
-  private wake: (() => void) | null = null;
-  closed = false;
+  private readonly waiter = new Waiter();
 
   private constructor(readonly sock: Socket) {
     sock.on('data', (c: Buffer) => {
@@ -70,11 +70,11 @@ export class PgRaw {
         this.msgs.push({ type: String.fromCharCode(this.buf[this.off]!), body: Buffer.from(this.buf.subarray(this.off + 5, this.off + 1 + len)) });
         this.off += 1 + len;
       }
-      this.wake?.();
+      this.waiter.poke();
     });
     sock.on('close', () => {
-      this.closed = true;
-      this.wake?.();
+      this.waiter.closed = true;
+      this.waiter.poke();
     });
     sock.on('error', () => undefined);
   }
@@ -99,25 +99,7 @@ export class PgRaw {
   }
 
   until(pred: (msgs: Msg[]) => boolean, what: string, ms = 5000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.wake = null;
-        reject(new Error(`timed out after ${ms} ms waiting for ${what}; got ${this.msgs.map((m) => m.type).join(' ')}`));
-      }, ms);
-      const check = () => {
-        if (pred(this.msgs)) {
-          clearTimeout(timer);
-          this.wake = null;
-          resolve();
-        } else if (this.closed) {
-          clearTimeout(timer);
-          this.wake = null;
-          reject(new Error(`the connection closed while waiting for ${what}; got ${this.msgs.map((m) => m.type).join(' ')}`));
-        }
-      };
-      this.wake = check;
-      check();
-    });
+    return this.waiter.until(() => pred(this.msgs), what, () => this.msgs.map((m) => m.type).join(' '), ms);
   }
 
   /** Sends `bytes`, waits for the `n`th ReadyForQuery from now, and returns (and clears) what came. */

@@ -334,6 +334,12 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
     return null;
   }
 
+  /** SQL text → Command and what it would change once run; an oversized statement becomes a parse error (refused). */
+  private judge(sql: string): { cmd: Command; effects: PreparedEffect[] | null } {
+    const over = oversizedStatement('mysql', sql);
+    return over ? { cmd: over, effects: null } : this.classifier.judge(sql);
+  }
+
   /**
    * A text is judged once every earlier one that PREPAREs or DEALLOCATEs is
    * answered: what `EXECUTE name` runs is what the server holds by then.
@@ -345,8 +351,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
 
   private judgeQuery(p: Packet, out: RelayOut): void | Promise<void> {
     const q = parseComQuery(p.payload, this.capabilities);
-    const over = oversizedStatement('mysql', q.sql);
-    const { cmd, effects } = over ? { cmd: over, effects: null } : this.classifier.judge(q.sql);
+    const { cmd, effects } = this.judge(q.sql);
     // `USE orders` (the connection's own name) means its target database.
     const useOwn = !!this.database && !cmd.parts && useTarget(q.sql) === this.session.connection.name && /^\s*use\s+`?[^`\s;]+`?\s*;?\s*$/i.test(q.sql);
     const own = useOwn ? null : this.pluginRefusal(cmd);
@@ -375,7 +380,7 @@ export class MySessionRelay implements RelayHandlers<Packet, Packet> {
    */
   private onPrepare(p: Packet, out: RelayOut): void | Promise<void> {
     const { sql } = parseComStmtPrepare(p.payload);
-    const cmd = oversizedStatement('mysql', sql) ?? this.classifier.judge(sql).cmd;
+    const { cmd } = this.judge(sql);
     const own = this.pluginRefusal(cmd);
     if (own) return this.deny(out, own[0], own[1], cmd);
     if (this.session.preview(cmd) === 'block') {

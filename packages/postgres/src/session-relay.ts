@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AnswerGate, maskMessage, oversizedStatement, withParams, type ColumnRef, type Command, type Derived, type Masker, type RelayHandlers, type RelayOut, type Session, type Verdict } from '@sluice/core';
-import { PostgresClassifier, type SqlEffect } from '@sluice/sql';
+import { oneOf, PostgresClassifier, type SqlEffect } from '@sluice/sql';
 import {
   BackendCode,
   BackendWriter,
@@ -99,13 +99,7 @@ type Expect =
 
 /** One of `cmds`, not knowing which: judged as all of them. */
 function anyOf(cmds: Command[]): Command {
-  if (cmds.length === 1) return cmds[0]!;
-  const out: Command = { protocol: 'postgres', kind: 'EXECUTE', text: cmds[0]!.text, objects: [], flags: [], parts: cmds };
-  for (const c of cmds) {
-    for (const o of c.objects) if (!out.objects.includes(o)) out.objects.push(o);
-    for (const f of c.flags) if (!out.flags.includes(f)) out.flags.push(f);
-  }
-  return out;
+  return cmds.length === 1 ? cmds[0]! : oneOf('postgres', cmds[0]!.text, cmds);
 }
 
 /** Stands for every statement name (a real one cannot hold a NUL). */

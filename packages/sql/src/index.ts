@@ -22,6 +22,7 @@ import { cloneCommand, instantiate, type PrepState, PROTOCOL, settleEffects, typ
 
 export { shapeOf } from './lexer.js';
 export type { SqlEffect } from './tpl.js';
+export { oneOf } from './tpl.js';
 
 let loaded = false;
 

@@ -10,7 +10,7 @@ import type { Command } from '@sluice/core';
 import { GenerationalCache } from './cache.js';
 import { type ClassifyOpts, fullClassifyMysql, type MTpl } from './mysqlClassify.js';
 import { mysqlShape, shapeSafe } from './mysqlShape.js';
-import { addAll, cloneCommand, withoutFlag } from './tpl.js';
+import { addAll, cloneCommand, oneOf, withoutFlag } from './tpl.js';
 
 export const MYSQL_PROTOCOL = 'mysql';
 
@@ -125,20 +125,6 @@ function setPrepared(st: MState, name: string, cmd: Command | null): void {
     st.staged.effects.push({ name, cmd });
   } else if (cmd) st.prepared.set(name, cmd);
   else st.prepared.delete(name);
-}
-
-/**
- * Either `a` or `b`, not knowing which (a PREPARE in a text that failed: the
- * server holds the old statement, the new one, or none): judged as both, so
- * every rule that matches either applies.
- */
-function either(a: Command, b: Command): Command {
-  const out: Command = { protocol: MYSQL_PROTOCOL, kind: 'EXECUTE', text: b.text, objects: [], flags: [], parts: [cloneCommand(a), cloneCommand(b)] };
-  for (const p of out.parts!) {
-    addAll(out.objects, p.objects);
-    addAll(out.flags, p.flags);
-  }
-  return out;
 }
 
 function refused(text: string, error: string): Command {
@@ -294,7 +280,8 @@ export class MysqlClassifier {
         else prepared.delete(e.name);
       } else if (e.cmd) {
         const old = prepared.get(e.name);
-        prepared.set(e.name, old ? either(old, e.cmd) : e.cmd);
+        // The server holds the old statement, the new one, or none: judged as either.
+        prepared.set(e.name, old ? oneOf(MYSQL_PROTOCOL, e.cmd.text, [old, e.cmd]) : e.cmd);
       }
     }
   }

@@ -144,9 +144,17 @@ function resolveExec(t: Tpl, text: string, st: PrepState | null): Command {
     return out;
   }
   // Re-prepared without a DEALLOCATE we saw: it is one of them (the server keeps the first).
-  const out: Command = { protocol: PROTOCOL, kind: 'EXECUTE', text, objects: t.objects.slice(), flags: t.flags.slice() };
-  out.parts = cands.map(cloneCommand);
-  for (const p of out.parts) {
+  return oneOf(PROTOCOL, text, cands, t.objects.slice(), t.flags.slice());
+}
+
+/**
+ * One of `cmds` (copied), not knowing which: an EXECUTE whose parts they are,
+ * so every rule that matches any of them applies. `objects` and `flags` come
+ * first, then theirs.
+ */
+export function oneOf(protocol: string, text: string, cmds: readonly Command[], objects: string[] = [], flags: string[] = []): Command {
+  const out: Command = { protocol, kind: 'EXECUTE', text, objects, flags, parts: cmds.map(cloneCommand) };
+  for (const p of out.parts!) {
     addAll(out.objects, p.objects);
     addAll(out.flags, p.flags);
   }
